@@ -1,0 +1,200 @@
+"""The headless command, `gru-tui train`, and the config flags the app shares with it.
+
+Importing this module does not import torch: the app parses its flags with
+`add_config_arguments` / `config_from_args` before torch is loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Sequence, TextIO
+
+from .config import BACKWARDS, DEVICES, DTYPES, OPTIMIZERS, RESETS, TrainConfig
+from .errors import GRUError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is a GRUError (one line, exit 2) instead of usage spam."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise GRUError(f"{message} (see {self.prog} --help)")
+
+
+def make_parser(prog: str = "gru-tui train", description: str | None = None) -> argparse.ArgumentParser:
+    parser = _Parser(prog=prog, description=description)
+    add_config_arguments(parser)
+    return parser
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags for every TrainConfig field a user sets, shared by `gru-tui` and `gru-tui train`."""
+    parser.add_argument("--preset", choices=["default", "article"], default="default",
+                        help="starting settings: 'article' reproduces the article exactly")
+    src = parser.add_mutually_exclusive_group()
+    src.add_argument("--text", help="train on this text")
+    src.add_argument("--file", metavar="PATH", help="train on a UTF-8 text file")
+    src.add_argument("--corpus", metavar="NAME", help="train on a built-in text (see --list-corpora)")
+    parser.add_argument("--hidden", type=_int("--hidden"), dest="hidden_size", help="hidden size H")
+    parser.add_argument("--seq-len", type=_int("--seq-len"), dest="seq_len", help="time steps per batch T")
+    parser.add_argument("--batch", type=_int("--batch"), dest="batch_size", help="sequences per batch B")
+    parser.add_argument("--lr", type=_float("--lr"), help="learning rate")
+    parser.add_argument("--optimizer", type=_lower, choices=OPTIMIZERS)
+    parser.add_argument("--momentum", type=_float("--momentum"), help="SGD momentum")
+    parser.add_argument("--epochs", type=_int("--epochs"))
+    parser.add_argument("--seed", type=_int("--seed"))
+    parser.add_argument("--reset", type=_lower, choices=RESETS, help="where the reset gate applies")
+    parser.add_argument("--backward", type=_lower, choices=BACKWARDS, help="autograd or hand-derived BPTT")
+    parser.add_argument("--clip", type=_float("--clip"), help="max gradient norm; 0 turns it off")
+    parser.add_argument("--device", type=_lower, choices=DEVICES)
+    parser.add_argument("--dtype", type=_lower, choices=DTYPES)
+    parser.add_argument("--val", type=_float("--val"), dest="val_fraction",
+                        help="share of the text held out for validation, e.g. 0.1")
+    parser.add_argument("--sample-len", type=_int("--sample-len"), dest="sample_len",
+                        help="characters sampled at each epoch end")
+    parser.add_argument("--prime", dest="sample_prime", help="prime for the epoch-end samples")
+
+
+def _int(flag: str):
+    def parse(text: str) -> int:
+        try:
+            return int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} takes a whole number; got {text!r}") from None
+    parse.__name__ = "whole number"
+    return parse
+
+
+def _float(flag: str):
+    def parse(text: str) -> float:
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} takes a number; got {text!r}") from None
+    parse.__name__ = "number"
+    return parse
+
+
+def _lower(text: str) -> str:
+    return text.lower()
+
+
+CONFIG_FLAGS = (
+    "hidden_size", "seq_len", "batch_size", "lr", "optimizer", "momentum", "epochs", "seed",
+    "reset", "backward", "clip", "device", "dtype", "val_fraction", "sample_len", "sample_prime",
+)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The preset, then the text source, then every flag given; GRUError if invalid."""
+    overrides = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k, None) is not None}
+    text_source = text_from_args(args)
+    if text_source is not None:
+        text, source = text_source
+        overrides.update(text=text, source=source, vocab=None)
+        if args.preset == "article":
+            overrides.setdefault("layout", "streams")
+        if "sample_prime" not in overrides:
+            overrides["sample_prime"] = text[0]
+    return TrainConfig.preset_named(args.preset, **overrides)
+
+
+def text_from_args(args: argparse.Namespace) -> tuple[str, str] | None:
+    if getattr(args, "text", None) is not None:
+        return args.text, "text"
+    if getattr(args, "file", None) is not None:
+        from .textfile import read_text_file
+
+        return read_text_file(args.file), f"file:{args.file}"
+    if getattr(args, "corpus", None) is not None:
+        from .corpora import load_corpus
+
+        return load_corpus(args.corpus), f"corpus:{args.corpus}"
+    return None
+
+
+def train_main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """`gru-tui train ...`: train headless, print each epoch's loss and a sample."""
+    out = out or sys.stdout
+    parser = make_parser(description="Train the GRU headless and print the loss per epoch.")
+    parser.add_argument("--save", metavar="PATH", help="save a checkpoint here at the end")
+    parser.add_argument("--load", metavar="PATH", help="resume from this checkpoint")
+    parser.add_argument("--every", type=_int("--every"), default=None,
+                        help="print every N epochs (default: about 20 lines in all)")
+    parser.add_argument("--export-csv", metavar="PATH", help="write the loss history as CSV")
+    parser.add_argument("--export-json", metavar="PATH", help="write the current batch's matrices as JSON")
+    try:
+        args = parser.parse_args(argv)
+        return _train(args, out)
+    except GRUError as exc:
+        print(f"gru-tui: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gru-tui: interrupted", file=sys.stderr)
+        return 130
+
+
+def _train(args: argparse.Namespace, out: TextIO) -> int:
+    from .history import History
+    from .trainer import Trainer  # torch loads here, after the flags are known to be valid
+
+    if args.load:
+        from .checkpoint import load_checkpoint
+
+        trainer, history = load_checkpoint(args.load)
+        if args.epochs is not None:
+            trainer.config = trainer.config.replace(epochs=args.epochs)
+    else:
+        trainer, history = Trainer(config_from_args(args)), History()
+    config = trainer.config
+    every = args.every or max(1, config.epochs // 20)
+    tty = out.isatty()
+    print(
+        f"training on {len(config.text):,} characters ({config.source}), vocabulary "
+        f"{trainer.vocab.size}, hidden {config.hidden_size}, {trainer.num_batches} batches "
+        f"of {config.batch_size}x{config.seq_len}, {config.optimizer} lr {config.lr:g}",
+        file=out,
+    )
+    t0, steps0 = time.perf_counter(), trainer.step_count
+    while trainer.epoch < config.epochs:
+        e = trainer.epoch
+        records = trainer.run_epoch()
+        for r in records:
+            history.add_step(r.loss)
+        mean = sum(r.loss for r in records) / len(records)
+        history.add_epoch(mean)
+        if tty:
+            bar = "#" * int(30 * trainer.epoch / config.epochs)
+            print(f"\r[{bar:<30}] epoch {trainer.epoch}/{config.epochs} loss {mean:.4f}",
+                  end="", file=out, flush=True)
+        if e % every == 0 or trainer.epoch == config.epochs:
+            if tty:
+                print(file=out)
+            val = trainer.evaluate()
+            if val is not None:
+                history.add_val(trainer.step_count, val)
+            val_text = f"  val {val:.4f}" if val is not None else ""
+            print(f"Epoch: {e + 1}/{config.epochs}", file=out)
+            print(f"Loss: {mean:.4f}{val_text}", file=out)
+            print(trainer.sample(config.prime, config.sample_len, temperature=0), file=out, flush=True)
+    seconds = time.perf_counter() - t0
+    chars = (trainer.step_count - steps0) * trainer.chars_per_step
+    print(f"done: {trainer.step_count} steps, {chars / max(seconds, 1e-9):,.0f} characters/s",
+          file=out)
+    if args.save:
+        from .checkpoint import save_checkpoint
+
+        save_checkpoint(trainer, history, args.save)
+        print(f"saved checkpoint to {args.save}", file=out)
+    if args.export_csv:
+        from .export import export_loss_csv
+
+        export_loss_csv(history, args.export_csv)
+        print(f"wrote loss history to {args.export_csv}", file=out)
+    if args.export_json:
+        from .export import export_trace_json
+
+        export_trace_json(trainer, args.export_json)
+        print(f"wrote the current batch's matrices to {args.export_json}", file=out)
+    return 0

@@ -1,0 +1,289 @@
+"""TrainConfig: every knob of a run, validated on construction.
+
+This module does not import torch, so the app and the CLI can parse and check a
+config (and show their first frame) before torch has finished importing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .errors import GRUError
+
+ARTICLE_TEXT = "MathMathMathMathMath"
+ARTICLE_VOCAB = "hatM"  # the notebook's hard-coded order {'h': 0, 'a': 1, 't': 2, 'M': 3}
+
+OPTIMIZERS = ("sgd", "adam")
+RESETS = ("before", "after")
+BACKWARDS = ("autograd", "manual")
+LAYOUTS = ("streams", "article")
+DEVICES = ("cpu", "cuda")
+DTYPES = ("float32", "float64")
+INITS = ("randn", "uniform")
+
+MAX_TEXT_CHARS = 16 * 1024 * 1024  # 16 Mi characters; larger texts are refused, not truncated
+MAX_HIDDEN = 4096
+MAX_SEQ_LEN = 10_000
+MAX_BATCH = 4096
+MAX_EPOCHS = 10_000_000
+MAX_LR = 100.0
+
+
+def _choice(name: str, value: Any, options: tuple[str, ...]) -> None:
+    if value not in options:
+        raise GRUError(f"{name} must be one of {', '.join(options)}; got {value!r}")
+
+
+def _int_in(name: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise GRUError(f"{name} must be a whole number from {low} to {high}; got {value!r}")
+    if not low <= value <= high:
+        raise GRUError(f"{name} must be from {low} to {high}; got {value}")
+
+
+def _float_in(name: str, value: Any, low: float, high: float, *, low_open: bool) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise GRUError(f"{name} must be a number; got {value!r}")
+    if not math.isfinite(value):
+        raise GRUError(f"{name} must be a finite number; got {value!r}")
+    too_low = value <= low if low_open else value < low
+    if too_low or value > high:
+        lo = f"greater than {low:g}" if low_open else f"at least {low:g}"
+        raise GRUError(f"{name} must be {lo} and at most {high:g}; got {value!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What to train on and how. Construction validates; an invalid config never exists.
+
+    Use `TrainConfig.article()` for the article's exact setup and
+    `TrainConfig.default()` for settings that actually learn the same text.
+    """
+
+    text: str = ARTICLE_TEXT
+    hidden_size: int = 16
+    seq_len: int = 4
+    batch_size: int = 1
+    lr: float = 0.05
+    optimizer: str = "adam"
+    momentum: float = 0.0
+    epochs: int = 100
+    seed: int = 1
+    reset: str = "before"
+    backward: str = "manual"
+    clip: float = 5.0  # max global gradient norm; 0 turns clipping off
+    layout: str = "streams"
+    device: str = "cpu"
+    dtype: str = "float32"
+    init: str = "uniform"
+    vocab: str | None = None  # explicit vocabulary order; None: sorted characters of text
+    val_fraction: float = 0.0  # share of the text held out for validation (0 turns it off)
+    sample_len: int = 20
+    sample_prime: str = ""  # "" means the first character of the text
+    source: str = "text"  # where the text came from, for display ("text", "file:...", "corpus:zen")
+    preset: str = "custom"
+    extra: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # ----------------------------------------------------------------- presets
+    @classmethod
+    def article(cls, **overrides: Any) -> "TrainConfig":
+        """The article's exact setup: its numbers reproduce to 4 decimals."""
+        base = dict(
+            text=ARTICLE_TEXT, vocab=ARTICLE_VOCAB, hidden_size=2, seq_len=3, batch_size=2,
+            lr=0.01, optimizer="sgd", momentum=0.0, epochs=100, seed=1, reset="before",
+            backward="autograd", clip=0.0, layout="article", init="randn", dtype="float32",
+            val_fraction=0.0, sample_len=10, sample_prime="Ma", preset="article",
+        )
+        base.update(overrides)
+        return cls(**base)
+
+    @classmethod
+    def default(cls, **overrides: Any) -> "TrainConfig":
+        """The article's text, with settings that learn it in well under a second."""
+        base = dict(
+            text=ARTICLE_TEXT, vocab=None, hidden_size=16, seq_len=4, batch_size=1,
+            lr=0.05, optimizer="adam", momentum=0.0, epochs=60, seed=1, reset="before",
+            backward="manual", clip=5.0, layout="streams", init="uniform", dtype="float32",
+            val_fraction=0.0, sample_len=10, sample_prime="Ma", preset="default",
+        )
+        base.update(overrides)
+        return cls(**base)
+
+    @classmethod
+    def preset_named(cls, name: str, **overrides: Any) -> "TrainConfig":
+        if name == "article":
+            return cls.article(**overrides)
+        if name == "default":
+            return cls.default(**overrides)
+        raise GRUError(f"preset must be one of default, article; got {name!r}")
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        """A copy with some fields changed, validated like any new config."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise GRUError(f"unknown config field(s): {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **changes)
+
+    # -------------------------------------------------------------- validation
+    def validate(self) -> None:
+        if not isinstance(self.text, str):
+            raise GRUError(f"text must be a string; got {type(self.text).__name__}")
+        if not self.text:
+            raise GRUError("text is empty; give at least a few characters to learn from")
+        if len(self.text) > MAX_TEXT_CHARS:
+            raise GRUError(
+                f"text has {len(self.text):,} characters; the limit is {MAX_TEXT_CHARS:,}"
+            )
+        _int_in("hidden_size", self.hidden_size, 1, MAX_HIDDEN)
+        _int_in("seq_len", self.seq_len, 1, MAX_SEQ_LEN)
+        _int_in("batch_size", self.batch_size, 1, MAX_BATCH)
+        _int_in("epochs", self.epochs, 1, MAX_EPOCHS)
+        _int_in("seed", self.seed, 0, 2**63 - 1)
+        _int_in("sample_len", self.sample_len, 0, 100_000)
+        _float_in("lr", self.lr, 0.0, MAX_LR, low_open=True)
+        _float_in("momentum", self.momentum, 0.0, 0.999, low_open=False)
+        _float_in("clip", self.clip, 0.0, 1e6, low_open=False)
+        _float_in("val_fraction", self.val_fraction, 0.0, 0.5, low_open=False)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("reset", self.reset, RESETS)
+        _choice("backward", self.backward, BACKWARDS)
+        _choice("layout", self.layout, LAYOUTS)
+        _choice("device", self.device, DEVICES)
+        _choice("dtype", self.dtype, DTYPES)
+        _choice("init", self.init, INITS)
+        if self.vocab is not None:
+            if not isinstance(self.vocab, str) or not self.vocab:
+                raise GRUError(f"vocab must be a non-empty string of characters; got {self.vocab!r}")
+            if len(set(self.vocab)) != len(self.vocab):
+                raise GRUError(f"vocab lists a character twice: {self.vocab!r}")
+            missing = sorted(set(self.text) - set(self.vocab))
+            if missing:
+                raise GRUError(
+                    f"vocab {self.vocab!r} lacks characters of the text: {_show_chars(missing)}"
+                )
+        if not isinstance(self.sample_prime, str):
+            raise GRUError(f"sample_prime must be a string; got {self.sample_prime!r}")
+        train_chars = self.train_chars
+        need = self.min_text_chars
+        if train_chars < need:
+            where = "the training part of the text" if self.val_fraction else "text"
+            raise GRUError(
+                f"{where} has {train_chars} characters; batch_size {self.batch_size} x "
+                f"seq_len {self.seq_len} needs at least {need} "
+                f"(lower batch_size or seq_len, or give more text)"
+            )
+
+    @property
+    def vocab_chars(self) -> str:
+        """The vocabulary in index order: explicit, or the text's characters sorted."""
+        return self.vocab if self.vocab is not None else "".join(sorted(set(self.text)))
+
+    @property
+    def train_chars(self) -> int:
+        """How many characters of the text are used for training (the rest validate)."""
+        n = len(self.text)
+        return n - int(n * self.val_fraction) if self.val_fraction else n
+
+    @property
+    def min_text_chars(self) -> int:
+        """The fewest characters the training part needs for one batch."""
+        # streams: B streams of at least T steps; article: (n - 1) // T samples >= B.
+        # Both come to B * T inputs plus the one extra target character.
+        return self.batch_size * self.seq_len + 1
+
+    @property
+    def prime(self) -> str:
+        return self.sample_prime or self.text[0]
+
+    def summary(self) -> dict[str, Any]:
+        """The fields worth showing or saving, without the (possibly huge) text."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out.pop("extra")
+        out["text"] = self.text if len(self.text) <= 80 else self.text[:77] + "..."
+        return out
+
+
+def _show_chars(chars: list[str], limit: int = 10) -> str:
+    shown = ", ".join(repr(c) for c in chars[:limit])
+    return shown + (f" and {len(chars) - limit} more" if len(chars) > limit else "")
+
+
+# ---------------------------------------------------------------- text -> value
+def _parse_int(name: str, text: str) -> int:
+    try:
+        return int(text.strip().replace("_", ""))
+    except (ValueError, AttributeError):
+        raise GRUError(f"{name} must be a whole number; got {text!r}") from None
+
+
+def _parse_float(name: str, text: str) -> float:
+    try:
+        value = float(text.strip())
+    except (ValueError, AttributeError):
+        raise GRUError(f"{name} must be a number such as 0.05; got {text!r}") from None
+    return value
+
+
+def _parse_clip(name: str, text: str) -> float:
+    if text.strip().lower() in ("off", "none", ""):
+        return 0.0
+    return _parse_float(name, text)
+
+
+def _parse_choice(options: tuple[str, ...]) -> Callable[[str, str], str]:
+    def parse(name: str, text: str) -> str:
+        value = text.strip().lower()
+        _choice(name, value, options)
+        return value
+
+    return parse
+
+
+FIELD_PARSERS: dict[str, Callable[[str, str], Any]] = {
+    "hidden_size": _parse_int,
+    "seq_len": _parse_int,
+    "batch_size": _parse_int,
+    "epochs": _parse_int,
+    "seed": _parse_int,
+    "sample_len": _parse_int,
+    "lr": _parse_float,
+    "momentum": _parse_float,
+    "clip": _parse_clip,
+    "val_fraction": _parse_float,
+    "optimizer": _parse_choice(OPTIMIZERS),
+    "reset": _parse_choice(RESETS),
+    "backward": _parse_choice(BACKWARDS),
+    "layout": _parse_choice(LAYOUTS),
+    "device": _parse_choice(DEVICES),
+    "dtype": _parse_choice(DTYPES),
+    "init": _parse_choice(INITS),
+}
+
+
+def parse_field(name: str, text: str) -> Any:
+    """Turn what a person typed into a field's value, or raise GRUError saying why not.
+
+    Range checks are included: `parse_field("hidden_size", "0")` raises, so a form can
+    validate each field as it is typed.
+    """
+    if name not in FIELD_PARSERS:
+        raise GRUError(f"unknown config field {name!r}")
+    value = FIELD_PARSERS[name](name, text)
+    _check_one(name, value)
+    return value
+
+
+def _check_one(name: str, value: Any) -> None:
+    """Validate a single field by building a config that only changes it."""
+    probe = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.name != "extra"}
+    probe["text"] = "x" * 64
+    probe["batch_size"] = 1
+    probe["seq_len"] = 1
+    probe[name] = value
+    TrainConfig(**probe)

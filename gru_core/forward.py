@@ -1,0 +1,96 @@
+"""The forward pass over a batch: a full trace for display, and a lean one for training."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .loss import LossTerms, cross_entropy, cross_entropy_terms
+from .model import GRUModel
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Everything the article prints for one batch, every time step kept.
+
+    x, y [T, B] input and target indices; h_prev, z, r, h_tilde, h [T, B, H];
+    logits, y_hat [T, B, V]; loss (scalar) and the cross-entropy terms
+    term1 [T, B, V], term2 [T, B], term3 [T].
+    """
+
+    x: Tensor
+    y: Tensor
+    h_prev: Tensor
+    z: Tensor
+    r: Tensor
+    h_tilde: Tensor
+    h: Tensor
+    logits: Tensor
+    y_hat: Tensor
+    loss: Tensor
+    term1: Tensor
+    term2: Tensor
+    term3: Tensor
+
+    @property
+    def terms(self) -> LossTerms:
+        return LossTerms(self.loss, self.term1, self.term2, self.term3)
+
+    def detached_cpu(self) -> "Trace":
+        """An independent CPU copy that nothing else writes: safe to hand to a UI."""
+        fields = {k: v.detach().to("cpu", copy=True) for k, v in self.__dict__.items()}
+        return Trace(**fields)
+
+
+def forward_trace(model: GRUModel, x: Tensor, y: Tensor, h0: Tensor) -> Trace:
+    """The article's two loops, written as the equations: one gru_step per time step."""
+    h = h0
+    steps = []
+    h_prevs = []
+    for x_t in x:  # x [T, B]
+        h_prevs.append(h)
+        out = model.gru_step(x_t, h)
+        steps.append(out)
+        h = out.h
+    stack = lambda name: torch.stack([getattr(s, name) for s in steps])  # noqa: E731
+    h_all = stack("h")  # [T, B, H]
+    logits = model.output(h_all)  # [T, B, V]
+    terms = cross_entropy_terms(logits, y)
+    return Trace(
+        x=x, y=y, h_prev=torch.stack(h_prevs), z=stack("z"), r=stack("r"),
+        h_tilde=stack("h_tilde"), h=h_all, logits=logits, y_hat=torch.softmax(logits, -1),
+        loss=terms.loss, term1=terms.term1, term2=terms.term2, term3=terms.term3,
+    )
+
+
+def forward_loss(model: GRUModel, x: Tensor, y: Tensor, h0: Tensor) -> tuple[Tensor, Tensor]:
+    """(mean cross-entropy, final hidden state) with autograd's graph, built for speed.
+
+    The same equations as GRUModel.gru_step, with the input side of all three gates
+    for all time steps gathered at once (x_t W + b for every t: one gather, [T, B, 3H]),
+    and z and r sharing one matmul. `unbind(0)` hands out per-step views whose
+    backward stacks, where indexing xp[t] in the loop would make every step's backward
+    write a full-size zero gradient.
+    """
+    H = model.hidden_size
+    W, U, b = model.W, model.U, model.b
+    xp = torch.nn.functional.embedding(x, W) + b  # [T, B, 3H]: x Wz + bz | x Wr + br | x Wh + bh
+    U_zr, Uh = U[:, : 2 * H], U[:, 2 * H :]
+    h = h0
+    hs = []
+    for xp_t in xp.unbind(0):
+        if model.reset == "before":
+            zr = torch.sigmoid(torch.addmm(xp_t[:, : 2 * H], h, U_zr))
+            z, r = zr[:, :H], zr[:, H:]
+            h_tilde = torch.tanh(torch.addmm(xp_t[:, 2 * H :], r * h, Uh))
+        else:
+            hU = h @ U  # [B, 3H]
+            zr = torch.sigmoid(xp_t[:, : 2 * H] + hU[:, : 2 * H])
+            z, r = zr[:, :H], zr[:, H:]
+            h_tilde = torch.tanh(xp_t[:, 2 * H :] + r * (hU[:, 2 * H :] + model.bUh))
+        h = h_tilde + z * (h - h_tilde)  # = z * h + (1 - z) * h_tilde
+        hs.append(h)
+    logits = model.output(torch.stack(hs))  # [T, B, V]
+    return cross_entropy(logits, y), h

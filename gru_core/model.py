@@ -1,0 +1,226 @@
+r"""The GRU from explicit matrices, in the article's notation (row vectors, x @ W).
+
+For each time step t, with x_t the one-hot input [B, V] and h the hidden state [B, H]:
+
+    z       = sigmoid(x_t Wz + h Uz + bz)                 update gate
+    r       = sigmoid(x_t Wr + h Ur + br)                 reset gate
+    h_tilde = tanh(x_t Wh + (r * h) Uh + bh)              reset="before" (Cho et al. 2014)
+    h_tilde = tanh(x_t Wh + bh + r * (h Uh + bUh))        reset="after"  (torch.nn.GRU)
+    h       = z * h + (1 - z) * h_tilde
+    y_hat   = softmax(h Wy + by)
+
+Shapes: Wz, Wr, Wh [V, H]; Uz, Ur, Uh [H, H]; bz, br, bh, bUh [H]; Wy [H, V]; by [V].
+
+Storage: the three gates' matrices sit side by side in one tensor each (W = [Wz|Wr|Wh],
+U = [Uz|Ur|Uh], b = [bz|br|bh]) so the fast path can do one matmul for all three
+gates. `model.Wz` and friends are views into them: reading or changing `model.Wz`
+reads or changes the same numbers the optimizer updates.
+
+A one-hot row times a matrix picks a row of it: `x_t @ Wz == Wz[x_t]` exactly, so the
+code gathers rows by character index instead of multiplying by one-hot vectors.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .errors import GRUError
+
+PARAM_NAMES = ("Wz", "Wr", "Wh", "Uz", "Ur", "Uh", "bz", "br", "bh", "Wy", "by")
+GATES = ("z", "r", "h")  # the order of the blocks inside W, U and b
+
+
+@dataclass(frozen=True)
+class StepOut:
+    """One time step of the forward pass, every intermediate kept (all [B, H])."""
+
+    z: Tensor
+    r: Tensor
+    h_tilde: Tensor
+    h: Tensor
+
+
+class GRUModel:
+    """Parameters of a one-layer GRU plus its output layer, named as in the article."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_size: int,
+        *,
+        reset: str = "before",
+        init: str = "uniform",
+        seed: int = 1,
+        dtype: torch.dtype = torch.float32,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        if reset not in ("before", "after"):
+            raise GRUError(f"reset must be one of before, after; got {reset!r}")
+        V, H = vocab_size, hidden_size
+        self.vocab_size, self.hidden_size, self.reset = V, H, reset
+        gen = torch.Generator().manual_seed(seed)
+        if init == "randn":
+            # The article's order after torch.manual_seed(1): Wz, Wr, Wh, Uz, Ur, Uh, Wy.
+            Wz, Wr, Wh = (torch.randn(V, H, generator=gen) for _ in range(3))
+            Uz, Ur, Uh = (torch.randn(H, H, generator=gen) for _ in range(3))
+            Wy = torch.randn(H, V, generator=gen)
+        elif init == "uniform":
+            # torch.nn.GRU's scale: U(-1/sqrt(H), 1/sqrt(H)) keeps the gates unsaturated.
+            k = 1.0 / math.sqrt(H)
+            Wz, Wr, Wh = (torch.empty(V, H).uniform_(-k, k, generator=gen) for _ in range(3))
+            Uz, Ur, Uh = (torch.empty(H, H).uniform_(-k, k, generator=gen) for _ in range(3))
+            Wy = torch.empty(H, V).uniform_(-k, k, generator=gen)
+        else:
+            raise GRUError(f"init must be one of randn, uniform; got {init!r}")
+        kw = dict(dtype=dtype, device=device)
+        self.W = torch.cat([Wz, Wr, Wh], dim=1).to(**kw)  # [V, 3H]
+        self.U = torch.cat([Uz, Ur, Uh], dim=1).to(**kw)  # [H, 3H]
+        self.b = torch.zeros(3 * H, **kw)  # [3H]
+        self.bUh = torch.zeros(H, **kw)  # [H], used by reset="after" only
+        self.Wy = Wy.to(**kw)  # [H, V]
+        self.by = torch.zeros(V, **kw)  # [V]
+        for p in self.parameters():
+            p.requires_grad_(True)
+
+    # ------------------------------------------------------------ article names
+    def _block(self, t: Tensor, gate: str) -> Tensor:
+        H = self.hidden_size
+        i = GATES.index(gate)
+        return t[..., i * H : (i + 1) * H]
+
+    Wz = property(lambda self: self._block(self.W, "z"))
+    Wr = property(lambda self: self._block(self.W, "r"))
+    Wh = property(lambda self: self._block(self.W, "h"))
+    Uz = property(lambda self: self._block(self.U, "z"))
+    Ur = property(lambda self: self._block(self.U, "r"))
+    Uh = property(lambda self: self._block(self.U, "h"))
+    bz = property(lambda self: self._block(self.b, "z"))
+    br = property(lambda self: self._block(self.b, "r"))
+    bh = property(lambda self: self._block(self.b, "h"))
+
+    def parameters(self) -> list[Tensor]:
+        """The leaf tensors the optimizer updates (bUh only in the reset-after form)."""
+        params = [self.W, self.U, self.b, self.Wy, self.by]
+        if self.reset == "after":
+            params.insert(3, self.bUh)
+        return params
+
+    def named_tensors(self) -> dict[str, Tensor]:
+        """Every article-named matrix (views), plus bUh for the reset-after form."""
+        out = {name: getattr(self, name) for name in PARAM_NAMES}
+        if self.reset == "after":
+            out["bUh"] = self.bUh
+        return out
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.W.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.W.device
+
+    # ------------------------------------------------------------ state dicts
+    def state_dict(self) -> dict[str, Tensor]:
+        """Article-named, independent CPU copies: `torch.load` of a saved dict just works."""
+        return {k: v.detach().cpu().clone() for k, v in self.named_tensors().items()}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        """Copy article-named tensors in; shapes must match exactly (GRUError if not)."""
+        want = self.named_tensors()
+        missing = sorted(set(want) - set(state))
+        if missing:
+            raise GRUError(f"weights lack {', '.join(missing)}; they do not fit this model")
+        for name, target in want.items():
+            src = state[name]
+            if not isinstance(src, Tensor) or tuple(src.shape) != tuple(target.shape):
+                shape = tuple(src.shape) if isinstance(src, Tensor) else type(src).__name__
+                raise GRUError(
+                    f"weight {name} has shape {shape}; this model needs {tuple(target.shape)} "
+                    f"(vocabulary {self.vocab_size}, hidden size {self.hidden_size})"
+                )
+        with torch.no_grad():
+            for name, target in want.items():
+                target.copy_(state[name].to(dtype=target.dtype))
+
+    # ------------------------------------------------------------ the equations
+    def gru_step(self, x_t: Tensor, h: Tensor) -> StepOut:
+        """One time step for a batch. x_t [B] character indices, h [B, H]."""
+        z = torch.sigmoid(self.Wz[x_t] + h @ self.Uz + self.bz)
+        r = torch.sigmoid(self.Wr[x_t] + h @ self.Ur + self.br)
+        if self.reset == "before":
+            h_tilde = torch.tanh(self.Wh[x_t] + (r * h) @ self.Uh + self.bh)
+        else:
+            h_tilde = torch.tanh(self.Wh[x_t] + self.bh + r * (h @ self.Uh + self.bUh))
+        h_new = z * h + (1 - z) * h_tilde
+        return StepOut(z=z, r=r, h_tilde=h_tilde, h=h_new)
+
+    def output(self, h: Tensor) -> Tensor:
+        """Logits h Wy + by; y_hat = softmax(logits) over the last axis."""
+        return h @ self.Wy + self.by
+
+    def zero_state(self, batch_size: int) -> Tensor:
+        return torch.zeros(batch_size, self.hidden_size, dtype=self.dtype, device=self.device)
+
+    # ------------------------------------------------------------ torch.nn.GRU
+    def to_torch(self) -> tuple[torch.nn.GRU, torch.nn.Linear]:
+        """An (nn.GRU, nn.Linear) pair with these weights; reset="after" only.
+
+        nn.GRU stacks its blocks in the order r, z, n and multiplies column vectors
+        (W x), so its weight_ih is [Wr.T; Wz.T; Wh.T].
+        """
+        if self.reset != "after":
+            raise GRUError(
+                'to_torch needs reset="after": torch.nn.GRU applies the reset gate after '
+                "the Uh product, so the article's reset-before GRU has no nn.GRU twin "
+                "(they differ by order 1); train with --reset after to convert"
+            )
+        V, H = self.vocab_size, self.hidden_size
+        kw = dict(dtype=self.dtype, device=self.device)
+        gru = torch.nn.GRU(V, H, **kw)
+        lin = torch.nn.Linear(H, V, **kw)
+        with torch.no_grad():
+            gru.weight_ih_l0.copy_(torch.cat([self.Wr.T, self.Wz.T, self.Wh.T]))
+            gru.weight_hh_l0.copy_(torch.cat([self.Ur.T, self.Uz.T, self.Uh.T]))
+            gru.bias_ih_l0.copy_(torch.cat([self.br, self.bz, self.bh]))
+            gru.bias_hh_l0.copy_(torch.cat([torch.zeros(2 * H, **kw), self.bUh]))
+            lin.weight.copy_(self.Wy.T)
+            lin.bias.copy_(self.by)
+        return gru, lin
+
+    @classmethod
+    def from_torch(cls, gru: torch.nn.GRU, linear: torch.nn.Linear) -> "GRUModel":
+        """The reverse of to_torch: a reset-after GRUModel with nn.GRU's weights.
+
+        nn.GRU has a hidden-side bias for the r and z blocks too; they only ever add to
+        the input-side ones, so they fold into br and bz.
+        """
+        if gru.num_layers != 1 or gru.bidirectional or not gru.bias or gru.batch_first:
+            raise GRUError(
+                "from_torch takes a one-layer, one-direction nn.GRU with biases and "
+                "batch_first=False"
+            )
+        H, V = gru.hidden_size, gru.input_size
+        if linear.in_features != H or linear.out_features != V:
+            raise GRUError(
+                f"the Linear layer maps {linear.in_features}->{linear.out_features}; "
+                f"it must map hidden {H} -> vocabulary {V}"
+            )
+        w = gru.weight_ih_l0.detach()
+        m = cls(V, H, reset="after", dtype=w.dtype, device=w.device)
+        Wr, Wz, Wh = w.chunk(3, dim=0)
+        Ur, Uz, Uh = gru.weight_hh_l0.detach().chunk(3, dim=0)
+        b_ir, b_iz, b_in = gru.bias_ih_l0.detach().chunk(3)
+        b_hr, b_hz, b_hn = gru.bias_hh_l0.detach().chunk(3)
+        with torch.no_grad():
+            m.W.copy_(torch.cat([Wz.T, Wr.T, Wh.T], dim=1))
+            m.U.copy_(torch.cat([Uz.T, Ur.T, Uh.T], dim=1))
+            m.b.copy_(torch.cat([b_iz + b_hz, b_ir + b_hr, b_in]))
+            m.bUh.copy_(b_hn)
+            m.Wy.copy_(linear.weight.detach().T)
+            m.by.copy_(linear.bias.detach())
+        return m

@@ -1,0 +1,228 @@
+"""The Trainer: truncated BPTT over the batches of a text, one batch per step.
+
+The hidden state is carried from batch to batch and detached (the article's loop kept
+the whole history in the graph with retain_graph=True, and crashes on current torch).
+It restarts from zeros at each epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .bptt import manual_loss
+from .config import TrainConfig
+from .data import Vocab, make_batches
+from .errors import GRUError
+from .forward import Trace, forward_loss, forward_trace
+from .model import GRUModel
+from .sampling import Sample, sample
+
+
+class TrainingDiverged(GRUError):
+    """The loss or the gradients stopped being finite numbers; the step was not taken."""
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    step: int  # 1-based count of optimizer steps taken
+    epoch: int  # 0-based epoch the batch belongs to
+    batch: int  # batch index within the epoch
+    loss: float
+    grad_norm: float  # before clipping
+    seconds: float
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise GRUError("device 'cuda' was asked for but no CUDA GPU is available; use --device cpu")
+    return torch.device(name)
+
+
+class Trainer:
+    """Owns the data, the model and the optimizer of one run."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+        self.device = resolve_device(config.device)
+        self.dtype = torch.float64 if config.dtype == "float64" else torch.float32
+        self.vocab = Vocab(config.vocab_chars)
+        split = config.train_chars
+        train_text, val_text = config.text[:split], config.text[split:]
+        encoded = self.vocab.encode(train_text)
+        X, Y = make_batches(encoded, config.batch_size, config.seq_len, config.layout)
+        self.X, self.Y = X.to(self.device), Y.to(self.device)  # [N, T, B]
+        self.val_X = self.val_Y = None
+        if val_text:
+            vB = max(1, min(config.batch_size, (len(val_text) - 1) // config.seq_len))
+            if len(val_text) >= vB * config.seq_len + 1:
+                vX, vY = make_batches(self.vocab.encode(val_text), vB, config.seq_len, "streams")
+                self.val_X, self.val_Y = vX.to(self.device), vY.to(self.device)
+        self.model = GRUModel(
+            self.vocab.size, config.hidden_size, reset=config.reset, init=config.init,
+            seed=config.seed, dtype=self.dtype, device=self.device,
+        )
+        params = self.model.parameters()
+        if config.optimizer == "sgd":
+            self.optimizer: torch.optim.Optimizer = torch.optim.SGD(
+                params, lr=config.lr, momentum=config.momentum
+            )
+        else:
+            self.optimizer = torch.optim.Adam(params, lr=config.lr)
+        self.h = self.model.zero_state(config.batch_size)  # carried between batches
+        self.step_count = 0
+        self.epoch = 0
+        self.batch_index = 0
+        self.last_grads: dict[str, Tensor] = {}
+        self.sample_generator = torch.Generator().manual_seed(config.seed)
+
+    # ------------------------------------------------------------ facts
+    @property
+    def num_batches(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def chars_per_step(self) -> int:
+        return self.config.batch_size * self.config.seq_len
+
+    @property
+    def uniform_loss(self) -> float:
+        """ln V: the loss of a model that guesses every character equally likely."""
+        return math.log(self.vocab.size)
+
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def set_lr(self, lr: float) -> None:
+        self.config = self.config.replace(lr=lr)  # validates
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    # ------------------------------------------------------------ training
+    def step(self) -> StepRecord:
+        """One batch: forward, backward, clip, update; the hidden state carries on."""
+        t0 = time.perf_counter()
+        cfg = self.config
+        i = self.batch_index
+        if i == 0:
+            self.h = self.model.zero_state(cfg.batch_size)
+        x, y = self.X[i], self.Y[i]
+        self.optimizer.zero_grad(set_to_none=True)
+        if cfg.backward == "manual":
+            loss, h_T = manual_loss(self.model, x, y, self.h)
+        else:
+            loss, h_T = forward_loss(self.model, x, y, self.h)
+        loss.backward()
+        params = self.model.parameters()
+        grad_norm = torch.linalg.vector_norm(
+            torch.stack([torch.linalg.vector_norm(p.grad) for p in params])
+        )
+        loss_value, norm_value = float(loss.detach()), float(grad_norm)
+        if not math.isfinite(loss_value) or not math.isfinite(norm_value):
+            what = "loss" if not math.isfinite(loss_value) else "gradient norm"
+            bad = loss_value if what == "loss" else norm_value
+            raise TrainingDiverged(
+                f"{what} became {_name_nonfinite(bad)} at step {self.step_count + 1}; "
+                f"lower the learning rate (now {self.lr:g}) or turn on clipping "
+                f"(now {cfg.clip:g}); the weights of the last good step are kept"
+            )
+        if cfg.clip > 0 and norm_value > cfg.clip:
+            scale = cfg.clip / (norm_value + 1e-6)
+            for p in params:
+                p.grad.mul_(scale)
+        backup = [p.detach().clone() for p in params]
+        self.optimizer.step()
+        if not all(bool(torch.isfinite(p).all()) for p in params):
+            with torch.no_grad():
+                for p, saved in zip(params, backup):
+                    p.copy_(saved)
+            raise TrainingDiverged(
+                f"weights became infinite at step {self.step_count + 1}; lower the learning "
+                f"rate (now {self.lr:g}); the weights of the last good step are kept"
+            )
+        self.h = h_T.detach()
+        self.last_grads = {k: v for k, v in self._grads_by_name().items()}
+        self.step_count += 1
+        record = StepRecord(
+            step=self.step_count, epoch=self.epoch, batch=i, loss=loss_value,
+            grad_norm=norm_value, seconds=time.perf_counter() - t0,
+        )
+        self.batch_index += 1
+        if self.batch_index == self.num_batches:
+            self.batch_index = 0
+            self.epoch += 1
+        return record
+
+    def run_epoch(self) -> list[StepRecord]:
+        """The rest of the current epoch (all of it when called at an epoch start)."""
+        records = [self.step()]
+        while self.batch_index != 0:
+            records.append(self.step())
+        return records
+
+    def _grads_by_name(self) -> dict[str, Tensor]:
+        """Article-named views of the gradients the last backward left in .grad."""
+        m = self.model
+        H = m.hidden_size
+        gW, gU, gb = m.W.grad, m.U.grad, m.b.grad
+        out = {}
+        for k, gate in enumerate("zrh"):
+            cols = slice(k * H, (k + 1) * H)
+            out[f"W{gate}"] = gW[:, cols]
+            out[f"U{gate}"] = gU[:, cols]
+            out[f"b{gate}"] = gb[cols]
+        out["Wy"], out["by"] = m.Wy.grad, m.by.grad
+        if m.reset == "after":
+            out["bUh"] = m.bUh.grad
+        return out
+
+    # ------------------------------------------------------------ looking inside
+    @torch.no_grad()
+    def forward_batch(self, i: int = 0, h0: Tensor | None = None) -> Trace:
+        """The trace of batch i from a zero hidden state (or h0); the weights stay as they are."""
+        if not 0 <= i < self.num_batches:
+            raise GRUError(f"batch index must be from 0 to {self.num_batches - 1}; got {i}")
+        h = self.model.zero_state(self.config.batch_size) if h0 is None else h0
+        return forward_trace(self.model, self.X[i], self.Y[i], h)
+
+    @torch.no_grad()
+    def evaluate(self) -> float | None:
+        """Mean cross-entropy on the validation part (None when there is none)."""
+        if self.val_X is None:
+            return None
+        h = self.model.zero_state(self.val_X.shape[2])
+        total = 0.0
+        for x, y in zip(self.val_X, self.val_Y):
+            loss, h = forward_loss(self.model, x, y, h)
+            total += float(loss)
+        return total / self.val_X.shape[0]
+
+    def sample(
+        self, prime: str, n: int, temperature: float = 1.0, *, top_k: int | None = None,
+        generator: torch.Generator | None = None, on_char=None,
+    ) -> str:
+        """prime + n characters; temperature 0 is argmax."""
+        return self.sample_detailed(
+            prime, n, temperature, top_k=top_k, generator=generator, on_char=on_char
+        ).text
+
+    def sample_detailed(
+        self, prime: str, n: int, temperature: float = 1.0, *, top_k: int | None = None,
+        generator: torch.Generator | None = None, on_char=None,
+    ) -> Sample:
+        gen = self.sample_generator if generator is None else generator
+        return sample(
+            self.model, self.vocab, prime, n, temperature, top_k=top_k, generator=gen,
+            on_char=on_char,
+        )
+
+
+def _name_nonfinite(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    return "infinite" if value > 0 else "-infinite"
