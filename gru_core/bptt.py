@@ -31,17 +31,20 @@ hand-derived backward and `torch.autograd.gradcheck` can check it against number
 
 from __future__ import annotations
 
+import threading
+
 import torch
 from torch import Tensor
 
+from .forward import Cancelled
 from .model import GRUModel
 
 
 class ManualBPTT(torch.autograd.Function):
-    """loss, h_T = ManualBPTT.apply(W, U, b, bUh, Wy, by, x, y, h0, reset_after)."""
+    """loss, h_T = ManualBPTT.apply(W, U, b, bUh, Wy, by, x, y, h0, reset_after, cancel)."""
 
     @staticmethod
-    def forward(ctx, W, U, b, bUh, Wy, by, x, y, h0, reset_after: bool):  # noqa: D102
+    def forward(ctx, W, U, b, bUh, Wy, by, x, y, h0, reset_after: bool, cancel=None):  # noqa: D102
         T, B = x.shape
         H = U.shape[0]
         xp = torch.nn.functional.embedding(x, W) + b  # [T, B, 3H]
@@ -52,6 +55,8 @@ class ManualBPTT(torch.autograd.Function):
         h_tilde_all = h0.new_empty(T, B, H)
         hn_all = h0.new_empty(T, B, H) if reset_after else None  # h_prev Uh + bUh
         for t in range(T):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
             h = hs[t]
             zr = zr_all[t]
             if reset_after:
@@ -71,6 +76,7 @@ class ManualBPTT(torch.autograd.Function):
         h_T = hs[T].clone()
         ctx.mark_non_differentiable(h_T)
         ctx.reset_after = reset_after
+        ctx.cancel = cancel
         ctx.save_for_backward(W, U, Wy, x, y, hs, zr_all, h_tilde_all,
                               hn_all if reset_after else hs.new_empty(0), log_y_hat)
         return loss, h_T
@@ -78,7 +84,7 @@ class ManualBPTT(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dloss, _dh_T):  # noqa: D102
         W, U, Wy, x, y, hs, zr_all, h_tilde_all, hn_all, log_y_hat = ctx.saved_tensors
-        reset_after = ctx.reset_after
+        reset_after, cancel = ctx.reset_after, ctx.cancel
         T, B = x.shape
         H = U.shape[0]
         # do = (y_hat - onehot(y)) / (T*B), for all positions at once
@@ -96,6 +102,8 @@ class ManualBPTT(torch.autograd.Function):
         da_hn_all = hs.new_empty(T, B, H) if reset_after else None
         dh_next = torch.zeros(B, H, dtype=hs.dtype, device=hs.device)
         for t in range(T - 1, -1, -1):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
             h_prev = hs[t]
             zr = zr_all[t]
             z, r = zr[:, :H], zr[:, H:]
@@ -131,12 +139,14 @@ class ManualBPTT(torch.autograd.Function):
             rh_rows = (zr_all[..., H:] * hs[:-1]).reshape(T * B, H)
             dU[:, 2 * H :] = rh_rows.T @ da_rows[:, 2 * H :]
             dbUh = None
-        return dW, dU, db, dbUh, dWy, dby, None, None, None, None
+        return dW, dU, db, dbUh, dWy, dby, None, None, None, None, None
 
 
-def manual_loss(model: GRUModel, x: Tensor, y: Tensor, h0: Tensor) -> tuple[Tensor, Tensor]:
+def manual_loss(
+    model: GRUModel, x: Tensor, y: Tensor, h0: Tensor, cancel: threading.Event | None = None
+) -> tuple[Tensor, Tensor]:
     """(loss, h_T) whose .backward() runs the hand-derived BPTT above."""
     return ManualBPTT.apply(
         model.W, model.U, model.b, model.bUh, model.Wy, model.by, x, y, h0,
-        model.reset == "after",
+        model.reset == "after", cancel,
     )

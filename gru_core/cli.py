@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Sequence, TextIO
+from collections.abc import Sequence
+from typing import TextIO
 
 from .config import BACKWARDS, DEVICES, DTYPES, OPTIMIZERS, RESETS, TrainConfig
 from .errors import GRUError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import torch
@@ -9,6 +10,10 @@ from torch import Tensor
 
 from .loss import LossTerms, cross_entropy, cross_entropy_terms
 from .model import GRUModel
+
+
+class Cancelled(Exception):
+    """A step was stopped part-way by its cancel event; the weights were not touched."""
 
 
 @dataclass(frozen=True)
@@ -65,14 +70,16 @@ def forward_trace(model: GRUModel, x: Tensor, y: Tensor, h0: Tensor) -> Trace:
     )
 
 
-def forward_loss(model: GRUModel, x: Tensor, y: Tensor, h0: Tensor) -> tuple[Tensor, Tensor]:
+def forward_loss(
+    model: GRUModel, x: Tensor, y: Tensor, h0: Tensor, cancel: threading.Event | None = None
+) -> tuple[Tensor, Tensor]:
     """(mean cross-entropy, final hidden state) with autograd's graph, built for speed.
 
     The same equations as GRUModel.gru_step, with the input side of all three gates
     for all time steps gathered at once (x_t W + b for every t: one gather, [T, B, 3H]),
     and z and r sharing one matmul. `unbind(0)` hands out per-step views whose
     backward stacks, where indexing xp[t] in the loop would make every step's backward
-    write a full-size zero gradient.
+    write a full-size zero gradient. `cancel`, when set, stops the loop (Cancelled).
     """
     H = model.hidden_size
     W, U, b = model.W, model.U, model.b
@@ -81,6 +88,8 @@ def forward_loss(model: GRUModel, x: Tensor, y: Tensor, h0: Tensor) -> tuple[Ten
     h = h0
     hs = []
     for xp_t in xp.unbind(0):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
         if model.reset == "before":
             zr = torch.sigmoid(torch.addmm(xp_t[:, : 2 * H], h, U_zr))
             z, r = zr[:, :H], zr[:, H:]

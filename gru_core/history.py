@@ -6,9 +6,9 @@ nothing (no copy), and what it shows can't change, even while training appends.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Iterator, TypeVar, overload
+from typing import Generic, TypeVar, overload
 
 T = TypeVar("T")
 

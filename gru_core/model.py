@@ -124,6 +124,14 @@ class GRUModel:
     def device(self) -> torch.device:
         return self.W.device
 
+    def detached_copy(self) -> "GRUModel":
+        """An independent copy of the weights, without gradients (for sampling aside)."""
+        twin = GRUModel.__new__(GRUModel)
+        twin.vocab_size, twin.hidden_size, twin.reset = self.vocab_size, self.hidden_size, self.reset
+        for name in ("W", "U", "b", "bUh", "Wy", "by"):
+            setattr(twin, name, getattr(self, name).detach().clone())
+        return twin
+
     # ------------------------------------------------------------ state dicts
     def state_dict(self) -> dict[str, Tensor]:
         """Article-named, independent CPU copies: `torch.load` of a saved dict just works."""

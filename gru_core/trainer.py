@@ -8,6 +8,7 @@ It restarts from zeros at each epoch.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from .bptt import manual_loss
 from .config import TrainConfig
 from .data import Vocab, make_batches
 from .errors import GRUError
-from .forward import Trace, forward_loss, forward_trace
+from .forward import Cancelled, Trace, forward_loss, forward_trace
 from .model import GRUModel
 from .sampling import Sample, sample
 
@@ -79,6 +80,7 @@ class Trainer:
         self.batch_index = 0
         self.last_grads: dict[str, Tensor] = {}
         self.sample_generator = torch.Generator().manual_seed(config.seed)
+        self.cancel_event: threading.Event | None = None  # set it to stop a step part-way
 
     # ------------------------------------------------------------ facts
     @property
@@ -113,11 +115,17 @@ class Trainer:
             self.h = self.model.zero_state(cfg.batch_size)
         x, y = self.X[i], self.Y[i]
         self.optimizer.zero_grad(set_to_none=True)
+        cancel = self.cancel_event
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
         if cfg.backward == "manual":
-            loss, h_T = manual_loss(self.model, x, y, self.h)
+            loss, h_T = manual_loss(self.model, x, y, self.h, cancel)
         else:
-            loss, h_T = forward_loss(self.model, x, y, self.h)
+            loss, h_T = forward_loss(self.model, x, y, self.h, cancel)
         loss.backward()
+        if cancel is not None and cancel.is_set():
+            self.optimizer.zero_grad(set_to_none=True)
+            raise Cancelled()
         params = self.model.parameters()
         grad_norm = torch.linalg.vector_norm(
             torch.stack([torch.linalg.vector_norm(p.grad) for p in params])
