@@ -125,8 +125,14 @@ def train_main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> 
                         help="print every N epochs (default: about 20 lines in all)")
     parser.add_argument("--export-csv", metavar="PATH", help="write the loss history as CSV")
     parser.add_argument("--export-json", metavar="PATH", help="write the current batch's matrices as JSON")
+    parser.add_argument("--list-corpora", action="store_true", help="list the built-in texts and exit")
     try:
         args = parser.parse_args(argv)
+        if args.list_corpora:
+            from .corpora import describe_corpora
+
+            print(describe_corpora(), file=out)
+            return 0
         return _train(args, out)
     except GRUError as exc:
         print(f"gru-tui: error: {exc}", file=sys.stderr)

@@ -1,0 +1,99 @@
+"""Reading a user's text file: UTF-8 only, bounded, with a clear message for every way it can fail.
+
+What `read_text_file` accepts and does:
+- a regular file (not a directory, pipe or device), readable, not empty;
+- at most MAX_TEXT_BYTES bytes on disk, checked with stat() before anything is read (and the
+  read itself stops one byte past the limit, in case the file grows meanwhile), and at most
+  MAX_TEXT_CHARS characters once decoded (config.MAX_TEXT_CHARS, the limit of any text);
+- strict UTF-8: the first invalid byte is refused, naming its byte offset and line;
+  a NUL byte is refused as a sign of a binary file;
+- a UTF-8 byte-order mark at the start is dropped (it is a marker, not text);
+- line ends: CRLF ("\\r\\n") becomes LF ("\\n"), so a file saved on Windows teaches the model
+  the same text as the same file saved on Linux. A lone CR is kept as it is.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from .config import MAX_TEXT_CHARS
+from .errors import GRUError
+
+# UTF-8 takes at most 4 bytes a character, so this admits every text of MAX_TEXT_CHARS
+# characters; the character limit is checked again after decoding.
+MAX_TEXT_BYTES = 4 * MAX_TEXT_CHARS
+_BOM = b"\xef\xbb\xbf"
+
+
+def read_text_file(path: str, *, max_bytes: int = MAX_TEXT_BYTES, max_chars: int = MAX_TEXT_CHARS) -> str:
+    """The text of a UTF-8 file, CRLF normalised to LF; GRUError saying what is wrong otherwise."""
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise GRUError(f"a file path is needed; got {path!r}")
+    shown = str(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise GRUError(f"no file at {shown!r}; check the path (relative paths start at "
+                       f"{os.getcwd()!r})") from None
+    except PermissionError:
+        raise GRUError(f"cannot reach {shown!r}: permission denied on a folder in its path") from None
+    except OSError as exc:
+        raise GRUError(f"cannot open {shown!r}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise GRUError(f"{shown!r} is a directory; give the path of a UTF-8 text file inside it")
+    if not stat.S_ISREG(info.st_mode):
+        raise GRUError(f"{shown!r} is not a regular file (a pipe or device?); save the text to a "
+                       f"file and give its path")
+    if info.st_size == 0:
+        raise GRUError(f"{shown!r} is empty; give a file with at least a few characters of text")
+    if info.st_size > max_bytes:
+        raise GRUError(f"{shown!r} is {_size(info.st_size)}; the limit is {_size(max_bytes)} "
+                       f"({max_chars:,} characters): use a slice of it")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(max_bytes + 1)
+    except PermissionError:
+        raise GRUError(f"cannot read {shown!r}: permission denied (check its permissions, "
+                       f"e.g. chmod u+r)") from None
+    except OSError as exc:
+        raise GRUError(f"cannot read {shown!r}: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise GRUError(f"{shown!r} grew past the limit of {_size(max_bytes)} while being read")
+    return decode_text(data, shown, max_chars=max_chars)
+
+
+def decode_text(data: bytes, name: str = "the text", *, max_chars: int = MAX_TEXT_CHARS) -> str:
+    """Strict UTF-8 bytes to text, as read_text_file does (BOM dropped, CRLF to LF)."""
+    if data.startswith(_BOM):
+        data = data[len(_BOM):]
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise GRUError(f"{name!r} has a NUL byte at byte offset {nul} (line {_line_of(data, nul)}); "
+                       f"it looks like a binary file, not text")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = data[exc.start:exc.start + 4]
+        raise GRUError(
+            f"{name!r} is not valid UTF-8: byte 0x{data[exc.start]:02x} at byte offset {exc.start} "
+            f"(line {_line_of(data, exc.start)}, bytes {bad!r}); save it as UTF-8 and try again"
+        ) from None
+    text = text.replace("\r\n", "\n")
+    if not text:
+        raise GRUError(f"{name!r} is empty; give a file with at least a few characters of text")
+    if len(text) > max_chars:
+        raise GRUError(f"{name!r} has {len(text):,} characters; the limit is {max_chars:,}: "
+                       f"use a slice of it")
+    return text
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
