@@ -11,7 +11,8 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 @pytest.mark.parametrize("backward", ["manual", "autograd"])
 @pytest.mark.parametrize("reset", ["before", "after"])
 def test_cuda_matches_cpu(backward, reset):
-    cfg = TrainConfig.default(backward=backward, reset=reset, dtype="float64", text="the cat sat on the mat " * 8)
+    text = "the cat sat on the mat " * 8
+    cfg = TrainConfig.default(backward=backward, reset=reset, dtype="float64", text=text)
     cpu, gpu = Trainer(cfg), Trainer(cfg.replace(device="cuda"))
     assert gpu.model.W.is_cuda and gpu.X.is_cuda
     for _ in range(3):
