@@ -169,7 +169,8 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
         records = trainer.run_epoch()
         for r in records:
             history.add_step(r.loss)
-        mean = sum(r.loss for r in records) / len(records)
+        n = trainer.num_batches  # the whole epoch's mean, also when resumed part-way into it
+        mean = sum(history.losses[-n:]) / n
         history.add_epoch(mean)
         if tty:
             bar = "#" * int(30 * trainer.epoch / config.epochs)
@@ -197,7 +198,7 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
     if args.export_csv:
         from .export import export_loss_csv
 
-        export_loss_csv(history, args.export_csv)
+        export_loss_csv(history, args.export_csv, steps_per_epoch=trainer.num_batches)
         print(f"wrote loss history to {args.export_csv}", file=out)
     if args.export_json:
         from .export import export_trace_json
