@@ -63,6 +63,15 @@ class Trainer:
             if len(val_text) >= vB * config.seq_len + 1:
                 vX, vY = make_batches(self.vocab.encode(val_text), vB, config.seq_len, "streams")
                 self.val_X, self.val_Y = vX.to(self.device), vY.to(self.device)
+        # Why validation that was asked for is not done (None: it is done, or was not asked).
+        self.val_note: str | None = None
+        if config.val_fraction and self.val_X is None:
+            self.val_note = (
+                f"validation off: the held-out part is {len(val_text)} characters "
+                f"({config.val_fraction:g} of {len(config.text)}), too few for one sequence of "
+                f"seq_len {config.seq_len} plus its target ({config.seq_len + 1}); give more text, "
+                f"raise val_fraction or lower seq_len"
+            )
         self.model = GRUModel(
             self.vocab.size, config.hidden_size, reset=config.reset, init=config.init,
             seed=config.seed, dtype=self.dtype, device=self.device,
