@@ -3,91 +3,74 @@
     UI thread                      worker thread                   delivery thread
     start() / step() / ... --->    takes commands between steps
                                    trains, publishes Snapshots --> calls subscribers with
-                                   (at most max_rate per second)    the newest snapshot only
+                                                                    the newest snapshot only,
+                                                                    at most max_rate per second
 
-Commands never block on training: they record what was asked and return. The worker
-applies them between batches (and, for close, between time steps too). Snapshots are
-immutable: every tensor in one is a CPU copy that nothing writes again, so a UI can hold
-one as long as it likes. A slow subscriber never slows training: while it is busy,
-newer snapshots replace older ones (drop, never queue).
+Commands never wait for training: they record what was asked and return. The worker
+applies them between batches; reset and close also cut a step short (the cancel event
+is checked between time steps, forward and backward). Commands take effect in the
+order they were called: `reset(); start()` trains the new run.
 
-Threads: torch's intra-op pool is process-wide. `torch_threads` (default: leave torch's
-setting alone) lets a UI keep a core for its event loop; the app passes one less than
-the machine's cores when it has more than two, and measures the difference in the
-benchmarks (tests/benchmarks).
+State machine (STATES, TRANSITIONS):
+
+    idle --start/run_epoch--> running --pause / run_epoch's epoch end--> paused
+    idle, paused, finished, error --step--> paused   (one batch; finished at the last one)
+    paused, finished, error --start/run_epoch--> running
+    running --config.epochs done--> finished --start--> running (config.epochs more)
+    any --a fault (NaN loss, an exception)--> error (the thread lives on)
+    any --reset--> idle; --adopt--> paused (idle for an untrained trainer)
+
+Snapshots are immutable: every tensor in one is a CPU copy nothing writes again, and the
+histories are views of append-only lists, so a UI can keep one as long as it likes. A
+slow subscriber never slows training: while it is busy, newer snapshots replace older
+ones (drop, never queue). `snapshot()` and `wait_for()` see each one as soon as the
+worker publishes it; subscribers get at most `max_rate` calls a second, the newest.
+
+Threads: torch's intra-op pool is process-wide, but with OpenMP the count a thread
+uses is fixed when it first runs an op. `torch_threads` is applied inside the worker
+thread (None: leave torch's setting alone, as the headless CLI does). While a UI runs,
+give training all cores but one (`ui_torch_threads()`: 1 on a 2-core machine) so the
+event loop keeps a core: OpenMP threads spin while they wait, and on a loaded 2-core
+machine two of them made a step slower than one (H=256, B=64, T=100: 142-239 ms with 1
+thread against 163-4500 ms with 2, measured side by side while other work ran).
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 import threading
 import time
 import traceback
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import torch
-from torch import Tensor
 
 from .config import TrainConfig
 from .errors import GRUError
-from .forward import Trace, forward_trace
+from .forward import Trace, forward_loss, forward_trace
 from .history import History, HistoryView
 from .model import GRUModel
 from .sampling import Sample, check_sample_args, sample
+from .snapshot import STATES, TRANSITIONS, EpochSample, Snapshot, SnapshotBoard, Subscriber
 from .trainer import Cancelled, StepRecord, Trainer, TrainingDiverged
 
-STATES = ("idle", "running", "paused", "finished", "error")
+__all__ = ["STATES", "TRANSITIONS", "EpochSample", "Snapshot", "Subscriber", "TrainingSession",
+           "ui_torch_threads"]
+
+log = logging.getLogger(__name__)
+
 TRACE_SEQUENCES = 4  # sequences of the batch traced for display (all of them when B <= 4)
+TRACE_CHUNK = 32  # time steps traced between two looks at the cancel event
 
 
-@dataclass(frozen=True)
-class EpochSample:
-    epoch: int  # epochs completed when it was taken
-    step: int
-    text: str  # prime + generated
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What the session looked like at one moment. Never changes after publication."""
-
-    seq: int  # publication counter, increasing
-    state: str  # idle, running, paused, finished, error
-    config: TrainConfig
-    vocab: str  # index -> character
-    epoch: int  # epochs completed
-    target_epochs: int  # training stops (state finished) when epoch reaches this
-    step: int  # optimizer steps taken
-    batch: int  # index of the current batch (the next one to train) within the epoch
-    num_batches: int
-    lr: float
-    loss: float | None  # last step's loss
-    grad_norm: float | None  # last step's gradient norm, before clipping
-    losses: HistoryView  # per step
-    epoch_losses: HistoryView  # per epoch mean
-    val_losses: HistoryView  # (step, loss)
-    uniform_loss: float  # ln V
-    trace: Trace | None  # the current batch (first sequences) from the carried hidden state
-    grads: dict[str, Tensor]  # last step's gradients by article name
-    steps_per_sec: float
-    chars_per_sec: float
-    samples: HistoryView  # EpochSample, one per epoch end (rate-limited for tiny epochs)
-    error: str | None
-    error_detail: str | None  # traceback text, for a details view
-    time: float = field(default_factory=time.time)
-
-    @property
-    def val_loss(self) -> float | None:
-        return self.val_losses[-1][1] if len(self.val_losses) else None
-
-    @property
-    def bits_per_char(self) -> float | None:
-        return None if self.loss is None else self.loss / math.log(2)
-
-
-Subscriber = Callable[[Snapshot], None]
+def ui_torch_threads(cores: int | None = None) -> int:
+    """Intra-op threads for training while a UI runs: all cores but one, at least one."""
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores - 1)
 
 
 class TrainingSession:
@@ -103,22 +86,31 @@ class TrainingSession:
         trainer: Trainer | None = None,
         history: History | None = None,
     ) -> None:
-        if max_rate <= 0:
-            raise GRUError(f"max_rate must be positive; got {max_rate}")
-        if torch_threads is not None:
-            torch.set_num_threads(max(1, int(torch_threads)))
+        if isinstance(max_rate, bool) or not isinstance(max_rate, (int, float)) or not (
+            math.isfinite(max_rate) and max_rate > 0
+        ):
+            raise GRUError(f"max_rate must be a positive number of snapshots a second, e.g. 8; "
+                           f"got {max_rate!r}")
+        if torch_threads is not None and (
+            isinstance(torch_threads, bool) or not isinstance(torch_threads, int) or torch_threads < 1
+        ):
+            raise GRUError(f"torch_threads must be a whole number of at least 1, or None; "
+                           f"got {torch_threads!r}")
+        self._torch_threads = torch_threads
         self._trainer = trainer if trainer is not None else Trainer(config or TrainConfig.default())
         self._history = history if history is not None else History()
         self._samples: list[EpochSample] = []
-        self.max_rate = max_rate
-        self.sample_temperature = sample_temperature
+        self.max_rate = float(max_rate)
+        self.sample_temperature = sample_temperature  # for the samples taken at epoch ends
 
         self._cond = threading.Condition()  # guards everything below, wakes the worker
         self._state = "idle" if self._trainer.step_count == 0 else "paused"
+        self._run_id = 0
         self._pending_steps = 0
         self._stop_at_epoch_end = False
         self._pending_reset: tuple[Trainer, History] | None = None
         self._pending_lr: float | None = None
+        self._jobs: list[Callable[[Trainer, History], None]] = []
         self._closing = False
         self._target_epochs = self._trainer.config.epochs
         self._error: str | None = None
@@ -126,43 +118,44 @@ class TrainingSession:
         self._last_record: StepRecord | None = None
         self._rate_window: deque[tuple[float, int]] = deque(maxlen=64)
 
-        self._weights_lock = threading.Lock()  # held while the optimizer writes the weights
+        self._step_lock = threading.Lock()  # held by the worker for a whole Trainer.step
+        self._update_lock = threading.Lock()  # held only while the optimizer writes the weights
         self._cancel = threading.Event()
-        self._trainer.cancel_event = self._cancel
+        self._adopt_trainer(self._trainer)
 
         self._seq = 0
-        self._latest: Snapshot | None = None
-        self._published = threading.Condition()
-        self._last_publish = 0.0
-        self._last_sample_at = -math.inf
-        self._sample_cost = 0.0
-        self._last_val_at = -math.inf
-        self._val_cost = 0.0
+        self._last_publish = -math.inf
+        self._last_sample_at = self._last_val_at = -math.inf
+        self._sample_cost = self._val_cost = 0.0
 
-        self._jobs: list[Callable[[Trainer, History], None]] = []
-        self._subscribers: list[Subscriber] = []
-        self._deliver_cond = threading.Condition()
-        self._to_deliver: Snapshot | None = None
-
-        self._publish(force=True)
+        self._last_trace_at = -math.inf
+        self._trace_cost = 0.0
+        self._latest: Snapshot | None = None  # the worker's copy of the board's latest
+        # The first snapshot has no trace yet: the worker traces at once, with its own
+        # torch threads (the caller's may be many, and slow on a busy machine).
+        self._board = SnapshotBoard(self._make_snapshot(force=True, lean=True), self.max_rate)
         self._worker = threading.Thread(target=self._run, name="gru-train", daemon=True)
-        self._delivery = threading.Thread(target=self._deliver_loop, name="gru-publish", daemon=True)
         self._worker.start()
-        self._delivery.start()
 
     # ================================================================ commands
     def start(self) -> None:
-        """Train continuously until config.epochs are done or pause() is called."""
+        """Train continuously until config.epochs are done (finished) or pause() is called.
+
+        From finished, trains config.epochs more.
+        """
         with self._cond:
             if self._closing or self._state == "running":
                 return
-            if self._trainer.epoch >= self._target_epochs:  # finished: go on for more
-                self._target_epochs = self._trainer.epoch + self._trainer.config.epochs
-            self._stop_at_epoch_end = False
+            trainer = self._next_trainer()
+            if trainer.epoch >= self._target_epochs:
+                self._target_epochs = trainer.epoch + trainer.config.epochs
             self._pending_steps = 0
+            self._stop_at_epoch_end = False
+            self._rate_window.clear()
             self._set_state("running")
 
     def pause(self) -> None:
+        """Stop after the step in progress (and drop steps asked for but not yet taken)."""
         with self._cond:
             self._pending_steps = 0
             self._stop_at_epoch_end = False
@@ -171,11 +164,10 @@ class TrainingSession:
 
     def toggle(self) -> None:
         with self._cond:
-            running = self._state == "running"
-        self.pause() if running else self.start()
+            self.pause() if self._state == "running" else self.start()
 
     def step(self) -> bool:
-        """Train exactly one batch, unless already running (then False, nothing changes)."""
+        """Train exactly one batch, unless running (then False, and nothing changes)."""
         with self._cond:
             if self._closing or self._state == "running":
                 return False
@@ -190,34 +182,41 @@ class TrainingSession:
                 return False
             self._pending_steps = 0
             self._stop_at_epoch_end = True
+            self._rate_window.clear()
             self._set_state("running")
             return True
 
     def reset(self, config: TrainConfig | None = None) -> None:
         """New weights from the seed (the same numbers again), optionally a new config.
 
-        The new trainer is built here, first: an invalid config raises GRUError and the
-        session goes on exactly as it was.
+        The new trainer is built here, in the caller's thread, before anything changes:
+        an invalid config raises GRUError and the session goes on exactly as it was.
+        A learning rate set with set_lr is kept by reset() and replaced by reset(config).
         """
+        if config is not None and not isinstance(config, TrainConfig):
+            raise GRUError(f"reset takes a TrainConfig or nothing; got {type(config).__name__}")
+        if self._closing:
+            return
         new_config = config if config is not None else self.config
-        if not isinstance(new_config, TrainConfig):
-            raise GRUError(f"reset takes a TrainConfig; got {type(new_config).__name__}")
-        trainer = Trainer(new_config)
-        with self._cond:
-            if self._closing:
-                return
-            self._pending_reset = (trainer, History())
-            self._cancel.set()  # stop a long step early: its result is thrown away anyway
-            self._cond.notify_all()
+        new_config.validate()  # a config changed behind the frozen dataclass's back
+        try:
+            trainer = Trainer(new_config)
+        except GRUError:
+            raise
+        except Exception as exc:  # torch refusing (out of memory, say): a user-sized mistake
+            raise GRUError(
+                f"could not set up training with this config ({type(exc).__name__}: {exc}); "
+                f"try a smaller hidden_size, batch_size or seq_len"
+            ) from exc
+        self._install(trainer, History(), keep_lr=config is None)
 
-    def adopt(self, trainer: Trainer, history: History) -> None:
+    def adopt(self, trainer: Trainer, history: History | None = None) -> None:
         """Replace the run with a loaded one (a checkpoint), paused where it stopped."""
-        with self._cond:
-            if self._closing:
-                return
-            self._pending_reset = (trainer, history)
-            self._cancel.set()
-            self._cond.notify_all()
+        if not isinstance(trainer, Trainer):
+            raise GRUError(f"adopt takes a Trainer; got {type(trainer).__name__}")
+        if history is not None and not isinstance(history, History):
+            raise GRUError(f"adopt takes a History or None; got {type(history).__name__}")
+        self._install(trainer, history if history is not None else History(), keep_lr=False)
 
     def set_lr(self, value: float) -> None:
         """Takes effect from the next step, without a reset. GRUError if not a valid lr."""
@@ -228,22 +227,27 @@ class TrainingSession:
 
     def sample(
         self, prime: str, n: int, temperature: float = 1.0, *, top_k: int | None = None,
-        generator: torch.Generator | None = None, on_char=None,
+        generator: torch.Generator | None = None, on_char: Callable[[str], object] | None = None,
     ) -> Sample:
-        """Sample from a consistent copy of the weights; training goes on meanwhile."""
+        """Sample from a consistent copy of the weights; training goes on meanwhile.
+
+        Waits at most for one optimizer update, not a whole step. Without a generator it
+        draws from torch's global one; pass a seeded generator for repeatable samples.
+        """
         with self._cond:
-            trainer = self._trainer
+            trainer = self._next_trainer()
         check_sample_args(trainer.vocab, prime, n, temperature, top_k)
         model = self._copy_weights(trainer)
-        gen = generator if generator is not None else trainer.sample_generator
-        return sample(model, trainer.vocab, prime, n, temperature, top_k=top_k, generator=gen,
+        return sample(model, trainer.vocab, prime, n, temperature, top_k=top_k, generator=generator,
                       on_char=on_char)
 
     def with_trainer(self, fn: Callable[[Trainer, History], object]) -> object:
-        """Run fn(trainer, history) between steps, with training held (for saving).
+        """Run fn(trainer, history) on the worker between steps, training held (for saving).
 
-        Waits for the step in progress, at most one batch.
+        Waits for the step in progress, at most one batch; fn's exception is raised here.
         """
+        if threading.current_thread() is self._worker:
+            return fn(self._trainer, self._history)
         done = threading.Event()
         box: dict[str, object] = {}
 
@@ -257,40 +261,43 @@ class TrainingSession:
 
         with self._cond:
             if self._closing:
-                raise GRUError("the session is closed")
+                raise GRUError("the session is closed; start a new one")
             self._jobs.append(job)
             self._cond.notify_all()
         while not done.wait(0.05):
             if not self._worker.is_alive():
-                raise GRUError("the training thread has stopped")
+                raise GRUError("the training thread has stopped (the session was closed)")
         if "error" in box:
             raise box["error"]  # type: ignore[misc]
         return box.get("value")
 
     def close(self, timeout: float = 1.0) -> None:
-        """Stop training and join the threads (within `timeout`, mid-epoch too)."""
+        """Stop training and join the threads within `timeout`, mid-epoch too.
+
+        A subscriber blocked in its callback keeps the (daemon) delivery thread alive.
+        """
         with self._cond:
             self._closing = True
             self._cancel.set()
             self._cond.notify_all()
-        with self._deliver_cond:
-            self._deliver_cond.notify_all()
-        if threading.current_thread() is not self._worker:
-            self._worker.join(timeout)
-        if threading.current_thread() is not self._delivery:
-            self._delivery.join(max(0.05, timeout / 4))
+        self._board.close()
+        deadline = time.monotonic() + timeout
+        for thread in (self._worker, self._board.thread):
+            if thread is not threading.current_thread():
+                thread.join(max(0.01, deadline - time.monotonic()))
 
-    def __enter__(self) -> "TrainingSession":
+    def __enter__(self) -> TrainingSession:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # ================================================================ reading
     @property
     def config(self) -> TrainConfig:
+        """The config of the run (of the new one, right after reset)."""
         with self._cond:
-            return self._trainer.config
+            return self._next_trainer().config
 
     @property
     def state(self) -> str:
@@ -303,245 +310,321 @@ class TrainingSession:
 
     def snapshot(self) -> Snapshot:
         """The latest published snapshot."""
-        with self._published:
-            assert self._latest is not None
-            return self._latest
+        return self._board.latest
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
-        """callback(snapshot) from the delivery thread, newest only; returns an unsubscribe."""
-        with self._deliver_cond:
-            self._subscribers.append(callback)
-            if self._to_deliver is None:
-                self._to_deliver = self._latest
-            self._deliver_cond.notify_all()
+        """callback(snapshot) from the delivery thread, newest only; returns an unsubscribe.
 
-        def unsubscribe() -> None:
-            with self._deliver_cond:
-                if callback in self._subscribers:
-                    self._subscribers.remove(callback)
-
-        return unsubscribe
+        The current snapshot comes first, then at most max_rate calls a second. A call
+        already under way when unsubscribe() returns may still finish.
+        """
+        return self._board.subscribe(callback)
 
     def wait_for(self, predicate: Callable[[Snapshot], bool], timeout: float = 10.0) -> Snapshot:
         """Block until a published snapshot satisfies predicate; TimeoutError if none does."""
-        deadline = time.monotonic() + timeout
-        with self._published:
-            while True:
-                snap = self._latest
-                if snap is not None and predicate(snap):
-                    return snap
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"no snapshot matched within {timeout} s; last: {snap and snap.state}")
-                self._published.wait(min(left, 0.1))
+        return self._board.wait_for(predicate, timeout)
 
-    # ================================================================ worker
-    def _set_state(self, state: str) -> None:
-        """Caller holds self._cond."""
+    # ================================================================ helpers (hold _cond)
+    def _set_state(self, state: str, *, reset: bool = False) -> None:
+        """Every state change goes through here (`reset`: a new run begins)."""
         self._state = state
         if state != "error":
             self._error = self._error_detail = None
         self._cond.notify_all()
 
+    def _next_trainer(self) -> Trainer:
+        """The trainer commands act on: a reset's new one as soon as reset() returns."""
+        return self._pending_reset[0] if self._pending_reset is not None else self._trainer
+
+    def _install(self, trainer: Trainer, history: History, *, keep_lr: bool) -> None:
+        with self._cond:
+            if self._closing:
+                return
+            self._pending_reset = (trainer, history)
+            if not keep_lr:
+                self._pending_lr = None
+            self._pending_steps = 0
+            self._stop_at_epoch_end = False
+            self._target_epochs = trainer.config.epochs
+            self._cancel.set()  # cut the step in progress short: its result is thrown away
+            self._set_state("idle" if trainer.step_count == 0 else "paused", reset=True)
+
+    def _adopt_trainer(self, trainer: Trainer) -> None:
+        """Hook the session's cancel event and update lock into a trainer."""
+        trainer.cancel_event = self._cancel
+        optimizer = trainer.optimizer
+        if getattr(optimizer, "_session_update_lock", None) is self._update_lock:
+            return
+        update, lock = optimizer.step, self._update_lock
+
+        def locked_step(*args, **kwargs):
+            with lock:
+                return update(*args, **kwargs)
+
+        optimizer.step = locked_step  # type: ignore[method-assign]
+        optimizer._session_update_lock = lock  # type: ignore[attr-defined]
+
+    # ================================================================ worker
     def _run(self) -> None:
+        if self._torch_threads is not None:
+            torch.set_num_threads(self._torch_threads)  # fixes this thread's OpenMP count
+        first = True
         while True:
             try:
+                if first:
+                    first = False
+                    self._publish(force=True)  # the first snapshot with a trace
                 if not self._run_once():
                     return
             except BaseException as exc:  # never die: publish and take the next command
-                self._fail(exc)
+                try:
+                    self._fail(exc)
+                except BaseException:  # noqa: BLE001 - not even publishing the fault may kill it
+                    log.exception("could not publish a training fault")
+
+    def _has_work(self) -> bool:
+        return bool(self._closing or self._pending_reset or self._jobs or self._pending_lr is not None
+                    or self._pending_steps or self._state == "running")
+
+    def _is_stale(self) -> bool:
+        """Does the latest snapshot miss a change (a command's, or a rate-limited step's)?"""
+        snap, trainer = self._latest, self._trainer
+        return snap is None or (snap.run_id, snap.state, snap.step, snap.lr, snap.error) != (
+            self._run_id, self._state, trainer.step_count, trainer.lr, self._error)
 
     def _run_once(self) -> bool:
         """One pass of the worker loop; False when closing."""
         with self._cond:
-            while not (self._closing or self._pending_reset or self._jobs
-                       or self._pending_lr is not None or self._pending_steps
-                       or self._state == "running"):
+            while not self._has_work() and not self._is_stale():
                 self._cond.wait()
-            if self._closing:
-                self._publish(force=True)
-                return False
-            jobs, self._jobs = self._jobs, []
-            if self._pending_reset is not None:
-                trainer, history = self._pending_reset
-                self._pending_reset = None
-                self._cancel.clear()
-                self._trainer, self._history, self._samples = trainer, history, []
-                trainer.cancel_event = self._cancel
-                self._target_epochs = trainer.config.epochs
-                self._pending_steps = 0
-                self._stop_at_epoch_end = False
-                self._last_record = None
-                self._rate_window.clear()
-                self._last_sample_at = self._last_val_at = -math.inf
-                self._set_state("idle" if trainer.step_count == 0 else "paused")
-                publish_now = True
-            else:
-                publish_now = False
-            if self._pending_lr is not None:
-                self._trainer.set_lr(self._pending_lr)
-                self._pending_lr = None
-                publish_now = True
-            trainer = self._trainer
-            do_step = self._state == "running" or self._pending_steps > 0
-            single = self._state != "running"
-            if single and self._pending_steps:
-                self._pending_steps -= 1
+            closing = self._closing
+            if not closing:
+                if self._pending_reset is not None:
+                    self._take_reset()
+                if self._pending_lr is not None:
+                    lr, self._pending_lr = self._pending_lr, None
+                    self._trainer.set_lr(lr)
+                jobs, self._jobs = self._jobs, []
+                trainer, history = self._trainer, self._history
+                do_step = self._state == "running" or self._pending_steps > 0
+                single = self._state != "running"
+                if do_step and single:
+                    self._pending_steps -= 1
+        if closing:
+            with self._cond:
+                if self._pending_reset is not None:
+                    self._take_reset()
+            self._publish(force=True, lean=True)
+            return False
         for job in jobs:
-            job(trainer, self._history)
+            job(trainer, history)
         if do_step:
             self._train_one(trainer, single)
-        elif publish_now or jobs:
+        else:
             self._publish(force=True)
         return True
 
+    def _take_reset(self) -> None:
+        trainer, history = self._pending_reset
+        self._pending_reset = None
+        self._cancel.clear()
+        self._adopt_trainer(trainer)
+        self._trainer, self._history, self._samples = trainer, history, []
+        self._run_id += 1
+        self._last_record = None
+        self._rate_window.clear()
+        self._last_sample_at = self._last_val_at = -math.inf
+
     def _train_one(self, trainer: Trainer, single: bool) -> None:
         try:
-            with self._weights_lock:
+            with self._step_lock:
                 record = trainer.step()
         except Cancelled:
-            return  # a reset or close is waiting; its handling publishes
-        except TrainingDiverged as exc:
-            with self._cond:
-                self._pending_steps = 0
-                self._stop_at_epoch_end = False
-                self._error, self._error_detail = str(exc), None
-                self._state = "error"
-            self._publish(force=True)
+            return  # a reset or close is waiting; it publishes
+        except TrainingDiverged as exc:  # the weights are still those of the last good step
+            self._fail(exc, with_traceback=False)
             return
         with self._cond:
-            if trainer is not self._trainer:
-                return
+            if self._pending_reset is not None:
+                return  # this run is being replaced: its last step does not matter
             self._last_record = record
             self._history.add_step(record.loss)
             self._rate_window.append((time.perf_counter(), trainer.chars_per_step))
             epoch_end = trainer.batch_index == 0
             if epoch_end:
-                n = trainer.num_batches
-                self._history.add_epoch(sum(self._history.losses[-n:]) / n)
-            finished = epoch_end and trainer.epoch >= self._target_epochs
-            state_changed = False
-            if single:
-                if self._state in ("idle", "finished", "error"):
-                    self._state = "paused"
-                state_changed = True
-            elif finished:
+                recent = self._history.losses[-trainer.num_batches:]
+                self._history.add_epoch(sum(recent) / len(recent))
+            before = self._state
+            if epoch_end and trainer.epoch >= self._target_epochs:
+                self._stop_at_epoch_end = False
                 self._set_state("finished")
-                state_changed = True
+            elif single and self._state in ("idle", "finished", "error"):
+                self._set_state("paused")
             elif epoch_end and self._stop_at_epoch_end:
                 self._stop_at_epoch_end = False
-                self._set_state("paused")
-                state_changed = True
-            if self._state != "error":
-                self._error = self._error_detail = None
+                if self._state == "running":
+                    self._set_state("paused")
+            changed = single or self._state != before
         if epoch_end:
-            self._epoch_end_extras(trainer, force=state_changed or single)
-        self._publish(force=state_changed)
+            self._epoch_end_extras(trainer, force=changed)
+        self._publish(force=changed or self._is_stale_state())
+
+    def _is_stale_state(self) -> bool:
+        snap = self._latest
+        return snap is None or snap.state != self._state
 
     def _epoch_end_extras(self, trainer: Trainer, force: bool) -> None:
         """Sample and validate at epoch ends, spending at most ~10% of the time on each."""
-        now = time.perf_counter()
         cfg = trainer.config
+        now = time.perf_counter()
         if cfg.sample_len and (force or now - self._last_sample_at >= max(0.25, 10 * self._sample_cost)):
             t0 = time.perf_counter()
             try:
-                text = trainer.sample(cfg.prime, cfg.sample_len, self.sample_temperature)
+                text = trainer.sample(cfg.prime, cfg.sample_len, self.sample_temperature,
+                                      on_char=lambda ch: not self._cancel.is_set())
             except GRUError as exc:  # a prime outside a new text's vocabulary, say
                 text = f"(no sample: {exc})"
-            self._sample_cost = time.perf_counter() - t0
             self._last_sample_at = time.perf_counter()
+            self._sample_cost = self._last_sample_at - t0
             with self._cond:
                 self._samples.append(EpochSample(trainer.epoch, trainer.step_count, text))
-        if trainer.val_X is not None and (
-            force or now - self._last_val_at >= max(1.0, 10 * self._val_cost)
-        ):
+        if trainer.val_X is not None and (force or now - self._last_val_at >= max(1.0, 10 * self._val_cost)):
             t0 = time.perf_counter()
-            val = trainer.evaluate()
-            self._val_cost = time.perf_counter() - t0
+            try:
+                val = self._evaluate(trainer)
+            except Cancelled:
+                return
             self._last_val_at = time.perf_counter()
-            if val is not None:
-                with self._cond:
-                    self._history.add_val(trainer.step_count, val)
+            self._val_cost = self._last_val_at - t0
+            with self._cond:
+                self._history.add_val(trainer.step_count, val)
 
-    def _fail(self, exc: BaseException) -> None:
-        detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    @torch.no_grad()
+    def _evaluate(self, trainer: Trainer) -> float:
+        """Trainer.evaluate, cut short by the cancel event (a big validation part takes a while)."""
+        h = trainer.model.zero_state(trainer.val_X.shape[2])
+        total = 0.0
+        for x, y in zip(trainer.val_X, trainer.val_Y):
+            loss, h = forward_loss(trainer.model, x, y, h, self._cancel)
+            total += float(loss)
+        return total / trainer.val_X.shape[0]
+
+    def _fail(self, exc: BaseException, *, with_traceback: bool = True) -> None:
+        """Publish a fault as state error; the worker then waits for the next command."""
+        detail = None
+        if with_traceback:
+            detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         with self._cond:
+            if self._pending_reset is not None or self._closing:
+                log.warning("training fault in a run being replaced or closed: %s", exc)
+                return
             self._pending_steps = 0
             self._stop_at_epoch_end = False
-            self._error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, GRUError) else str(exc)
+            self._error = str(exc) if isinstance(exc, GRUError) else f"{type(exc).__name__}: {exc}"
             self._error_detail = detail
-            self._state = "error"
+            self._set_state("error")
         try:
             self._publish(force=True)
-        except BaseException:  # noqa: BLE001 - publishing must not kill the worker either
-            pass
+        except Exception:  # noqa: BLE001 - the trace itself may be what fails
+            self._publish(force=True, lean=True)
 
     def _copy_weights(self, trainer: Trainer) -> GRUModel:
-        with self._weights_lock:
+        with self._update_lock:
+            model = trainer.model.detached_copy()
+        if all(bool(torch.isfinite(t).all()) for t in (model.W, model.U, model.b, model.Wy, model.by)):
+            return model
+        with self._step_lock:  # a diverged update, about to be undone: wait for the step to end
             return trainer.model.detached_copy()
 
     # ================================================================ publishing
-    def _publish(self, force: bool = False) -> None:
-        now = time.perf_counter()
-        if not force and now - self._last_publish < 1.0 / self.max_rate:
+    def _publish(self, force: bool = False, lean: bool = False) -> None:
+        """Publish a snapshot (on the worker only). lean: no new trace or gradients."""
+        if not force and time.perf_counter() - self._last_publish < 1.0 / self.max_rate:
             return
-        self._last_publish = now
+        try:
+            snap = self._make_snapshot(force, lean)
+        except Cancelled:
+            return  # a reset or close is waiting; it publishes
+        if snap is not None:
+            self._board.post(snap)
+            self._last_publish = time.perf_counter()
+
+    def _make_snapshot(self, force: bool, lean: bool = False) -> Snapshot | None:
+        """None while a reset waits: the new run's state must not show the old run's numbers.
+
+        While running, the trace is refreshed only as often as it costs at most ~10% of
+        the time (for a big model it takes a good part of a step); a forced publication
+        (a state change, a single step) always traces the current batch. lean: no new
+        trace or gradients at all.
+        """
         with self._cond:
-            trainer, history = self._trainer, self._history
+            if self._pending_reset is not None:
+                return None
+            trainer, history, run_id = self._trainer, self._history, self._run_id
             state, error, detail = self._state, self._error, self._error_detail
             record, target = self._last_record, self._target_epochs
             losses, epoch_losses, val_losses = history.views()
             samples = HistoryView(self._samples)
             window = list(self._rate_window)
-        trace = self._current_trace(trainer)
-        grads = {k: v.detach().to("cpu", copy=True) for k, v in trainer.last_grads.items()}
+        previous = self._latest
+        same_run = previous is not None and previous.run_id == run_id
+        if not lean:
+            grads = {k: v.detach().to("cpu", copy=True) for k, v in trainer.last_grads.items()}
+        elif same_run and previous.step == trainer.step_count:
+            grads = previous.grads
+        else:
+            grads = {}
+        now = time.perf_counter()
+        if not lean and (force or not same_run or previous.trace is None
+                         or now - self._last_trace_at >= 10 * self._trace_cost):
+            trace, trace_step = self._current_trace(trainer), trainer.step_count
+            self._last_trace_at = time.perf_counter()
+            self._trace_cost = self._last_trace_at - now
+        elif same_run:
+            trace, trace_step = previous.trace, previous.trace_step
+        else:
+            trace, trace_step = None, 0
         steps_per_sec = chars_per_sec = 0.0
         if state == "running" and len(window) >= 2:
             span = window[-1][0] - window[0][0]
             if span > 0:
                 steps_per_sec = (len(window) - 1) / span
                 chars_per_sec = sum(c for _, c in window[1:]) / span
-        with self._published:
-            self._seq += 1
-            snap = Snapshot(
-                seq=self._seq, state=state, config=trainer.config, vocab=trainer.vocab.chars,
-                epoch=trainer.epoch, target_epochs=target, step=trainer.step_count,
-                batch=trainer.batch_index, num_batches=trainer.num_batches, lr=trainer.lr,
-                loss=record.loss if record else None,
-                grad_norm=record.grad_norm if record else None,
-                losses=losses, epoch_losses=epoch_losses, val_losses=val_losses,
-                uniform_loss=trainer.uniform_loss, trace=trace, grads=grads,
-                steps_per_sec=steps_per_sec, chars_per_sec=chars_per_sec, samples=samples,
-                error=error, error_detail=detail,
-            )
-            self._latest = snap
-            self._published.notify_all()
-        with self._deliver_cond:
-            self._to_deliver = snap
-            self._deliver_cond.notify_all()
+        self._seq += 1
+        self._latest = Snapshot(
+            seq=self._seq, state=state, config=trainer.config, vocab=trainer.vocab.chars,
+            epoch=trainer.epoch, target_epochs=target, step=trainer.step_count,
+            batch=trainer.batch_index, num_batches=trainer.num_batches, lr=trainer.lr,
+            loss=record.loss if record else None,
+            grad_norm=record.grad_norm if record else None,
+            losses=losses, epoch_losses=epoch_losses, val_losses=val_losses,
+            uniform_loss=trainer.uniform_loss, trace=trace, grads=grads,
+            steps_per_sec=steps_per_sec, chars_per_sec=chars_per_sec, samples=samples,
+            error=error, error_detail=detail, run_id=run_id, trace_step=trace_step,
+        )
+        return self._latest
 
     @torch.no_grad()
     def _current_trace(self, trainer: Trainer) -> Trace:
-        """The batch about to be trained, from the hidden state carried into it."""
+        """The batch about to be trained, from the hidden state carried into it.
+
+        Traced TRACE_CHUNK time steps at a time, so that reset and close cut it short
+        (Cancelled); the pieces join into exactly the trace of the whole batch.
+        """
         i = trainer.batch_index
         k = min(trainer.config.batch_size, TRACE_SEQUENCES)
-        h0 = trainer.h[:k] if i != 0 else trainer.model.zero_state(k)
-        x, y = trainer.X[i][:, :k], trainer.Y[i][:, :k]
+        h = trainer.h[:k] if i != 0 else trainer.model.zero_state(k)
+        x, y = trainer.X[i][:, :k], trainer.Y[i][:, :k]  # [T, k]
+        pieces = []
         # No lock: this runs on the worker, the only thread that writes the weights.
-        return forward_trace(trainer.model, x, y, h0).detached_cpu()
-
-    def _deliver_loop(self) -> None:
-        delivered = None
-        while True:
-            with self._deliver_cond:
-                while not self._closing and (self._to_deliver is None or self._to_deliver is delivered):
-                    self._deliver_cond.wait(0.5)
-                if self._closing:
-                    return
-                snap, subscribers = self._to_deliver, list(self._subscribers)
-            delivered = snap
-            for callback in subscribers:
-                try:
-                    callback(snap)
-                except Exception:  # noqa: BLE001 - a broken subscriber must not stop others
-                    pass
+        for t in range(0, x.shape[0], TRACE_CHUNK):
+            if self._cancel.is_set():
+                raise Cancelled()
+            piece = forward_trace(trainer.model, x[t:t + TRACE_CHUNK], y[t:t + TRACE_CHUNK], h)
+            pieces.append(piece)
+            h = piece.h[-1]
+        if len(pieces) == 1:
+            return pieces[0].detached_cpu()
+        joined = {name: torch.cat([getattr(p, name) for p in pieces]) for name in Trace.__dataclass_fields__
+                  if name != "loss"}
+        return Trace(loss=joined["term3"].mean(), **joined).detached_cpu()  # loss = mean_t term3
