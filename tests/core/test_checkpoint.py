@@ -18,6 +18,7 @@ from gru_core.checkpoint import (
     save_checkpoint,
     save_session,
 )
+from gru_core.cli import train_main
 from gru_core.history import History
 from gru_core.session import TrainingSession
 
@@ -403,3 +404,22 @@ def test_load_into_session_adopts_the_run_and_a_bad_file_changes_nothing(tmp_pat
         session.step()
         nxt = session.wait_for(lambda s: s.step == trainer.step_count + 1, timeout=20)
     assert nxt.loss == trainer.step().loss
+
+
+def test_a_failed_session_save_is_reported_and_training_goes_on(tmp_path):
+    with TrainingSession(config(), max_rate=1000) as session:
+        with pytest.raises(GRUError, match="is a directory"):
+            save_session(session, str(tmp_path))
+        session.step()
+        snap = session.wait_for(lambda s: s.step == 1, timeout=20)
+        assert snap.state == "paused" and session.alive
+
+
+def test_cli_load_of_a_truncated_checkpoint_is_one_line_and_exit_2(tmp_path, saved, capsys):
+    _, _, good = saved
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(open(good, "rb").read()[:300])
+    assert train_main(["--load", str(cut)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gru-tui: error: ") and "damaged or truncated" in err
+    assert len(err.strip().splitlines()) == 1
