@@ -423,3 +423,18 @@ def test_cli_load_of_a_truncated_checkpoint_is_one_line_and_exit_2(tmp_path, sav
     err = capsys.readouterr().err
     assert err.startswith("gru-tui: error: ") and "damaged or truncated" in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_gpu_run_resumes_on_the_gpu_and_on_the_cpu(tmp_path):
+    a, history = trained(config(device="cuda", optimizer="adam"), 5)
+    path = str(tmp_path / "gpu.pt")
+    save_checkpoint(a, history, path)
+    assert torch.load(path, weights_only=True)["model"]["Wz"].device.type == "cpu"
+    on_gpu, _ = load_checkpoint(path)
+    on_cpu, _ = load_checkpoint(path, device="cpu")
+    assert on_gpu.device.type == "cuda" and on_cpu.device.type == "cpu"
+    expected = a.step().loss  # forward from the saved state: the same numbers on the same device
+    assert on_gpu.step().loss == expected
+    assert on_cpu.step().loss == pytest.approx(expected, rel=1e-5)
+    assert on_gpu.step().loss == pytest.approx(a.step().loss, rel=1e-5)
