@@ -195,10 +195,10 @@ class TrainingSession:
         """
         if config is not None and not isinstance(config, TrainConfig):
             raise GRUError(f"reset takes a TrainConfig or nothing; got {type(config).__name__}")
-        if self._closing:
-            return
         new_config = config if config is not None else self.config
         new_config.validate()  # a config changed behind the frozen dataclass's back
+        if self._closing:
+            return
         try:
             trainer = Trainer(new_config)
         except GRUError:
