@@ -369,34 +369,35 @@ def test_set_lr_survives_reset_but_not_reset_with_a_config(make):
     assert session.wait_for(lambda s: s.run_id == 2, WAIT).lr == 0.04
 
 
-def test_close_within_a_second_in_the_middle_of_a_long_step(make):
-    """H=512, T=400, B=64: one step takes seconds here; close cuts it between time steps."""
+@pytest.mark.parametrize("phase", ["forward", "backward"])
+@pytest.mark.parametrize("backward", ["manual", "autograd"])
+def test_close_within_a_second_in_the_middle_of_a_long_step(make, monkeypatch, backward, phase):
+    """H=512, T=300, B=64: one step takes seconds here; close cuts it between time steps."""
     rng = random.Random(0)
-    text = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz .") for _ in range(64 * 400 + 1))
-    session = make(TrainConfig.default(text=text, hidden_size=512, seq_len=400, batch_size=64),
-                   torch_threads=1)
-    entered = threading.Event()
+    text = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz .") for _ in range(64 * 300 + 1))
+    config = TrainConfig.default(text=text, hidden_size=512, seq_len=300, batch_size=64, backward=backward)
+    reached = threading.Event()
+    name = "manual_loss" if backward == "manual" else "forward_loss"
+    real_loss = getattr(trainer_module, name)
 
-    def watch(trainer: Trainer, history: History) -> Trainer:
-        real = trainer.step
+    def loss_then_signal(*args):
+        if phase == "forward":
+            reached.set()
+        out = real_loss(*args)
+        if phase == "backward":
+            reached.set()  # the forward is done: backward comes next
+        return out
 
-        def step():
-            entered.set()
-            return real()
-
-        trainer.step = step
-        return trainer
-
-    trainer = session.with_trainer(watch)
+    monkeypatch.setattr(trainer_module, name, loss_then_signal)
+    session = make(config, torch_threads=1)
     session.start()
-    assert entered.wait(WAIT)
+    assert reached.wait(WAIT)
     t0 = time.perf_counter()
     session.close()
     took = time.perf_counter() - t0
     assert took < 1.0, f"close took {took:.2f} s"
     assert not session.alive and session_threads() == []
-    assert trainer.step_count == 0  # cut short, not finished
-    assert session.snapshot().step == 0
+    assert session.snapshot().step == 0  # cut short, not finished
 
 
 @pytest.mark.parametrize("start", ["start", "step"])
