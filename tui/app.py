@@ -1,0 +1,304 @@
+"""GRUApp: the gru-tui app. It shows what a TrainingSession publishes; keys send it commands.
+
+    session delivery thread --(newest Snapshot, stored)--> self._latest
+    timer, RENDER_HZ a second: when _latest.seq changed, hand it to every widget
+    keys / form / prime ------(plain method calls)-------> TrainingSession
+
+Torch is imported by `load_session`, a thread worker started on mount: the first
+frame ("loading torch…") is on screen before torch has finished loading.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+from textual.worker import Worker, WorkerState
+
+from gru_core.config import TrainConfig
+from gru_core.errors import GRUError
+
+from .widgets.config_form import ConfigForm, config_from_form
+from .widgets.loss_chart import LossChart
+from .widgets.matrices import MatricesView
+from .widgets.samples import SamplesPane
+from .widgets.status import StatusBar
+
+if TYPE_CHECKING:
+    from gru_core.session import Snapshot, TrainingSession
+
+RENDER_HZ = 10  # screen updates a second, at most
+TEMPERATURES = (0.0, 0.2, 0.5, 0.8, 1.0, 1.2, 1.5, 2.0)
+PRIME_SAMPLE_LEN = 100
+
+
+class PrimeSampled(Message):
+    def __init__(self, text: str = "", error: str = "") -> None:
+        super().__init__()
+        self.text, self.error = text, error
+
+
+class ConfigApplied(Message):
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+
+class GRUApp(App[None]):
+    """Train a GRU and watch its matrices, loss and samples."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "gru-tui"
+    AUTO_FOCUS = None  # keys drive training from the start; Tab or / move into a field
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    BINDINGS = [
+        Binding("space", "toggle", "Train/Pause"),
+        Binding("n", "step", "Step"),
+        Binding("e", "epoch", "Epoch"),
+        Binding("r", "reset", "Reset"),
+        Binding("left", "time_step(-1)", "t−1", show=False),
+        Binding("right", "time_step(1)", "t+1", show=False),
+        Binding("slash", "focus_prime", "Prime"),
+        Binding("t", "temperature(-1)", "Temp−", show=False),
+        Binding("T", "temperature(1)", "Temp+", show=False),
+        Binding("l", "log_scale", "Log y"),
+        Binding("c", "toggle_config", "Config", show=False),
+        Binding("escape", "leave_field", "Keys", show=False),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        config: TrainConfig | None = None,
+        *,
+        torch_threads: int | None = None,
+        max_rate: float = 8.0,
+    ) -> None:
+        super().__init__()
+        self.initial_config = config or TrainConfig.default()
+        self.torch_threads = torch_threads
+        self.max_rate = max_rate
+        self.session: TrainingSession | None = None
+        self.temperature = 1.0
+        self._latest: Snapshot | None = None  # written by the session's delivery thread
+        self._rendered_seq = -1
+        self._session_lock = threading.Lock()
+        self._quitting = False
+
+    # ================================================================ layout
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with Horizontal(id="main"):
+            yield ConfigForm(id="config")
+            with Vertical(id="center"):
+                yield LossChart(id="chart")
+                yield SamplesPane(id="samples")
+            yield MatricesView(id="matrices")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#config", ConfigForm).border_title = "config"
+        self.query_one("#chart", LossChart).border_title = "loss"
+        self.query_one("#samples", SamplesPane).border_title = "samples"
+        self.query_one("#matrices", MatricesView).border_title = "matrices (←/→ time step)"
+        self.query_one(ConfigForm).config = self.initial_config
+        self.query_one(SamplesPane).temperature = self.temperature
+        self.set_interval(1 / RENDER_HZ, self.render_latest)
+        self.load_session()
+
+    @property
+    def ready(self) -> bool:
+        """Torch is loaded, the session runs and its first snapshot is on screen."""
+        return self.session is not None and self._rendered_seq >= 0
+
+    # ================================================================ session
+    @work(thread=True, exclusive=True, exit_on_error=False, group="session")
+    def load_session(self) -> None:
+        from gru_core.session import TrainingSession  # torch loads here, off the UI thread
+
+        session = TrainingSession(self.initial_config, torch_threads=self.torch_threads,
+                                  max_rate=self.max_rate, sample_temperature=self.temperature)
+        with self._session_lock:
+            if self._quitting:  # quit while torch was loading
+                session.close()
+                return
+            self.session = session
+        session.subscribe(self._on_snapshot)
+        if self._latest is None:  # the first snapshot may have been delivered before we subscribed
+            self._latest = session.snapshot()
+
+    def _on_snapshot(self, snap: Snapshot) -> None:
+        """On the session's delivery thread: only keep it; the timer renders it."""
+        self._latest = snap
+
+    def render_latest(self) -> None:
+        snap = self._latest
+        if snap is None or snap.seq == self._rendered_seq:
+            return
+        self._rendered_seq = snap.seq
+        status = self.query_one(StatusBar)
+        status.loading = None
+        status.snapshot = snap
+        self.query_one(LossChart).snapshot = snap
+        self.query_one(MatricesView).snapshot = snap
+        self.query_one(SamplesPane).snapshot = snap
+        self.query_one(ConfigForm).config = snap.config
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if event.state != WorkerState.ERROR:
+            return
+        error = worker.error
+        message = str(error) if isinstance(error, GRUError) else f"{type(error).__name__}: {error}"
+        if worker.group == "session":
+            self.query_one(StatusBar).loading = f"error: could not start training: {message}"
+        elif worker.group == "sample":
+            self.query_one(SamplesPane).prime_error = message
+        elif worker.group == "apply":
+            self.query_one(ConfigForm).message = f"not applied: {message}"
+
+    def shutdown_session(self) -> None:
+        """Stop training and join its threads; safe to call twice."""
+        with self._session_lock:
+            self._quitting = True
+            session = self.session
+        if session is not None:
+            session.close(timeout=2.0)
+
+    def _command(self, name: str, *args: Any) -> Any:
+        if self.session is None:
+            self.notify("torch is still loading; try again in a moment", timeout=2)
+            return None
+        return getattr(self.session, name)(*args)
+
+    # ================================================================ actions
+    def action_toggle(self) -> None:
+        self._command("toggle")
+
+    def action_step(self) -> None:
+        self._command("step")
+
+    def action_epoch(self) -> None:
+        self._command("run_epoch")
+
+    def action_reset(self) -> None:
+        if self.session is not None:
+            self.reset_session(None)
+
+    def action_time_step(self, delta: int) -> None:
+        self.query_one(MatricesView).move(delta)
+
+    def action_focus_prime(self) -> None:
+        self.query_one("#prime", Input).focus()
+
+    def action_leave_field(self) -> None:
+        self.screen.set_focus(None)
+
+    def action_temperature(self, direction: int) -> None:
+        now = min(range(len(TEMPERATURES)), key=lambda k: abs(TEMPERATURES[k] - self.temperature))
+        k = max(0, min(len(TEMPERATURES) - 1, now + direction))
+        self.temperature = TEMPERATURES[k]
+        self.query_one(SamplesPane).temperature = self.temperature
+        if self.session is not None:
+            self.session.sample_temperature = self.temperature  # epoch-end samples too
+
+    def action_log_scale(self) -> None:
+        chart = self.query_one(LossChart)
+        chart.log_scale = not chart.log_scale
+
+    def action_toggle_config(self) -> None:
+        shown = self.query_one(ConfigForm).display
+        self.screen.set_class(not shown, "-show-config")
+        self.screen.set_class(shown, "-hide-config")
+
+    def action_help(self) -> None:
+        from .help import HelpScreen  # Markdown is slow to import: not before the first frame
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        self.shutdown_session()
+        self.exit()
+
+    def on_unmount(self) -> None:
+        self.shutdown_session()
+
+    # ================================================================ workers
+    @work(thread=True, exclusive=True, exit_on_error=False, group="apply")
+    def reset_session(self, values: dict[str, Any] | None) -> None:
+        """Reset with the same config (values None) or the form's; builds the Trainer here."""
+        session = self.session
+        if session is None:
+            return
+        if values is None:
+            session.reset()
+            return
+        config = config_from_form(session.config, values)  # GRUError: nothing changes
+        session.reset(config)
+        self.post_message(ConfigApplied(
+            f"applied: {config.preset}, H {config.hidden_size}, T {config.seq_len}, "
+            f"B {config.batch_size}, {config.optimizer} lr {config.lr:g}; model reset"
+        ))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sample")
+    def sample_prime(self, prime: str, temperature: float) -> None:
+        session = self.session
+        if session is None:
+            self.post_message(PrimeSampled(error="torch is still loading; try again in a moment"))
+            return
+        try:
+            result = session.sample(prime, PRIME_SAMPLE_LEN, temperature)
+        except GRUError as exc:
+            self.post_message(PrimeSampled(error=str(exc)))
+            return
+        self.post_message(PrimeSampled(text=result.text))
+
+    # ================================================================ messages
+    def on_samples_pane_sample_requested(self, event: SamplesPane.SampleRequested) -> None:
+        self.screen.set_focus(None)  # back to the keys: q quits, space trains
+        self.sample_prime(event.prime, self.temperature)
+
+    def on_prime_sampled(self, event: PrimeSampled) -> None:
+        pane = self.query_one(SamplesPane)
+        pane.prime_error = event.error
+        if not event.error:
+            label = "argmax" if self.temperature == 0 else f"T={self.temperature:g}"
+            pane.result = f"({label}) {event.text}"
+
+    def on_config_form_apply_requested(self, event: ConfigForm.ApplyRequested) -> None:
+        self.reset_session(event.values)
+
+    def on_config_applied(self, event: ConfigApplied) -> None:
+        self.query_one(ConfigForm).message = event.message
+
+    def on_config_form_learning_rate_submitted(self, event: ConfigForm.LearningRateSubmitted) -> None:
+        try:
+            self._command("set_lr", event.lr)
+        except GRUError as exc:
+            self.query_one(ConfigForm).message = str(exc)
+
+    # ================================================================ palette
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Train / pause", "Start or pause training (space)", self.action_toggle)
+        yield SystemCommand("Train one batch", "One optimizer step, then pause (n)", self.action_step)
+        yield SystemCommand("Finish the epoch", "Train to the end of this epoch (e)", self.action_epoch)
+        yield SystemCommand("Reset the model", "New weights from the seed (r)", self.action_reset)
+        yield SystemCommand("Sample from a prime", "Type a prime, Enter (/)", self.action_focus_prime)
+        yield SystemCommand("Lower temperature", "Sampling temperature down (t)",
+                            lambda: self.action_temperature(-1))
+        yield SystemCommand("Raise temperature", "Sampling temperature up (T)",
+                            lambda: self.action_temperature(1))
+        yield SystemCommand("Toggle log scale", "Log y axis on the loss chart (l)", self.action_log_scale)
+        yield SystemCommand("Toggle config pane", "Show or hide the config (c)", self.action_toggle_config)
+        yield SystemCommand("Explain keys and matrices", "The help screen (?)", self.action_help)

@@ -1,0 +1,73 @@
+"""HelpScreen (`?`): the keys, and what each matrix on screen is."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+KEYS = (  # (key, what it does): the README's table and the help screen come from this
+    ("space", "train / pause"),
+    ("n", "train one batch (then pause)"),
+    ("e", "train to the end of the epoch (then pause)"),
+    ("r", "reset: new weights from the seed, same config"),
+    ("← / →", "previous / next time step t in the matrices pane"),
+    ("/", "type a prime in the samples pane; Enter samples from it"),
+    ("t / T", "lower / raise the sampling temperature"),
+    ("l", "loss chart: toggle a log y axis"),
+    ("c", "show / hide the config pane"),
+    ("escape", "leave a text field (keys act on training again)"),
+    ("ctrl+p", "command palette: the same actions by name"),
+    ("?", "this help"),
+    ("q", "quit (stops training at once)"),
+)
+
+MATRICES = """
+## What the matrices pane shows
+
+The current batch, as the article prints it, at one time step **t** (←/→ move it).
+Shapes are in brackets: **B** sequences (at most 4 shown), **H** hidden units, **V**
+characters in the vocabulary.
+
+- **input → target**: each sequence's input characters `x` and the characters it
+  should predict `y`; the one at time step t is highlighted.
+- **h_prev** [B,H]: the hidden state carried into this step.
+- **z** = σ(x Wz + h_prev Uz + bz): the update gate, how much of h_prev to keep.
+- **r** = σ(x Wr + h_prev Ur + br): the reset gate, how much of h_prev the candidate sees.
+- **h_tilde** = tanh(x Wh + (r⊙h_prev) Uh + bh): the candidate state.
+- **h** = z⊙h_prev + (1−z)⊙h_tilde: the new hidden state.
+- **y_hat** = softmax(h Wy + by) [B,V]: the predicted probability of each next
+  character; the target is marked.
+- **term1** = y⊙log(y_hat) [B,V], **term2** = Σ over the vocabulary [B],
+  **term3** = −mean over the batch [T], **loss** = mean of term3: the cross-entropy,
+  term by term.
+- **gradients** dL/dWz … dL/dby of the last training step.
+
+Small matrices show numbers; large ones a heatmap: red positive, blue negative
+(h, h_tilde, gradients), dark to bright yellow from 0 to 1 (z, r, y_hat).
+
+## The loss chart
+
+Loss per step (cyan), the mean of each epoch (orange), validation loss when part of
+the text is held out (magenta), and the loss of guessing uniformly, ln V (grey).
+Nats; bits per character = nats / ln 2 (in the status bar).
+"""
+
+
+def keys_markdown() -> str:
+    rows = "\n".join(f"| `{key}` | {what} |" for key, what in KEYS)
+    return f"## Keys\n\n| key | does |\n|---|---|\n{rows}\n"
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape", "dismiss", "Close"),
+        Binding("question_mark", "dismiss", "Close"),
+        Binding("q", "dismiss", "Close", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-body"):
+            yield Markdown("# gru-tui help  (escape closes)\n\n" + keys_markdown() + MATRICES)

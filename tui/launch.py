@@ -1,0 +1,52 @@
+"""`gru-tui [flags]`: parse the config flags, then open the app.
+
+Torch is not imported here: a bad flag is reported at once, and the app's first frame
+appears while torch is still loading in the background (see GRUApp.load_session).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from gru_core.cli import add_config_arguments, config_from_args
+from gru_core.errors import GRUError
+
+
+class _Parser(argparse.ArgumentParser):
+    """A bad flag is a GRUError (one line, exit 2), not argparse's usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise GRUError(f"{message} (see {self.prog} --help)")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="gru-tui",
+        description="Watch a GRU written from explicit matrices learn, live. "
+        "`gru-tui train --help` for the headless trainer.",
+    )
+    add_config_arguments(parser)
+    return parser
+
+
+def default_torch_threads() -> int | None:
+    """Keep one core for the event loop when there are more than two."""
+    cores = os.cpu_count() or 1
+    return cores - 1 if cores > 2 else None
+
+
+def launch_app(argv: Sequence[str]) -> int:
+    """Parse `argv`, run the app until it quits; 2 with one line on stderr for a bad flag."""
+    try:
+        config = config_from_args(make_parser().parse_args(list(argv)))
+    except GRUError as exc:
+        print(f"gru-tui: error: {exc}", file=sys.stderr)
+        return 2
+    from .app import GRUApp
+
+    app = GRUApp(config, torch_threads=default_torch_threads())
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,258 @@
+"""ConfigForm: every setting of a run, validated as you type; Apply resets the model.
+
+The form never touches the session: it posts ApplyRequested (the form's values as
+typed) and LearningRateSubmitted; the app builds the config with `config_from_form`
+in a worker and resets the session only if the config is valid.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.reactive import reactive
+from textual.validation import ValidationResult, Validator
+from textual.widgets import Button, Input, Label, Select, Static
+
+from gru_core.config import BACKWARDS, OPTIMIZERS, RESETS, TrainConfig, parse_field
+from gru_core.errors import GRUError
+
+PRESETS = ("default", "article")
+NUMBER_FIELDS = (  # (config field, label)
+    ("hidden_size", "hidden size H"),
+    ("seq_len", "seq length T"),
+    ("batch_size", "batch size B"),
+    ("lr", "learning rate (Enter: live)"),
+    ("epochs", "epochs"),
+    ("seed", "seed"),
+    ("clip", "clip grad norm (0: off)"),
+)
+CHOICE_FIELDS = (
+    ("optimizer", "optimizer", OPTIMIZERS),
+    ("reset", "reset gate", RESETS),
+    ("backward", "backward", BACKWARDS),
+)
+TEXT_SHOWN = 2000  # characters of a long text put in the text field
+
+
+def field_text(config: TrainConfig, name: str) -> str:
+    value = getattr(config, name)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def text_field_value(config: TrainConfig) -> str:
+    if config.source.startswith("file:"):
+        return ""
+    return config.text if len(config.text) <= TEXT_SHOWN else config.text[:TEXT_SHOWN] + "…"
+
+
+class FieldValidator(Validator):
+    """A config field, checked with gru_core's own parser (ranges included)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.field = name
+
+    def validate(self, value: str) -> ValidationResult:
+        try:
+            parse_field(self.field, value)
+        except GRUError as exc:
+            return self.failure(str(exc))
+        return self.success()
+
+
+class FileValidator(Validator):
+    def validate(self, value: str) -> ValidationResult:
+        path = value.strip()
+        if path and not os.path.isfile(os.path.expanduser(path)):
+            return self.failure(f"no such file: {path!r}; give a UTF-8 text file, or leave empty")
+        return self.success()
+
+
+def config_from_form(current: TrainConfig, values: dict[str, Any]) -> TrainConfig:
+    """The config the form describes, built on the current one (or the chosen preset).
+
+    values: preset, every NUMBER/CHOICE field as typed, "file" (path or ""), "text"
+    (None when the text field was left as it was filled in). GRUError if invalid.
+    Reads the file, so call it off the UI thread.
+    """
+    preset = values["preset"]
+    base = current if preset == current.preset else TrainConfig.preset_named(preset)
+    changes: dict[str, Any] = {}
+    for name, _ in NUMBER_FIELDS:
+        changes[name] = parse_field(name, values[name])
+    for name, _, _ in CHOICE_FIELDS:
+        changes[name] = parse_field(name, values[name])
+    path = values.get("file", "").strip()
+    text, source = None, None
+    if path:
+        if f"file:{path}" != base.source:
+            from gru_core.textfile import read_text_file
+
+            text, source = read_text_file(os.path.expanduser(path)), f"file:{path}"
+    elif values.get("text") is not None:
+        text, source = values["text"], "text"
+    elif base.source.startswith("file:"):
+        raise GRUError("the file field is empty; give a file path or type a text to learn")
+    if text is not None and (text != base.text or source != base.source):
+        if not text:
+            raise GRUError("text is empty; type a few characters to learn, or give a file")
+        changes.update(text=text, source=source)
+        if base.vocab is not None and set(text) - set(base.vocab):
+            changes["vocab"] = None
+        if base.layout == "article" and base.vocab is not None:
+            changes["layout"] = "streams"
+        if base.sample_prime and set(base.sample_prime) - set(text):
+            changes["sample_prime"] = text[0]
+    return base.replace(**changes)
+
+
+class ConfigForm(VerticalScroll):
+    """The config pane: a labelled input per field, its error below it, and Apply."""
+
+    COMPONENT_CLASSES = {"config-form--error"}
+
+    class ApplyRequested(Message):
+        def __init__(self, values: dict[str, Any]) -> None:
+            super().__init__()
+            self.values = values
+
+    class LearningRateSubmitted(Message):
+        def __init__(self, lr: float) -> None:
+            super().__init__()
+            self.lr = lr
+
+    config: reactive[TrainConfig | None] = reactive(None)
+    invalid: reactive[frozenset[str]] = reactive(frozenset())
+    message: reactive[str] = reactive("")  # the last Apply's outcome
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._shown: TrainConfig | None = None
+        self._shown_preset: str | None = None
+        self._shown_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield Label("preset")
+        yield Select([(p, p) for p in PRESETS], allow_blank=False, value="default", id="cfg-preset",
+                     compact=True)
+        yield Label("text")
+        yield Input(placeholder="text to learn", id="cfg-text", validators=[FieldLength()], compact=True)
+        yield Static("", id="cfg-text-error", classes="config-form--error")
+        yield Label("or file")
+        yield Input(placeholder="path to a UTF-8 text file", id="cfg-file", validators=[FileValidator()],
+                    compact=True)
+        yield Static("", id="cfg-file-error", classes="config-form--error")
+        for name, label in NUMBER_FIELDS:
+            yield Label(label)
+            yield Input(id=f"cfg-{name}", validators=[FieldValidator(name)], compact=True)
+            yield Static("", id=f"cfg-{name}-error", classes="config-form--error")
+        for name, label, options in CHOICE_FIELDS:
+            yield Label(label)
+            yield Select([(o, o) for o in options], allow_blank=False, value=options[0], id=f"cfg-{name}",
+                         compact=True)
+        yield Button("Apply (resets)", id="cfg-apply", variant="primary", compact=True)
+        yield Static("", id="cfg-message")
+
+    # ------------------------------------------------------------- filling in
+    def watch_config(self, config: TrainConfig | None) -> None:
+        if config is None or config is self._shown:
+            return
+        old, self._shown = self._shown, config
+        self._fill(config, only_changed_from=old)
+
+    def _fill(self, config: TrainConfig, only_changed_from: TrainConfig | None = None) -> None:
+        def changed(name: str) -> bool:
+            return only_changed_from is None or getattr(only_changed_from, name) != getattr(config, name)
+
+        if changed("preset"):
+            self._shown_preset = config.preset
+            self.query_one("#cfg-preset", Select).value = config.preset
+        if changed("text") or changed("source"):
+            self._shown_text = text_field_value(config)
+            self.query_one("#cfg-text", Input).value = self._shown_text
+            path = config.source[5:] if config.source.startswith("file:") else ""
+            self.query_one("#cfg-file", Input).value = path
+        for name, _ in NUMBER_FIELDS:
+            if changed(name):
+                self.query_one(f"#cfg-{name}", Input).value = field_text(config, name)
+        for name, _, _ in CHOICE_FIELDS:
+            if changed(name):
+                self.query_one(f"#cfg-{name}", Select).value = getattr(config, name)
+
+    # ------------------------------------------------------------- validation
+    def on_input_changed(self, event: Input.Changed) -> None:
+        field = (event.input.id or "").removeprefix("cfg-")
+        if not event.input.id or not event.input.id.startswith("cfg-"):
+            return
+        result = event.validation_result
+        error = self.query_one(f"#cfg-{field}-error", Static)
+        ok = result is None or result.is_valid
+        error.update("" if ok else "; ".join(result.failure_descriptions))
+        error.display = not ok
+        self.invalid = self.invalid - {field} if ok else self.invalid | {field}
+
+    def watch_invalid(self, invalid: frozenset[str]) -> None:
+        self.query_one("#cfg-apply", Button).disabled = bool(invalid)
+
+    def watch_message(self, message: str) -> None:
+        self.query_one("#cfg-message", Static).update(message)
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        stale = event.value != event.select.value  # a change since overtaken (filling in)
+        if event.select.id == "cfg-preset" and not stale and event.value != self._shown_preset:
+            self._shown_preset = str(event.value)
+            self._fill(TrainConfig.preset_named(str(event.value)))
+            self.message = f"preset {event.value} filled in: Apply to use it"
+
+    # ------------------------------------------------------------- commands
+    def values(self) -> dict[str, Any]:
+        """The form as typed (strings), for config_from_form."""
+        out: dict[str, Any] = {"preset": str(self.query_one("#cfg-preset", Select).value)}
+        for name, _ in NUMBER_FIELDS:
+            out[name] = self.query_one(f"#cfg-{name}", Input).value
+        for name, _, _ in CHOICE_FIELDS:
+            out[name] = str(self.query_one(f"#cfg-{name}", Select).value)
+        text = self.query_one("#cfg-text", Input).value
+        out["text"] = None if text == self._shown_text else text
+        out["file"] = self.query_one("#cfg-file", Input).value
+        return out
+
+    def request_apply(self) -> bool:
+        """Post ApplyRequested unless a field is invalid (then say which)."""
+        if self.invalid:
+            self.message = f"fix {', '.join(sorted(self.invalid))} first: nothing was applied"
+            return False
+        self.post_message(self.ApplyRequested(self.values()))
+        return True
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "cfg-apply":
+            event.stop()
+            self.request_apply()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if not (event.input.id or "").startswith("cfg-"):
+            return
+        event.stop()
+        if event.input.id == "cfg-lr":
+            if "lr" in self.invalid:
+                return
+            self.post_message(self.LearningRateSubmitted(parse_field("lr", event.value)))
+            self.message = f"learning rate {parse_field('lr', event.value):g} applies from the next step"
+        else:
+            self.request_apply()
+
+
+class FieldLength(Validator):
+    """The text field: anything up to the config's limit (empty is checked at Apply)."""
+
+    def validate(self, value: str) -> ValidationResult:
+        from gru_core.config import MAX_TEXT_CHARS
+
+        if len(value) > MAX_TEXT_CHARS:
+            return self.failure(f"text has {len(value):,} characters; the limit is {MAX_TEXT_CHARS:,}")
+        return self.success()

@@ -1,0 +1,146 @@
+"""LossChart: loss per step, per-epoch mean, validation, and the uniform baseline ln V.
+
+Long runs stay fast: the per-step curve is averaged into at most ~2 points per column
+of the chart, from running sums kept as the history grows (O(new steps) per frame).
+
+Log scale: plotext 5's `yscale("log")` takes the logarithm of the data it holds, in
+place, at every build; textual-plotext rebuilds on every render (each resize, each
+refresh), so the second build takes the log of logs and raises "math domain error"
+(piccolomo/plotext#209). So we never use it: the log view plots log10 of the values
+on a linear axis and labels the ticks with the original numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from textual.reactive import reactive
+from textual_plotext import PlotextPlot
+
+if TYPE_CHECKING:
+    from gru_core.session import Snapshot
+
+
+class RunningSums:
+    """Prefix sums of one append-only loss list, extended as it grows."""
+
+    def __init__(self) -> None:
+        self._source: object = None
+        self._prefix: list[float] = [0.0]
+
+    def update(self, values: Sequence[float]) -> None:
+        # A HistoryView shows the first n items of a list that only grows; a new run
+        # (reset, loaded checkpoint) is a new list. `_items` tells the two apart.
+        source = getattr(values, "_items", values)
+        if source is not self._source or len(values) < len(self._prefix) - 1:
+            self._source, self._prefix = source, [0.0]
+        prefix = self._prefix
+        for k in range(len(prefix) - 1, len(values)):
+            prefix.append(prefix[-1] + values[k])
+
+    def mean(self, start: int, stop: int) -> float:
+        return (self._prefix[stop] - self._prefix[start]) / (stop - start)
+
+
+def downsample(sums: RunningSums, n: int, max_points: int) -> tuple[list[float], list[float]]:
+    """(step numbers, losses) of the first n steps, averaged into at most max_points buckets."""
+    if n <= max_points:
+        return [float(k + 1) for k in range(n)], [sums.mean(k, k + 1) for k in range(n)]
+    xs, ys = [], []
+    for b in range(max_points):
+        start, stop = n * b // max_points, n * (b + 1) // max_points
+        xs.append((start + stop + 1) / 2)
+        ys.append(sums.mean(start, stop))
+    return xs, ys
+
+
+def log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
+    """Tick positions (log10) and labels (original values) for a log axis from low to high."""
+    ticks: list[float] = []
+    for exponent in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1):
+        for mantissa in (1, 2, 5):
+            value = mantissa * 10.0**exponent
+            if low <= value <= high:
+                ticks.append(value)
+    if len(ticks) < 3:
+        ticks = sorted({low, high, *ticks, math.sqrt(low * high)})
+    return [math.log10(v) for v in ticks], [f"{v:.3g}" for v in ticks]
+
+
+class LossChart(PlotextPlot):
+    """The loss chart. `l` toggles a log y axis."""
+
+    COMPONENT_CLASSES = {"loss-chart--step", "loss-chart--epoch", "loss-chart--val"}
+
+    snapshot: reactive[Snapshot | None] = reactive(None, always_update=True)
+    log_scale: reactive[bool] = reactive(False)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._sums = RunningSums()
+        self.points_drawn = 0  # how many points the step curve had at the last draw
+
+    def watch_snapshot(self) -> None:
+        self.replot()
+
+    def watch_log_scale(self) -> None:
+        self.replot()
+
+    def on_resize(self) -> None:
+        self.replot()
+
+    def replot(self) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        snap = self.snapshot
+        scale = "log" if self.log_scale else "linear"
+        if snap is None:
+            plt.title("loss: waiting for the model")
+            self.refresh()
+            return
+        n = len(snap.losses)
+        self._sums.update(snap.losses)
+        max_points = max(8, 2 * max(1, self.size.width - 12))
+        xs, ys = downsample(self._sums, n, max_points)
+        self.points_drawn = len(xs)
+        epoch_x = [float((e + 1) * snap.num_batches) for e in range(len(snap.epoch_losses))]
+        epoch_y = list(snap.epoch_losses)
+        val_x = [float(s) for s, _ in snap.val_losses]
+        val_y = [v for _, v in snap.val_losses]
+        uniform = snap.uniform_loss
+        x_end = float(max(n, snap.num_batches, 1))
+
+        every = [v for v in (*ys, *epoch_y, *val_y, uniform) if v > 0 and math.isfinite(v)]
+        if self.log_scale:
+            low, high = min(every), max(every)
+            if high / low < 1.5:  # too narrow a range for ticks to mean anything: widen
+                low, high = low / 1.25, high * 1.25
+            f = lambda values: [math.log10(v) if v > 0 and math.isfinite(v) else math.log10(low)
+                                for v in values]
+            ticks, labels = log_ticks(low, high)
+            plt.yticks(ticks, labels)
+        else:
+            f = lambda values: list(values)
+
+        if xs:
+            plt.plot(xs, f(ys), label="loss per step", color="cyan", marker="braille")
+        if epoch_y:
+            plt.plot(epoch_x, f(epoch_y), label="epoch mean", color="orange", marker="braille")
+        if val_y:
+            plt.plot(val_x, f(val_y), label="validation", color="magenta", marker="braille")
+        plt.plot([0.0, x_end], f([uniform, uniform]), label=f"uniform ln V = {uniform:.3f}",
+                 color="gray", marker="braille")
+        plt.xlim(0, x_end)
+        plt.xlabel("step")
+        title = f"loss (nats, {scale} scale)"
+        if snap.loss is not None:
+            title += f"  last {snap.loss:.4f} = {snap.bits_per_char:.3f} bits/char"
+        if epoch_y:
+            title += f"  epoch mean {epoch_y[-1]:.4f}"
+        if not xs:
+            title += "  no steps yet: space trains, n steps"
+        plt.title(title)
+        self.refresh()

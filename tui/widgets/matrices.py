@@ -1,0 +1,145 @@
+"""MatricesView: the current batch as the article prints it, one time step t at a time.
+
+For time step t: the input and target characters of each sequence, h_prev, the gates z
+and r, h_tilde, h, y_hat (with the vocabulary), the three cross-entropy terms, and the
+gradients of the last step. Everything comes from the Snapshot's trace and grads,
+CPU copies the training thread never writes again.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from .matrix_text import MatrixWriter, char_label
+
+if TYPE_CHECKING:
+    from gru_core.session import Snapshot
+
+GRAD_ORDER = ("Wz", "Wr", "Wh", "Uz", "Ur", "Uh", "bz", "br", "bh", "bUh", "Wy", "by")
+
+EQUATIONS = {
+    "h_prev": "h_prev",
+    "z": "z = σ(x Wz + h_prev Uz + bz)",
+    "r": "r = σ(x Wr + h_prev Ur + br)",
+    "h_tilde": "h_tilde = tanh(x Wh + (r⊙h_prev) Uh + bh)",
+    "h": "h = z⊙h_prev + (1−z)⊙h_tilde",
+    "y_hat": "y_hat = softmax(h Wy + by)",
+}
+
+
+class MatricesView(VerticalScroll, can_focus=False):
+    """The matrices pane. Left/right (app keys) move the time step `t`."""
+
+    COMPONENT_CLASSES = {"matrices--body"}
+
+    snapshot: reactive[Snapshot | None] = reactive(None, always_update=True)
+    t: reactive[int] = reactive(0)  # time step shown, 0-based
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.plain = ""  # the text last drawn, for tests and screen readers
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="matrices-body", classes="matrices--body")
+
+    @property
+    def steps(self) -> int:
+        trace = self.snapshot.trace if self.snapshot is not None else None
+        return int(trace.x.shape[0]) if trace is not None else 0
+
+    def move(self, delta: int) -> None:
+        if self.steps:
+            self.t = (self.t + delta) % self.steps
+
+    def validate_t(self, t: int) -> int:
+        return max(0, min(t, self.steps - 1)) if self.steps else 0
+
+    def watch_snapshot(self) -> None:
+        self.t = self.validate_t(self.t)
+        self.redraw()
+
+    def watch_t(self) -> None:
+        self.redraw()
+
+    def on_resize(self) -> None:
+        self.redraw()
+
+    def redraw(self) -> None:
+        body = self.query_one("#matrices-body", Static)
+        text = self.render_text(max(40, self.scrollable_content_region.width or 80))
+        self.plain = text.plain
+        body.update(text)
+
+    def render_text(self, width: int) -> Text:
+        snap = self.snapshot
+        out = MatrixWriter(width)
+        if snap is None or snap.trace is None:
+            out.heading("matrices: waiting for the model")
+            return out.text
+        tr, vocab, t = snap.trace, snap.vocab, self.t
+        T, B = int(tr.x.shape[0]), int(tr.x.shape[1])
+        H, V = int(tr.h.shape[-1]), len(vocab)
+        x, y = tr.x.tolist(), tr.y.tolist()  # [T, B]
+        seqs = [f"seq {b + 1}" for b in range(B)]
+        out.heading(f"batch {snap.batch + 1}/{snap.num_batches}   time step t = {t + 1} of {T} (←/→)")
+        out.heading(f"B = {snap.config.batch_size} ({B} shown)   H = {H}   V = {V}", style="dim")
+        for b in range(B):
+            line = Text()
+            for name, ids in (("x ", [x[s][b] for s in range(T)]), ("  y ", [y[s][b] for s in range(T)])):
+                line.append(name, "dim")
+                for s, i in enumerate(ids):
+                    line.append(char_label(vocab[i]), "bold reverse" if s == t else "")
+            out.line("input → target" if b == 0 else "", seqs[b], line)
+
+        def rows(tensor) -> list[tuple[str, list[float]]]:
+            return list(zip(seqs, tensor[t].tolist()))
+
+        for name in ("h_prev", "z", "r", "h_tilde", "h"):
+            kind = "sequential" if name in ("z", "r") else "diverging"
+            note = EQUATIONS[name] if name != "h_prev" else "carried in"
+            out.block(f"{name} [{B},{H}]", rows(getattr(tr, name)), kind=kind, note=note)
+        targets = [y[t][b] for b in range(B)]
+        out.block(f"y_hat [{B},{V}]", rows(tr.y_hat), kind="sequential", header=vocab, highlight=targets,
+                  note=EQUATIONS["y_hat"] + " (target marked)")
+        out.block(f"term1 [{B},{V}]", rows(tr.term1), kind="diverging", header=vocab, highlight=targets,
+                  note="term1 = y ⊙ log(y_hat)")
+        out.block(f"term2 [{B}]", [(s, [v]) for s, v in zip(seqs, tr.term2[t].tolist())],
+                  note="term2 = Σ_v term1")
+        term3 = tr.term3.tolist()
+        out.block(f"term3 [{T}]", [("all t", term3)], highlight=[t],
+                  note="term3 = −mean_b term2, one per t")
+        out.line("loss", "", Text(f"{float(tr.loss):.4f}   = mean over t of term3", "bold"))
+        out.text.append("\n")
+        self._gradients(out, snap)
+        return out.text
+
+    def _gradients(self, out: MatrixWriter, snap: Snapshot) -> None:
+        if not snap.grads:
+            out.heading("gradients of the last step: none yet (n trains one batch)")
+            return
+        out.heading(f"gradients of the last step (step {snap.step}), dL/dθ")
+        vocab = snap.vocab
+        for name in GRAD_ORDER:
+            g = snap.grads.get(name)
+            if g is None:
+                continue
+            shape = list(g.shape)
+            values = g.tolist()
+            small = max((abs(v) for v in g.flatten().tolist()), default=0.0) < 0.01
+            label = f"d{name} [{','.join(str(n) for n in shape)}]"
+            if g.dim() == 1:
+                header = vocab if name == "by" else None
+                out.block(label, [("", values)], header=header, small=small)
+            elif name.startswith("W") and name != "Wy":  # [V, H]: a row per input character
+                out.block(label, [(f"'{char_label(c)}'", row) for c, row in zip(vocab, values)], small=small)
+            elif name == "Wy":  # [H, V]
+                out.block(label, [(f"h{k + 1}", row) for k, row in enumerate(values)], header=vocab,
+                          small=small)
+            else:  # U [H, H]
+                out.block(label, [(f"h{k + 1}", row) for k, row in enumerate(values)], small=small)

@@ -1,0 +1,84 @@
+"""StatusBar: state, epoch e/E, step, current loss (nats and bits/char), characters/s."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from gru_core.session import Snapshot
+
+STATE_LABELS = {
+    "loading": "loading torch…",
+    "idle": "idle",
+    "running": "training",
+    "paused": "paused",
+    "finished": "finished",
+    "error": "error",
+}
+
+
+class StatusBar(Static):
+    """One line (two when there is an error) at the top of the screen."""
+
+    COMPONENT_CLASSES = {
+        "status-bar--state",
+        "status-bar--label",
+        "status-bar--value",
+        "status-bar--error",
+    }
+
+    snapshot: reactive[Snapshot | None] = reactive(None, always_update=True)
+    loading: reactive[str | None] = reactive("loading torch…")  # None once the session exists
+
+    def watch_snapshot(self) -> None:
+        self._redraw()
+
+    def watch_loading(self) -> None:
+        self._redraw()
+
+    def on_mount(self) -> None:
+        self._redraw()
+
+    @property
+    def state(self) -> str:
+        if self.snapshot is None:
+            return "error" if self.loading and self.loading.startswith("error") else "loading"
+        return self.snapshot.state
+
+    def _redraw(self) -> None:
+        for state in STATE_LABELS:
+            self.set_class(self.state == state, f"-{state}")
+        style = self.get_component_rich_style
+        label, value = style("status-bar--label"), style("status-bar--value")
+        text = Text(no_wrap=True, overflow="ellipsis")
+        snap = self.snapshot
+        if snap is None:
+            text.append(f" {self.loading or 'loading…'} ", style("status-bar--state"))
+            self.update(text)
+            return
+        text.append(f" {STATE_LABELS.get(snap.state, snap.state)} ", style("status-bar--state"))
+
+        def item(name: str, shown: str) -> None:
+            text.append(f"  {name} ", label)
+            text.append(shown, value)
+
+        item("epoch", f"{snap.epoch}/{snap.target_epochs}")
+        item("step", f"{snap.step}")
+        item("batch", f"{snap.batch + 1}/{snap.num_batches}")
+        if snap.loss is None:
+            item("loss", "—")
+        else:
+            item("loss", f"{snap.loss:.4f} nats ({snap.bits_per_char:.3f} bits/char)")
+        if snap.val_loss is not None:
+            item("val", f"{snap.val_loss:.4f}")
+        item("chars/s", f"{snap.chars_per_sec:,.0f}")
+        item("lr", f"{snap.lr:g}")
+        item("preset", snap.config.preset)
+        if snap.error:
+            text.append("\n")
+            text.append(f" {snap.error}  (r resets) ", style("status-bar--error"))
+        self.update(text)
