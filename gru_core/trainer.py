@@ -152,9 +152,15 @@ class Trainer:
             scale = cfg.clip / (norm_value + 1e-6)
             for p in params:
                 p.grad.mul_(scale)
-        backup = [p.detach().clone() for p in params]
+        # The weights before the update, for the rollback below; the same buffers every
+        # step (a fresh copy would be fresh memory, page-faulted in each time).
+        backup = getattr(self, "_weights_backup", None)
+        if backup is None or [b.shape for b in backup] != [p.shape for p in params]:
+            backup = self._weights_backup = [p.detach().clone() for p in params]
+        else:
+            torch._foreach_copy_(backup, [p.detach() for p in params])
         self.optimizer.step()
-        if not all(bool(torch.isfinite(p).all()) for p in params):
+        if not bool(torch.stack([torch.isfinite(p).all() for p in params]).all()):  # one sync
             with torch.no_grad():
                 for p, saved in zip(params, backup):
                     p.copy_(saved)
