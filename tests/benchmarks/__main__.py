@@ -1,0 +1,120 @@
+"""python -m tests.benchmarks [--quick] [--json PATH] [--only SECTION ...]
+
+Prints one table and writes the same figures as JSON (default bench-results/latest.json).
+The full run takes a few minutes on a 2-core machine; --quick takes seconds and only
+checks that every figure can be measured (it is what tests/test_benchmark_smoke.py runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .common import ARTICLE, LARGE, MEDIUM, QUICK_SIZES, SMALL, Row, Size, machine
+
+SECTIONS = ("throughput", "learning", "sampling", "memory", "app", "startup")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m tests.benchmarks", description=__doc__.split("\n\n")[1])
+    p.add_argument("--quick", action="store_true", help="tiny sizes and few repeats: seconds, not minutes")
+    p.add_argument("--json", default="bench-results/latest.json", help="where to write the figures")
+    p.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
+    p.add_argument("--rounds", type=int, help="repeats per throughput figure (default 5, quick 2)")
+    return p.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> dict:
+    from . import misc, throughput
+
+    quick = args.quick
+    sections = args.only or SECTIONS
+    rows: list[Row] = []
+    started = time.perf_counter()
+
+    def say(what: str) -> None:
+        print(f"[{time.perf_counter() - started:6.1f} s] {what}", file=sys.stderr, flush=True)
+
+    if "throughput" in sections:
+        sizes: tuple[Size, ...] = (ARTICLE, *QUICK_SIZES) if quick else (ARTICLE, SMALL, MEDIUM, LARGE)
+        rounds = args.rounds or (2 if quick else 5)
+        for size in sizes:
+            say(f"training throughput, {size.name}")
+            rows.extend(throughput.run((size,), rounds, target_s=0.02 if quick else 0.25))
+    if "learning" in sections:
+        say("default preset")
+        rows.append(misc.math_preset())
+    if "sampling" in sections:
+        say("sampling")
+        rows.append(misc.sampling(H=32 if quick else 256, n=100 if quick else 1000,
+                                  repeats=1 if quick else 3))
+    if "memory" in sections:
+        say("memory")
+        size, first, last = (QUICK_SIZES[0], 20, 100) if quick else (SMALL, 1000, 10_000)
+        rows.extend(misc.memory(size, first, last, timeout=120 if quick else 400))
+    if "app" in sections or "startup" in sections:
+        from . import app_cost
+
+        if "startup" in sections:
+            say("start-up")
+            rows.extend(app_cost.startup(repeats=1 if quick else 3))
+        if "app" in sections:
+            say("in-app training")
+            rows.extend(app_cost.in_app(SMALL if not quick else QUICK_SIZES[0],
+                                        seconds=0.6 if quick else 6.0, rounds=1 if quick else 2))
+    say("done")
+    return {
+        "machine": machine(),
+        "quick": quick,
+        "seconds": time.perf_counter() - started,
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "rows": [r.as_dict() for r in rows],
+    }
+
+
+def format_value(row: dict) -> str:
+    v = row["value"]
+    if v is None:
+        return "-"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.3g}" if abs(v) < 10 else f"{v:.1f}"
+
+
+def table(result: dict) -> str:
+    m = result["machine"]
+    lines = [
+        f"machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['torch_threads']} threads), "
+        f"Python {m['python']}, {m['system']}",
+        f"run: {result['when']}, {result['seconds']:.0f} s{' (quick)' if result['quick'] else ''}",
+        "",
+    ]
+    rows = result["rows"]
+    w_name = max([len(r["name"]) for r in rows] + [10])
+    w_val = max([len(format_value(r)) for r in rows] + [5])
+    section = None
+    for r in rows:
+        if r["section"] != section:
+            section = r["section"]
+            lines.append(f"## {section}")
+        line = f"  {r['name']:<{w_name}}  {format_value(r):>{w_val}} {r['unit']:<13} {r['note']}"
+        lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    result = run(args)
+    print(table(result))
+    path = Path(args.json)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1))
+    print(f"\nwritten to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

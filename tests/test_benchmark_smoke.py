@@ -1,0 +1,83 @@
+"""The benchmark's quick run, so `python -m tests.benchmarks` cannot rot unnoticed.
+
+No timing thresholds (the machines are shared): only that every figure is measured and
+sane, the table names each one, and the JSON holds the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory) -> tuple[str, dict]:
+    out = tmp_path_factory.mktemp("bench") / "quick.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks", "--quick", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout, json.loads(out.read_text())
+
+
+def rows_by_name(result: dict) -> dict[str, dict]:
+    return {r["name"]: r for r in result["rows"]}
+
+
+@pytest.mark.slow
+def test_every_training_figure_is_measured_side_by_side_with_nn_gru(quick_run):
+    _, result = quick_run
+    rows = rows_by_name(result)
+    for size in ("article", "tiny"):
+        ref = rows[f"{size} torch.nn.GRU + Linear"]
+        assert ref["value"] > 0 and ref["detail"]["ratio_to_nn_gru"] == pytest.approx(1.0)
+        for reset in ("before", "after"):
+            for backward in ("manual", "autograd"):
+                row = rows[f"{size} gru_core {reset}/{backward}"]
+                assert row["unit"] == "chars/s" and row["value"] > 0
+                d = row["detail"]
+                # the ratio is the two medians' quotient, the GFLOP/s the FLOP formula over the time
+                assert d["ratio_to_nn_gru"] == pytest.approx(row["value"] / ref["value"], rel=1e-9)
+                assert 0 < d["fraction_of_peak"] < 5
+        peak = next(r for r in result["rows"] if r["name"].startswith(f"{size} matmul peak"))
+        assert peak["unit"] == "GFLOP/s" and peak["value"] > 0.1
+    best = rows["tiny best gru_core mode"]
+    assert best["detail"]["mode"] in {"before/manual", "before/autograd", "after/manual", "after/autograd"}
+
+
+@pytest.mark.slow
+def test_learning_sampling_memory_startup_and_app_rows_are_there(quick_run):
+    stdout, result = quick_run
+    rows = rows_by_name(result)
+    learned = rows["default preset learns MathMathMath"]
+    assert learned["value"] is not None and 0 < learned["value"] < 30, learned["note"]
+    sampling = rows["sample 100 chars at H=32"]
+    assert sampling["value"] > 0
+    growth = rows["RSS growth 20 -> 100 steps"]
+    assert growth["value"] is not None and math.isfinite(growth["value"]), growth["note"]
+    assert rows["RSS after 100 steps, tiny (H=32, B=8, T=16)"]["value"] > 10  # MiB: torch is loaded
+    # The app's figures: measured, or a row that says why not (never silently missing).
+    for name in ("process start to first frame", "in-app / headless"):
+        matching = [r for r in result["rows"] if r["name"].startswith(name)]
+        assert matching, name
+        row = matching[0]
+        assert row["value"] is not None or row["note"].startswith("not measured:")
+    first_frame = rows["process start to first frame"]
+    if first_frame["value"] is not None:
+        assert 0 < first_frame["value"] < rows["process start to ready (torch loaded)"]["value"]
+    lag = [r for r in result["rows"] if r["name"].startswith("event-loop lag")]
+    if rows["in-app / headless"]["value"] is not None:
+        assert [r["name"] for r in lag] == ["event-loop lag p50", "event-loop lag p95", "event-loop lag max"]
+        assert lag[0]["value"] <= lag[1]["value"] <= lag[2]["value"]
+    # the printed table shows every row and the machine it ran on
+    assert "machine:" in stdout and "cores" in stdout
+    for row in result["rows"]:
+        assert row["name"] in stdout
