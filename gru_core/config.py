@@ -283,7 +283,10 @@ def parse_field(name: str, text: str) -> Any:
 def _check_one(name: str, value: Any) -> None:
     """Validate a single field by building a config that only changes it."""
     probe = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.name != "extra"}
-    probe["text"] = "x" * 64
+    # enough text for any batch_size or seq_len in range on its own (the two together,
+    # against the real text, are checked when the whole config is built)
+    fits = isinstance(value, int) and not isinstance(value, bool) and 0 < value <= max(MAX_BATCH, MAX_SEQ_LEN)
+    probe["text"] = "x" * (value + 1 if fits and name in ("batch_size", "seq_len") else 64)
     probe["batch_size"] = 1
     probe["seq_len"] = 1
     probe[name] = value
