@@ -30,11 +30,10 @@ class RunningSums:
         self._source: object = None
         self._prefix: list[float] = [0.0]
 
-    def update(self, values: Sequence[float]) -> None:
-        # A HistoryView shows the first n items of a list that only grows; a new run
-        # (reset, loaded checkpoint) is a new list. `_items` tells the two apart.
-        source = getattr(values, "_items", values)
-        if source is not self._source or len(values) < len(self._prefix) - 1:
+    def update(self, values: Sequence[float], run: object) -> None:
+        """values: the losses of run `run` so far (a new run starts the sums again)."""
+        source = run
+        if source != self._source or len(values) < len(self._prefix) - 1:
             self._source, self._prefix = source, [0.0]
         prefix = self._prefix
         for k in range(len(prefix) - 1, len(values)):
@@ -102,7 +101,7 @@ class LossChart(PlotextPlot):
             self.refresh()
             return
         n = len(snap.losses)
-        self._sums.update(snap.losses)
+        self._sums.update(snap.losses, getattr(snap, "run_id", None))
         max_points = max(8, 2 * max(1, self.size.width - 12))
         xs, ys = downsample(self._sums, n, max_points)
         self.points_drawn = len(xs)
@@ -135,12 +134,11 @@ class LossChart(PlotextPlot):
                  color="gray", marker="braille")
         plt.xlim(0, x_end)
         plt.xlabel("step")
-        title = f"loss (nats, {scale} scale)"
-        if snap.loss is not None:
-            title += f"  last {snap.loss:.4f} = {snap.bits_per_char:.3f} bits/char"
-        if epoch_y:
-            title += f"  epoch mean {epoch_y[-1]:.4f}"
+        title = f"nats, {scale} y"
         if not xs:
-            title += "  no steps yet: space trains, n steps"
+            title += ": space trains, n steps"
+        self.border_subtitle = (
+            f"last {snap.loss:.4f} nats = {snap.bits_per_char:.3f} bits/char" if snap.loss is not None else ""
+        )
         plt.title(title)
         self.refresh()

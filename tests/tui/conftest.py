@@ -1,0 +1,50 @@
+"""Helpers for driving GRUApp with Textual's Pilot: wait on conditions, never fixed sleeps."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from gru_core import TrainConfig
+from tui.app import GRUApp
+
+READY_TIMEOUT = 60.0  # torch's first import on a loaded CI machine can take many seconds
+
+
+async def wait_until(pilot, predicate: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
+    """Let the app run until predicate() holds; fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        await pilot.pause(0.02)
+
+
+def _drawn(app) -> bool:
+    from tui.widgets.matrices import MatricesView
+
+    return app.ready and app.query_one(MatricesView).plain.startswith("batch")
+
+
+async def wait_ready(pilot) -> None:
+    """Torch loaded, the session running and its first snapshot drawn."""
+    await wait_until(pilot, lambda: _drawn(pilot.app), READY_TIMEOUT, "the app to be ready")
+    await pilot.pause()
+
+
+async def wait_rendered(pilot, predicate) -> None:
+    """Until the snapshot on screen satisfies predicate(snapshot)."""
+    app = pilot.app
+    await wait_until(
+        pilot,
+        lambda: app._latest is not None and app._rendered_seq == app._latest.seq and predicate(app._latest),
+        what="a rendered snapshot",
+    )
+    await pilot.pause()
+
+
+@pytest.fixture
+def article_app() -> GRUApp:
+    return GRUApp(TrainConfig.article())

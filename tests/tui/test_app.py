@@ -1,0 +1,302 @@
+"""Pilot tests: every key and control of the app does what it says."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from textual.widgets import Button, Input, Static
+
+from gru_core import TrainConfig
+from tui.app import GRUApp
+from tui.widgets.config_form import ConfigForm
+from tui.widgets.loss_chart import LossChart
+from tui.widgets.matrices import MatricesView
+from tui.widgets.samples import SamplesPane
+from tui.widgets.status import StatusBar
+
+from .conftest import wait_ready, wait_rendered, wait_until
+
+SIZE = (120, 40)
+
+
+def row(values) -> str:
+    """A matrix row as the pane prints it (numbers mode)."""
+    return "".join(f"{v:8.4f}" for v in values)
+
+
+def status_text(app: GRUApp) -> str:
+    return str(app.query_one(StatusBar).render())
+
+
+async def retype(pilot, selector: str, *keys: str) -> Input:
+    """Focus a field, delete what it holds and type keys, as a person would."""
+    field = pilot.app.query_one(selector, Input)
+    field.focus()
+    await pilot.press("end", *["backspace"] * (len(field.value) + 1), *keys)
+    return field
+
+
+def session_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name in ("gru-train", "gru-publish") and t.is_alive()]
+
+
+async def test_article_matrices_match_the_trace(article_app):
+    """The first screen shows the article's numbers: h, y_hat and the loss terms of batch 0."""
+    async with article_app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        view = article_app.query_one(MatricesView)
+        trace = article_app._latest.trace
+        text = view.plain
+        assert "time step t = 1 of 3" in text
+        for b in range(2):
+            for name in ("h_prev", "z", "r", "h_tilde", "h", "y_hat", "term1"):
+                assert row(getattr(trace, name)[0, b].tolist()) in text, (name, b)
+        assert "  0.7565 -0.3472" in text  # the article's first hidden state
+        assert "  0.4342  0.1669  0.1735  0.2254" in text  # and its first prediction
+        assert "  1.6710  1.3337  0.7760" in text  # term3
+        assert "1.2602" in text
+        assert "seq 1  x Mat  y ath" in text
+
+
+async def test_left_right_move_the_time_step(article_app):
+    async with article_app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        view = article_app.query_one(MatricesView)
+        trace = article_app._latest.trace
+        await pilot.press("right")
+        assert view.t == 1 and "time step t = 2 of 3" in view.plain
+        assert row(trace.h[1, 0].tolist()) in view.plain
+        await pilot.press("left", "left")
+        assert view.t == 2 and "time step t = 3 of 3" in view.plain  # wraps around
+        assert row(trace.y_hat[2, 1].tolist()) in view.plain
+
+
+async def test_n_trains_one_batch_and_shows_its_gradients(article_app):
+    async with article_app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        assert "gradients of the last step: none yet" in article_app.query_one(MatricesView).plain
+        await pilot.press("n")
+        await wait_rendered(pilot, lambda s: s.step == 1)
+        snap = article_app._latest
+        assert snap.state == "paused" and snap.batch == 1
+        assert "step 1" in status_text(article_app) and "paused" in status_text(article_app)
+        assert "1.2602 nats (1.818 bits/char)" in status_text(article_app)
+        text = article_app.query_one(MatricesView).plain
+        assert "dWz [4,2]" in text and "dWy [2,4]" in text
+        assert row(snap.grads["Wz"][0].tolist()) in text or "e-" in text
+        assert "batch 2/3" in text  # the pane moved on to the next batch
+
+
+async def test_space_trains_then_pauses():
+    article_app = GRUApp(TrainConfig.article(epochs=1_000_000))
+    async with article_app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("space")
+        session = article_app.session
+        session.wait_for(lambda s: s.state == "running" and s.step > 3, 20)
+        await wait_rendered(pilot, lambda s: s.state == "running")
+        assert "training" in status_text(article_app)
+        await pilot.press("space")
+        paused = session.wait_for(lambda s: s.state == "paused", 10)
+        steps = paused.step
+        await pilot.press("n")  # a paused session takes single steps again
+        session.wait_for(lambda s: s.step == steps + 1, 10)
+        assert session.state == "paused"
+
+
+async def test_e_finishes_the_epoch_and_a_sample_appears(article_app):
+    async with article_app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("n", "e")
+        await wait_rendered(pilot, lambda s: s.epoch == 1 and s.state == "paused" and len(s.samples) == 1)
+        snap = article_app._latest
+        assert snap.step == 3 and snap.batch == 0
+        log = str(article_app.query_one("#samples-log", Static).render())
+        assert "epoch    1" in log and snap.samples[0].text in log
+        chart = article_app.query_one(LossChart)
+        assert chart.points_drawn == 3
+
+
+async def test_r_resets_to_the_same_first_numbers(article_app):
+    async with article_app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        first = article_app.query_one(MatricesView).plain
+        await pilot.press("e")
+        await wait_rendered(pilot, lambda s: s.epoch == 1 and s.state == "paused")
+        assert article_app.query_one(MatricesView).plain != first
+        await pilot.press("r")
+        await wait_rendered(pilot, lambda s: s.step == 0 and s.state == "idle")
+        assert article_app.query_one(MatricesView).plain == first
+
+
+async def test_prime_sampling_and_an_unknown_character(article_app):
+    async with article_app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        pane = article_app.query_one(SamplesPane)
+        await pilot.press("slash")
+        assert article_app.focused is article_app.query_one("#prime", Input)
+        await pilot.press("M", "a", "enter")
+        await wait_until(pilot, lambda: pane.result != "", what="a sample")
+        assert pane.result.startswith("(T=1) Ma") and len(pane.result) == len("(T=1) ") + 2 + 100
+        assert set(pane.result[len("(T=1) "):]) <= set("Math")
+        assert article_app.focused is None  # Enter hands the keys back to training
+        await pilot.press("slash", "M", "x", "enter")  # focusing selects the old prime: typing replaces it
+        await wait_until(pilot, lambda: pane.prime_error != "", what="the prime's error")
+        assert "'x'" in pane.prime_error
+        assert article_app.query_one("#prime-error", Static).display
+        await pilot.press("slash", "M", "enter")  # fine again: the message goes
+        await wait_until(pilot, lambda: pane.prime_error == "", what="the error to clear")
+        assert article_app.session.alive
+
+
+async def test_temperature_keys(article_app):
+    async with article_app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        shown = lambda: str(article_app.query_one("#temperature", Static).render())  # noqa: E731
+        assert "temperature 1 " in shown()
+        await pilot.press("t")
+        assert "temperature 0.8" in shown() and article_app.session.sample_temperature == 0.8
+        await pilot.press("T", "T")
+        assert "temperature 1.2" in shown()
+        await pilot.press(*["t"] * 10)
+        assert "temperature argmax" in shown() and article_app.temperature == 0
+        await pilot.press("slash", "M", "a", "enter")
+        pane = article_app.query_one(SamplesPane)
+        await wait_until(pilot, lambda: pane.result != "", what="a sample")
+        assert pane.result.startswith("(argmax) Ma")
+
+
+async def test_l_toggles_a_log_axis_that_survives_rebuilds():
+    app = GRUApp(TrainConfig.default(epochs=3))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("e", "e")
+        await wait_rendered(pilot, lambda s: s.epoch == 2 and s.state == "paused")
+        chart = app.query_one(LossChart)
+        linear = str(chart.render())
+        await pilot.press("l")
+        assert chart.log_scale
+        # textual-plotext rebuilds the plot at every render; plotext's own log scale
+        # raised "math domain error" on the second build. Ours must not.
+        first, second = str(chart.render()), str(chart.render())
+        assert first == second != linear
+        assert "nats, log y" in first
+        await pilot.press("l")
+        assert not chart.log_scale and "nats, linear y" in str(chart.render())
+
+
+async def test_invalid_config_input_is_explained_and_cannot_be_applied(article_app):
+    async with article_app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        form = article_app.query_one(ConfigForm)
+        await retype(pilot, "#cfg-hidden_size", "0")
+        await wait_until(pilot, lambda: "hidden_size" in form.invalid, what="the field to be invalid")
+        error = article_app.query_one("#cfg-hidden_size-error", Static)
+        assert error.display and "hidden_size must be from 1 to 4096; got 0" in str(error.render())
+        assert article_app.query_one("#cfg-apply", Button).disabled
+        await pilot.press("enter")  # Enter in a field applies: refused
+        assert "fix hidden_size first" in str(article_app.query_one("#cfg-message", Static).render())
+        await pilot.press("backspace", "x")
+        assert "whole number" in str(error.render())
+        await pilot.press("backspace", "3")
+        await wait_until(pilot, lambda: not form.invalid, what="the field to be valid")
+        assert not error.display and not article_app.query_one("#cfg-apply", Button).disabled
+        assert article_app.session.config.hidden_size == 2  # nothing applied yet
+
+
+async def test_apply_resets_with_the_new_config(article_app):
+    async with article_app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("n")
+        await wait_rendered(pilot, lambda s: s.step == 1)
+        await retype(pilot, "#cfg-hidden_size", "8")
+        await pilot.click("#cfg-apply")
+        await wait_rendered(pilot, lambda s: s.config.hidden_size == 8 and s.step == 0)
+        assert "H = 8" in article_app.query_one(MatricesView).plain
+        assert "applied" in str(article_app.query_one("#cfg-message", Static).render())
+
+
+async def test_a_config_invalid_as_a_whole_leaves_the_session_alone(article_app):
+    async with article_app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("n")
+        await wait_rendered(pilot, lambda s: s.step == 1)
+        await retype(pilot, "#cfg-seq_len", "5", "0", "enter")  # 2 x 50 > 20 characters
+        message = article_app.query_one("#cfg-message", Static)
+        await wait_until(pilot, lambda: "not applied" in str(message.render()), what="the refusal")
+        assert "seq_len 50" in str(message.render())
+        assert article_app.session.config.seq_len == 3 and article_app.session.snapshot().step == 1
+
+
+async def test_learning_rate_applies_live_without_a_reset(article_app):
+    async with article_app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("n")
+        await wait_rendered(pilot, lambda s: s.step == 1)
+        await retype(pilot, "#cfg-lr", "0", ".", "5", "enter")
+        await wait_rendered(pilot, lambda s: s.lr == 0.5)
+        assert article_app._latest.step == 1  # not reset
+        assert "lr 0.5" in status_text(article_app)
+
+
+async def test_quit_while_training_exits_promptly_with_no_thread_left():
+    config = TrainConfig.default(text="Math" * 400, hidden_size=256, seq_len=100, epochs=1_000_000)
+    article_app = GRUApp(config)
+    async with article_app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("space")
+        session = article_app.session
+        session.wait_for(lambda s: s.state == "running" and s.step > 0, 20)
+        t0 = time.monotonic()
+        await pilot.press("q")
+        quit_seconds = time.monotonic() - t0
+    assert quit_seconds < 3.0
+    assert not session.alive
+    assert session_threads() == []
+
+
+async def test_help_screen_explains_keys_and_matrices(article_app):
+    async with article_app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("question_mark")
+        from tui.help import HelpScreen
+
+        assert isinstance(article_app.screen, HelpScreen)
+        from textual.widgets import Markdown
+
+        source = article_app.screen.query_one(Markdown).source
+        assert "update gate" in source and "`space`" in source and "h_tilde" in source
+        await pilot.press("escape")
+        assert not isinstance(article_app.screen, HelpScreen)
+
+
+async def test_command_palette_offers_the_same_actions(article_app):
+    async with article_app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        commands = {c.title: c for c in article_app.get_system_commands(article_app.screen)}
+        for title in ("Train / pause", "Train one batch", "Finish the epoch", "Reset the model",
+                      "Sample from a prime", "Toggle log scale", "Explain keys and matrices"):
+            assert title in commands
+        commands["Train one batch"].callback()
+        await wait_rendered(pilot, lambda s: s.step == 1)
+
+
+async def test_c_shows_the_config_on_a_narrow_screen(article_app):
+    async with article_app.run_test(size=(80, 24)) as pilot:
+        await wait_ready(pilot)
+        form = article_app.query_one(ConfigForm)
+        assert not form.display
+        await pilot.press("c")
+        assert form.display
+        await pilot.press("c")
+        assert not form.display
+
+
+async def test_keys_before_torch_has_loaded_do_not_crash():
+    app = GRUApp(TrainConfig.article())
+    async with app.run_test(size=SIZE) as pilot:
+        assert "loading torch" in status_text(app) or app.session is not None
+        await pilot.press("n", "space", "r")  # ignored (or applied) without an exception
+        await wait_ready(pilot)
+        assert app.session.alive
