@@ -98,7 +98,7 @@ class GRUApp(App[None]):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         with Horizontal(id="main"):
-            yield ConfigForm(id="config")
+            yield ConfigForm(self.initial_config, id="config")
             with Vertical(id="center"):
                 yield LossChart(id="chart")
                 yield SamplesPane(id="samples")
@@ -273,7 +273,7 @@ class GRUApp(App[None]):
         pane.prime_error = event.error
         if not event.error:
             label = "argmax" if self.temperature == 0 else f"T={self.temperature:g}"
-            pane.result = f"({label}) {event.text}"
+            pane.result = f"{event.text}  ({label})"
 
     def on_config_form_apply_requested(self, event: ConfigForm.ApplyRequested) -> None:
         self.reset_session(event.values)

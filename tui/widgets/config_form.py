@@ -129,16 +129,17 @@ class ConfigForm(VerticalScroll):
     invalid: reactive[frozenset[str]] = reactive(frozenset())
     message: reactive[str] = reactive("")  # the last Apply's outcome
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, initial: TrainConfig | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
+        self._initial = initial or TrainConfig.default()
         self._shown: TrainConfig | None = None
-        self._shown_preset: str | None = None
+        self._shown_preset: str | None = self._initial.preset
         self._shown_text = ""
 
     def compose(self) -> ComposeResult:
         yield Label("preset")
-        yield Select([(p, p) for p in PRESETS], allow_blank=False, value="default", id="cfg-preset",
-                     compact=True)
+        yield Select([(p, p) for p in PRESETS], allow_blank=False, value=self._initial.preset,
+                     id="cfg-preset", compact=True)
         yield Label("text")
         yield Input(placeholder="text to learn", id="cfg-text", validators=[FieldLength()], compact=True)
         yield Static("", id="cfg-text-error", classes="config-form--error")
@@ -152,7 +153,8 @@ class ConfigForm(VerticalScroll):
             yield Static("", id=f"cfg-{name}-error", classes="config-form--error")
         for name, label, options in CHOICE_FIELDS:
             yield Label(label)
-            yield Select([(o, o) for o in options], allow_blank=False, value=options[0], id=f"cfg-{name}",
+            yield Select([(o, o) for o in options], allow_blank=False, value=getattr(self._initial, name),
+                         id=f"cfg-{name}",
                          compact=True)
         yield Button("Apply (resets)", id="cfg-apply", variant="primary", compact=True)
         yield Static("", id="cfg-message")
