@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from .common import ARTICLE, LARGE, MEDIUM, QUICK_SIZES, SMALL, Row, Size, machine
+from .common import ARTICLE, LARGE, MEDIUM, MEMORY, QUICK_SIZES, SMALL, Row, Size, machine
 
 SECTIONS = ("throughput", "learning", "sampling", "memory", "app", "startup")
 
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> dict:
                                   repeats=1 if quick else 3))
     if "memory" in sections:
         say("memory")
-        size, first, last = (QUICK_SIZES[0], 20, 100) if quick else (SMALL, 1000, 10_000)
+        size, first, last = (QUICK_SIZES[0], 20, 100) if quick else (MEMORY, 1000, 10_000)
         rows.extend(misc.memory(size, first, last, timeout=120 if quick else 400))
     if "app" in sections or "startup" in sections:
         from . import app_cost
