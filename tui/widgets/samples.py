@@ -82,4 +82,5 @@ class SamplesPane(Vertical):
         if event.input.id != "prime":
             return
         event.stop()
+        self.screen.set_focus(None)  # keys typed next go to the app again (q quits, space trains)
         self.post_message(self.SampleRequested(event.value))
