@@ -198,7 +198,8 @@ class GRUApp(App[None]):
         self.query_one(MatricesView).move(delta)
 
     def action_focus_prime(self) -> None:
-        self.query_one("#prime", Input).focus()
+        # set_focus now, not focus() (deferred): keys typed right after / must reach the input
+        self.screen.set_focus(self.query_one("#prime", Input))
 
     def action_leave_field(self) -> None:
         self.screen.set_focus(None)

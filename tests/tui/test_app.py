@@ -115,7 +115,7 @@ async def test_e_finishes_the_epoch_and_a_sample_appears(article_app):
         log = str(article_app.query_one("#samples-log", Static).render())
         assert "epoch    1" in log and snap.samples[0].text in log
         chart = article_app.query_one(LossChart)
-        assert chart.points_drawn == 3
+        await wait_until(pilot, lambda: chart.points_drawn == 3, what="the chart to draw 3 steps")
 
 
 async def test_r_resets_to_the_same_first_numbers(article_app):

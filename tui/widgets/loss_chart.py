@@ -13,6 +13,7 @@ on a linear axis and labels the ticks with the original numbers.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,9 @@ from textual_plotext import PlotextPlot
 
 if TYPE_CHECKING:
     from gru_core.session import Snapshot
+
+
+REPLOT_HZ = 4
 
 
 class RunningSums:
@@ -80,8 +84,19 @@ class LossChart(PlotextPlot):
         super().__init__(**kwargs)
         self._sums = RunningSums()
         self.points_drawn = 0  # how many points the step curve had at the last draw
+        self._last_plot = -math.inf
+        self._replot_pending = False
 
-    def watch_snapshot(self) -> None:
+    def watch_snapshot(self, old: Snapshot | None, new: Snapshot | None) -> None:
+        # A plotext build costs tens of ms: while training, redraw at most REPLOT_HZ a second;
+        # a change of state (paused, finished, a reset) is always drawn at once.
+        key = lambda snap: None if snap is None else (snap.state, snap.run_id)  # noqa: E731
+        wait = self._last_plot + 1 / REPLOT_HZ - time.monotonic()
+        if key(old) == key(new) and wait > 0:
+            if not self._replot_pending:  # the newest snapshot is drawn when the time comes
+                self._replot_pending = True
+                self.set_timer(wait, self.replot)
+            return
         self.replot()
 
     def watch_log_scale(self) -> None:
@@ -91,6 +106,7 @@ class LossChart(PlotextPlot):
         self.replot()
 
     def replot(self) -> None:
+        self._last_plot, self._replot_pending = time.monotonic(), False
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
