@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -14,7 +15,9 @@ import pytest
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 TMUX = shutil.which("tmux")
-GRU_TUI = shutil.which("gru-tui")
+# The script installed beside this interpreter (a venv need not be on PATH), else PATH's.
+_BESIDE = os.path.join(os.path.dirname(sys.executable), "gru-tui")
+GRU_TUI = _BESIDE if os.access(_BESIDE, os.X_OK) else shutil.which("gru-tui")
 
 
 def tmux(*args: str) -> str:
