@@ -28,14 +28,6 @@ ZEN_LIKE = (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny matrices: one thread is several times faster than two fighting over 2 shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def config(**changes) -> TrainConfig:
     base = dict(text=ZEN_LIKE * 2, hidden_size=12, seq_len=6, batch_size=3, sample_prime="B",

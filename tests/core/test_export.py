@@ -28,13 +28,6 @@ from gru_core.session import TrainingSession
 TEXT = "the cat sat on the mat. the dog sat on the log. " * 3
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def config(**changes) -> TrainConfig:
     base = dict(text=TEXT, hidden_size=10, seq_len=5, batch_size=3, sample_prime="t",

@@ -17,14 +17,6 @@ from gru_core.inspect_units import (
 from gru_core.session import TrainingSession
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def math_trainer() -> Trainer:
     """The default preset, trained: it knows 'MathMath' well."""

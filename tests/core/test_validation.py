@@ -12,14 +12,6 @@ from gru_core import TrainConfig, Trainer
 from gru_core.corpora import load_corpus
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def unigram_loss(trainer: Trainer) -> float:
     """Cross-entropy on the validation targets of guessing each character by its frequency
     in the training part (add-one smoothing, so a character unseen in training costs a
