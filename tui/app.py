@@ -4,8 +4,8 @@
     timer, RENDER_HZ a second: when _latest.seq changed, hand it to every widget
     keys / form / prime ------(plain method calls)-------> TrainingSession
 
-Torch is imported by `load_session`, a thread worker started on mount: the first
-frame ("loading torch…") is on screen before torch has finished loading.
+Torch is imported by `load_session`, a thread worker started right after the first
+frame ("loading torch…") is drawn.
 """
 
 from __future__ import annotations
@@ -113,7 +113,9 @@ class GRUApp(App[None]):
         self.query_one(ConfigForm).config = self.initial_config
         self.query_one(SamplesPane).temperature = self.temperature
         self.set_interval(1 / RENDER_HZ, self.render_latest)
-        self.load_session()
+        # Importing torch holds the GIL for seconds (loading its libraries): start it only
+        # once the first frame is drawn, or that frame waits for it.
+        self.call_after_refresh(self.load_session)
 
     @property
     def ready(self) -> bool:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from gru_core.session import Snapshot
 
 
-REPLOT_HZ = 4
+REPLOT_HZ = 2  # a plotext build costs tens of ms of the GIL training shares
 
 
 class RunningSums:

@@ -4,10 +4,18 @@ For time step t: the input and target characters of each sequence, h_prev, the g
 and r, h_tilde, h, y_hat (with the vocabulary), the three cross-entropy terms, and the
 gradients of the last step. Everything comes from the Snapshot's trace and grads,
 CPU copies the training thread never writes again.
+
+Cost: the whole text is hundreds of lines of coloured cells, and Textual renders all of
+a Static's content whenever it changes. So the Static holds only the lines near the
+visible ones (padding stands in for the rest, keeping the scroll height), and while
+training runs the pane is rebuilt at most once every RUNNING_REDRAW_S; a change of state,
+of t or of size is drawn at once.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -16,10 +24,13 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from .matrix_text import MatrixWriter, char_label
+from .matrix_text import MAX_HEATMAP_ROWS, Extent, MatrixWriter, char_label
 
 if TYPE_CHECKING:
     from gru_core.session import Snapshot
+
+RUNNING_REDRAW_S = 1.0  # while training runs, the pane is rebuilt at most this often
+WINDOW_MARGIN = 20  # lines drawn above and below the visible ones, so scrolling rarely re-windows
 
 GRAD_ORDER = ("Wz", "Wr", "Wh", "Uz", "Ur", "Uh", "bz", "br", "bh", "bUh", "Wy", "by")
 
@@ -43,10 +54,19 @@ class MatricesView(VerticalScroll, can_focus=False):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.plain = ""  # the text last drawn, for tests and screen readers
+        self._writer = MatrixWriter(80)  # the text last drawn, line by line
+        self._window: tuple[int, int] | None = None  # the lines the Static holds
+        self._last_draw = -math.inf
+        self._redraw_pending = False
 
     def compose(self) -> ComposeResult:
         yield Static("", id="matrices-body", classes="matrices--body")
+
+    @property
+    def plain(self) -> str:
+        """The text last drawn, for tests and screen readers."""
+        writer = self._writer
+        return "\n".join(line.plain for line in writer.lines_text(0, len(writer.lines)))
 
     @property
     def steps(self) -> int:
@@ -60,8 +80,15 @@ class MatricesView(VerticalScroll, can_focus=False):
     def validate_t(self, t: int) -> int:
         return max(0, min(t, self.steps - 1)) if self.steps else 0
 
-    def watch_snapshot(self) -> None:
+    def watch_snapshot(self, old: Snapshot | None, new: Snapshot | None) -> None:
         self.t = self.validate_t(self.t)
+        key = lambda snap: None if snap is None else (snap.state, snap.run_id)  # noqa: E731
+        wait = self._last_draw + RUNNING_REDRAW_S - time.monotonic()
+        if new is not None and new.state == "running" and key(old) == key(new) and wait > 0:
+            if not self._redraw_pending:  # the newest snapshot is drawn when the time comes
+                self._redraw_pending = True
+                self.set_timer(wait, self.redraw)
+            return
         self.redraw()
 
     def watch_t(self) -> None:
@@ -70,18 +97,41 @@ class MatricesView(VerticalScroll, can_focus=False):
     def on_resize(self) -> None:
         self.redraw()
 
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self._window is None:
+            return
+        start, stop = self._window
+        top, height = int(new_value), self.scrollable_content_region.height
+        if (start > 0 and top < start) or (stop < len(self._writer.lines) and top + height > stop):
+            self._show_window()
+
     def redraw(self) -> None:
+        self._last_draw, self._redraw_pending = time.monotonic(), False
+        self._writer = self.write(max(40, self.scrollable_content_region.width or 80))
+        self._show_window()
+
+    def _show_window(self) -> None:
+        """Put the lines near the visible ones in the Static, blank lines for the rest."""
+        total = len(self._writer.lines)
+        top, height = int(self.scroll_y), self.scrollable_content_region.height or 50
+        start = max(0, top - WINDOW_MARGIN)
+        stop = min(total, top + height + WINDOW_MARGIN)
+        self._window = (start, stop)
+        shown = Text("\n", no_wrap=True, overflow="crop").join(self._writer.lines_text(start, stop))
         body = self.query_one("#matrices-body", Static)
-        text = self.render_text(max(40, self.scrollable_content_region.width or 80))
-        self.plain = text.plain
-        body.update(text)
+        body.styles.padding = (start, 0, max(0, total - 1 - stop), 0)  # blank rows: cheap to draw
+        body.update(shown)
 
     def render_text(self, width: int) -> Text:
+        return self.write(width).text
+
+    def write(self, width: int) -> MatrixWriter:
         snap = self.snapshot
         out = MatrixWriter(width)
         if snap is None or snap.trace is None:
             out.heading("matrices: waiting for the model")
-            return out.text
+            return out
         tr, vocab, t = snap.trace, snap.vocab, self.t
         T, B = int(tr.x.shape[0]), int(tr.x.shape[1])
         H, V = int(tr.h.shape[-1]), len(vocab)
@@ -115,9 +165,9 @@ class MatricesView(VerticalScroll, can_focus=False):
         out.block(f"term3 [{T}]", [("all t", term3)], highlight=[t],
                   note="term3 = −mean_b term2, one per t")
         out.line("loss", "", Text(f"{float(tr.loss):.4f}   = mean over t of term3", "bold"))
-        out.text.append("\n")
+        out.newline()
         self._gradients(out, snap)
-        return out.text
+        return out
 
     def _gradients(self, out: MatrixWriter, snap: Snapshot) -> None:
         if not snap.grads:
@@ -130,16 +180,23 @@ class MatricesView(VerticalScroll, can_focus=False):
             if g is None:
                 continue
             shape = list(g.shape)
+            absmax = float(g.abs().max()) if g.numel() else 0.0
+            small = absmax < 0.01
+            extent = None
+            if g.dim() == 2 and not out.fits(shape[1]):  # a heatmap shows the first rows only
+                extent = Extent(shape[0], float(g.min()), float(g.max()), absmax)
+                g = g[:MAX_HEATMAP_ROWS]
             values = g.tolist()
-            small = max((abs(v) for v in g.flatten().tolist()), default=0.0) < 0.01
             label = f"d{name} [{','.join(str(n) for n in shape)}]"
             if g.dim() == 1:
                 header = vocab if name == "by" else None
                 out.block(label, [("", values)], header=header, small=small)
             elif name.startswith("W") and name != "Wy":  # [V, H]: a row per input character
-                out.block(label, [(f"'{char_label(c)}'", row) for c, row in zip(vocab, values)], small=small)
+                out.block(label, [(f"'{char_label(c)}'", row) for c, row in zip(vocab, values)], small=small,
+                          extent=extent)
             elif name == "Wy":  # [H, V]
                 out.block(label, [(f"h{k + 1}", row) for k, row in enumerate(values)], header=vocab,
-                          small=small)
+                          small=small, extent=extent)
             else:  # U [H, H]
-                out.block(label, [(f"h{k + 1}", row) for k, row in enumerate(values)], small=small)
+                out.block(label, [(f"h{k + 1}", row) for k, row in enumerate(values)], small=small,
+                          extent=extent)

@@ -6,11 +6,13 @@ Pure formatting of plain Python lists (no torch): diverging colours for signed v
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import lru_cache, partial
+from typing import NamedTuple
 
 from rich.color import Color
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 
 LABEL_WIDTH = 17  # "h_tilde [4,128]  ", when the pane is wide enough; else labels get a line
 WIDE = 90
@@ -19,6 +21,16 @@ CELL = 8  # " -0.3472"
 MAX_HEATMAP_ROWS = 8
 
 Rows = Sequence[tuple[str, Sequence[float]]]
+Line = Text | Callable[[], Text]  # a heatmap row is built only when it is shown
+
+
+class Extent(NamedTuple):
+    """What a heatmap needs of a whole matrix when only its first rows are passed as lists."""
+
+    rows: int  # rows in the whole matrix
+    lo: float
+    hi: float
+    absmax: float
 
 
 def char_label(c: str) -> str:
@@ -30,18 +42,23 @@ def fmt(v: float, small: bool = False) -> str:
     return f"{v:{CELL}.1e}" if small else f"{v:{CELL}.4f}"
 
 
+@lru_cache(maxsize=1024)
+def _background(r: int, g: int, b: int) -> Style:
+    # A heatmap has thousands of cells but a few hundred colours: one Style each, reused.
+    return Style(bgcolor=Color.from_rgb(r, g, b))
+
+
 def diverging(v: float, scale: float) -> Style:
     """Blue for negative, red for positive, brighter with magnitude."""
     a = max(-1.0, min(1.0, v / scale)) if scale > 0 else 0.0
     k = int(40 + 200 * abs(a))
-    rgb = (k, 40, 60) if a >= 0 else (40, 70, k)
-    return Style(bgcolor=Color.from_rgb(*rgb))
+    return _background(k, 40, 60) if a >= 0 else _background(40, 70, k)
 
 
 def sequential(v: float, scale: float = 1.0) -> Style:
     """Dark to bright yellow for 0 to `scale`."""
     a = max(0.0, min(1.0, v / scale)) if scale > 0 else 0.0
-    return Style(bgcolor=Color.from_rgb(int(30 + 225 * a), int(30 + 190 * a), 40))
+    return _background(int(30 + 225 * a), int(30 + 190 * a), 40)
 
 
 class MatrixWriter:
@@ -50,7 +67,7 @@ class MatrixWriter:
     def __init__(self, width: int) -> None:
         self.width = max(30, width)
         self.label_width = LABEL_WIDTH if self.width >= WIDE else 0
-        self.text = Text(no_wrap=True, overflow="crop")
+        self.lines: list[Line] = [Text()]  # kept line by line: the pane shows a window of them
 
     @property
     def cells(self) -> int:
@@ -59,20 +76,50 @@ class MatrixWriter:
     def fits(self, columns: int) -> bool:
         return columns * CELL <= self.cells
 
-    def line(self, label: str = "", row_label: str = "", body: Text | str = "", style: str = "") -> None:
+    @property
+    def text(self) -> Text:
+        """Everything written so far, as one Text."""
+        return Text("\n", no_wrap=True, overflow="crop").join(self.lines_text(0, len(self.lines)))
+
+    def lines_text(self, start: int, stop: int) -> list[Text]:
+        """Lines start to stop (exclusive), building the heatmap rows among them."""
+        lines = self.lines
+        for i in range(start, stop):
+            if callable(lines[i]):
+                lines[i] = lines[i]()
+        return lines[start:stop]  # type: ignore[return-value]
+
+    def newline(self) -> None:
+        self.lines.append(Text())
+
+    def _append(self, content: str | Text, style: str = "") -> None:
+        """Append to the current line; each newline in a str starts the next line."""
+        if isinstance(content, Text):
+            self.lines[-1].append_text(content)
+            return
+        first, *rest = content.split("\n")
+        self.lines[-1].append(first, style)
+        for part in rest:
+            self.lines.append(Text(part, style) if part else Text())
+
+    def line(self, label: str = "", row_label: str = "", body: Line | str = "", style: str = "") -> None:
         if not self.label_width:  # narrow: the label on a line of its own
             if label:
-                self.text.append(label, style or "bold")
-                self.text.append("\n")
+                self._append(label, style or "bold")
+                self.newline()
         else:
-            self.text.append(f"{label:<{LABEL_WIDTH}}"[:LABEL_WIDTH], style or "bold")
-        self.text.append(f"{row_label:<{ROW_LABEL_WIDTH}}"[:ROW_LABEL_WIDTH], "dim")
-        self.text.append(body if isinstance(body, Text) else Text(body))
-        self.text.append("\n")
+            self._append(f"{label:<{LABEL_WIDTH}}"[:LABEL_WIDTH], style or "bold")
+        self._append(f"{row_label:<{ROW_LABEL_WIDTH}}"[:ROW_LABEL_WIDTH], "dim")
+        if callable(body):
+            prefix = self.lines[-1]
+            self.lines[-1] = lambda: prefix.append_text(body())  # type: ignore[union-attr]
+        else:
+            self._append(body if isinstance(body, Text) else Text(body))
+        self.newline()
 
     def heading(self, title: str, style: str = "bold underline") -> None:
-        self.text.append(title, style)
-        self.text.append("\n")
+        self._append(title, style)
+        self.newline()
 
     def block(
         self,
@@ -84,24 +131,31 @@ class MatrixWriter:
         highlight: Sequence[int | None] | None = None,
         small: bool = False,
         note: str = "",
+        extent: Extent | None = None,
     ) -> None:
         """One matrix: a row per (row label, values). highlight[i] marks a column of row i.
 
         `note` (an equation) goes beside the label on a narrow pane, under the block on a wide one.
+        `extent`: `rows` holds only the first rows of a bigger matrix (enough for a heatmap);
+        extent says how many it has and its range.
         """
         if not rows:
             return
         if note and not self.label_width:
-            self.text.append(label, "bold")
+            self._append(label, "bold")
             gap = "  " if len(label) + 2 + len(note) <= self.width else "\n  "
-            self.text.append(f"{gap}{note}\n", "dim italic")
+            self._append(f"{gap}{note}\n", "dim italic")
             label = ""
         elif note:
-            self.block(label, rows, kind=kind, header=header, highlight=highlight, small=small)
+            self.block(label, rows, kind=kind, header=header, highlight=highlight, small=small,
+                       extent=extent)
             self.line("", "", Text(note, "dim italic"))
             return
         columns = len(rows[0][1])
-        scale = max((abs(v) for _, values in rows for v in values), default=1.0) or 1.0
+        if extent is not None:
+            scale = extent.absmax or 1.0
+        else:
+            scale = max((abs(v) for _, values in rows for v in values), default=1.0) or 1.0
         if kind == "sequential":
             scale = 1.0
         paint = (lambda v: sequential(v, scale)) if kind == "sequential" else (
@@ -127,14 +181,33 @@ class MatrixWriter:
                 self.line(label, "", "".join(char_label(h) for h in header[start:stop]))
                 label = ""
             for i, (row_label, values) in enumerate(shown):
-                body = Text()
-                for j in range(start, stop):
-                    marked = highlight is not None and highlight[i] == j
-                    body.append("◆" if marked else " ", paint(values[j]))
-                self.line(label, row_label, body)
+                mark = highlight[i] if highlight is not None else None
+                self.line(label, row_label, partial(_heat_row, values[start:stop], mark - start
+                                                    if mark is not None else None, paint))
                 label = ""
-        if len(rows) > len(shown):
-            self.line("", "", f"… {len(rows) - len(shown)} more rows", style="dim")
-        lo = min(v for _, values in rows for v in values)
-        hi = max(v for _, values in rows for v in values)
+        total = extent.rows if extent is not None else len(rows)
+        if total > len(shown):
+            self.line("", "", f"… {total - len(shown)} more rows", style="dim")
+        if extent is not None:
+            lo, hi = extent.lo, extent.hi
+        else:
+            lo = min(v for _, values in rows for v in values)
+            hi = max(v for _, values in rows for v in values)
         self.line("", "", Text(f"heatmap, from {lo:.3g} to {hi:.3g}", "dim"))
+
+
+def _heat_row(values: Sequence[float], mark: int | None, paint: Callable[[float], Style]) -> Text:
+    """One heatmap row: a coloured cell per value, ◆ on the marked one."""
+    cells = "".join("◆" if j == mark else " " for j in range(len(values)))
+    return Text(cells, spans=_runs([paint(v) for v in values]))
+
+
+def _runs(styles: list[Style]) -> list[Span]:
+    """One span per run of equal styles: what appending cell by cell gives, in far fewer spans."""
+    spans: list[Span] = []
+    start = 0
+    for j in range(1, len(styles) + 1):
+        if j == len(styles) or styles[j] is not styles[start]:
+            spans.append(Span(start, j, styles[start]))
+            start = j
+    return spans
