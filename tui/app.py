@@ -11,6 +11,7 @@ frame ("loading torch…") is drawn.
 from __future__ import annotations
 
 import threading
+import traceback
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +74,7 @@ class GRUApp(App[None]):
         Binding("c", "toggle_config", "Config", show=False),
         Binding("escape", "leave_field", "Keys", show=False),
         Binding("question_mark", "help", "Help"),
+        Binding("d", "error_details", "Details", show=False),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -93,6 +95,7 @@ class GRUApp(App[None]):
         self._rendered_seq = -1
         self._session_lock = threading.Lock()
         self._quitting = False
+        self.worker_error: tuple[str, str] | None = None  # (message, traceback) of a crashed worker
 
     # ================================================================ layout
     def compose(self) -> ComposeResult:
@@ -146,6 +149,8 @@ class GRUApp(App[None]):
         snap = self._latest
         if snap is None or snap.seq == self._rendered_seq:
             return
+        if not self.query(StatusBar):  # the app is closing: its widgets are gone (the timer may still tick)
+            return
         self._rendered_seq = snap.seq
         status = self.query_one(StatusBar)
         status.loading = None
@@ -161,6 +166,9 @@ class GRUApp(App[None]):
             return
         error = worker.error
         message = str(error) if isinstance(error, GRUError) else f"{type(error).__name__}: {error}"
+        if not isinstance(error, GRUError):  # a bug, not a user's mistake: keep its traceback for `d`
+            self.worker_error = (message, "".join(traceback.format_exception(error)))
+            message += "  (d: details)"
         if worker.group == "session":
             self.query_one(StatusBar).loading = f"error: could not start training: {message}"
         elif worker.group == "sample":
@@ -222,6 +230,21 @@ class GRUApp(App[None]):
         shown = self.query_one(ConfigForm).display
         self.screen.set_class(not shown, "-show-config")
         self.screen.set_class(shown, "-hide-config")
+
+    def action_error_details(self) -> None:
+        """The error on screen in full, traceback included (training's first, else a worker's)."""
+        from .error_details import ErrorDetailsScreen
+
+        snap = self._latest
+        if snap is not None and snap.state == "error" and snap.error:
+            message, detail = snap.error, snap.error_detail
+        elif self.worker_error is not None:
+            message, detail = self.worker_error
+        else:
+            self.notify("no error to show", timeout=2)
+            return
+        if not isinstance(self.screen, ErrorDetailsScreen):
+            self.push_screen(ErrorDetailsScreen(message, detail))
 
     def action_help(self) -> None:
         from .help import HelpScreen  # Markdown is slow to import: not before the first frame

@@ -21,6 +21,7 @@ KEYS = (  # (key, what it does): the README's table and the help screen come fro
     ("escape", "leave a text field (keys act on training again)"),
     ("ctrl+p", "command palette: the same actions by name"),
     ("?", "this help"),
+    ("d", "error details: the whole message and its traceback, when an error shows"),
     ("q", "quit (stops training at once)"),
 )
 

@@ -80,5 +80,5 @@ class StatusBar(Static):
         item("preset", snap.config.preset)
         if snap.error:
             text.append("\n")
-            text.append(f" {snap.error}  (r resets) ", style("status-bar--error"))
+            text.append(f" {snap.error}  (r resets, d details) ", style("status-bar--error"))
         self.update(text)
