@@ -10,6 +10,7 @@ frame ("loading torch…") is drawn.
 
 from __future__ import annotations
 
+import math
 import threading
 import traceback
 from collections.abc import Iterable
@@ -27,6 +28,8 @@ from textual.worker import Worker, WorkerState
 from gru_core.config import TrainConfig
 from gru_core.errors import GRUError
 
+from .file_actions import FileActions, FileDone
+from .sample_actions import SampleActions
 from .widgets.config_form import ConfigForm, config_from_form
 from .widgets.loss_chart import LossChart
 from .widgets.matrices import MatricesView
@@ -34,17 +37,18 @@ from .widgets.samples import SamplesPane
 from .widgets.status import StatusBar
 
 if TYPE_CHECKING:
+    from gru_core.history import History
     from gru_core.session import Snapshot, TrainingSession
+    from gru_core.trainer import Trainer
 
 RENDER_HZ = 10  # screen updates a second, at most
 TEMPERATURES = (0.0, 0.2, 0.5, 0.8, 1.0, 1.2, 1.5, 2.0)
-PRIME_SAMPLE_LEN = 100
 
 
-class PrimeSampled(Message):
-    def __init__(self, text: str = "", error: str = "") -> None:
+class ValNoteRead(Message):
+    def __init__(self, run_id: int, note: str | None) -> None:
         super().__init__()
-        self.text, self.error = text, error
+        self.run_id, self.note = run_id, note
 
 
 class ConfigApplied(Message):
@@ -53,7 +57,22 @@ class ConfigApplied(Message):
         self.message = message
 
 
-class GRUApp(App[None]):
+def validation_status(snap: Snapshot, note: str | None) -> str:
+    """What the config pane says about validation for the run on screen."""
+    config = snap.config
+    if note:
+        return note
+    if not config.val_fraction:
+        return "validation off: set a fraction (e.g. 0.1) to hold text out"
+    held = len(config.text) - config.train_chars
+    val = snap.val_loss
+    if val is None:
+        return f"validation: {held:,} characters held out; measured at epoch ends"
+    bits = val / math.log(2)
+    return f"validation: {held:,} characters held out; last {val:.4f} nats = {bits:.3f} bits/char"
+
+
+class GRUApp(FileActions, SampleActions, App[None]):
     """Train a GRU and watch its matrices, loss and samples."""
 
     CSS_PATH = "app.tcss"
@@ -70,6 +89,18 @@ class GRUApp(App[None]):
         Binding("slash", "focus_prime", "Prime"),
         Binding("t", "temperature(-1)", "Temp−", show=False),
         Binding("T", "temperature(1)", "Temp+", show=False),
+        Binding("less_than_sign", "sample_length(-1)", "Len−", show=False),
+        Binding("greater_than_sign", "sample_length(1)", "Len+", show=False),
+        Binding("k", "top_k(-1)", "top-k−", show=False),
+        Binding("K", "top_k(1)", "top-k+", show=False),
+        Binding("u", "colour_mode", "Colour"),
+        Binding("left_square_bracket", "unit(-1)", "Unit−", show=False),
+        Binding("right_square_bracket", "unit(1)", "Unit+", show=False),
+        Binding("j", "top_unit", "Top unit", show=False),
+        Binding("v", "validation_view", "Val view", show=False),
+        Binding("ctrl+s", "save", "Save", show=False),
+        Binding("ctrl+o", "load", "Load", show=False),
+        Binding("ctrl+e", "export", "Export", show=False),
         Binding("l", "log_scale", "Log y"),
         Binding("c", "toggle_config", "Config", show=False),
         Binding("escape", "leave_field", "Keys", show=False),
@@ -84,18 +115,26 @@ class GRUApp(App[None]):
         *,
         torch_threads: int | None = None,
         max_rate: float = 8.0,
+        resume: tuple[Trainer, History] | None = None,
+        resumed_from: str = "",
     ) -> None:
         super().__init__()
-        self.initial_config = config or TrainConfig.default()
+        self.resume = resume  # a loaded checkpoint (gru-tui --load) to continue
+        self.resumed_from = resumed_from
+        self.initial_config = resume[0].config if resume is not None else (config or TrainConfig.default())
         self.torch_threads = torch_threads
         self.max_rate = max_rate
         self.session: TrainingSession | None = None
         self.temperature = 1.0
         self._latest: Snapshot | None = None  # written by the session's delivery thread
         self._rendered_seq = -1
+        self.shown: Snapshot | None = None  # the snapshot on screen (exports write it)
+        self.val_note: str | None = None  # Trainer.val_note of the run on screen
+        self._val_note_run = -1
         self._session_lock = threading.Lock()
         self._quitting = False
         self.worker_error: tuple[str, str] | None = None  # (message, traceback) of a crashed worker
+        self.file_message = ""  # the last save / load / export's outcome (also a notification)
 
     # ================================================================ layout
     def compose(self) -> ComposeResult:
@@ -130,8 +169,11 @@ class GRUApp(App[None]):
     def load_session(self) -> None:
         from gru_core.session import TrainingSession  # torch loads here, off the UI thread
 
+        trainer, history = self.resume if self.resume is not None else (None, None)
+        self.resume = None  # the session owns them now
         session = TrainingSession(self.initial_config, torch_threads=self.torch_threads,
-                                  max_rate=self.max_rate, sample_temperature=self.temperature)
+                                  max_rate=self.max_rate, sample_temperature=self.temperature,
+                                  trainer=trainer, history=history)
         with self._session_lock:
             if self._quitting:  # quit while torch was loading
                 session.close()
@@ -140,6 +182,10 @@ class GRUApp(App[None]):
         session.subscribe(self._on_snapshot)
         if self._latest is None:  # the first snapshot may have been delivered before we subscribed
             self._latest = session.snapshot()
+        if self.resumed_from:
+            snap = session.snapshot()
+            self.post_message(FileDone(f"resumed from {self.resumed_from}: step {snap.step}, "
+                                       f"epoch {snap.epoch} (paused; space trains)"))
 
     def _on_snapshot(self, snap: Snapshot) -> None:
         """On the session's delivery thread: only keep it; the timer renders it."""
@@ -152,13 +198,19 @@ class GRUApp(App[None]):
         if not self.query(StatusBar):  # the app is closing: its widgets are gone (the timer may still tick)
             return
         self._rendered_seq = snap.seq
+        self.shown = snap
+        if snap.run_id != self._val_note_run:
+            self._val_note_run, self.val_note = snap.run_id, None
+            self.read_val_note(snap.run_id)
         status = self.query_one(StatusBar)
         status.loading = None
         status.snapshot = snap
         self.query_one(LossChart).snapshot = snap
         self.query_one(MatricesView).snapshot = snap
         self.query_one(SamplesPane).snapshot = snap
-        self.query_one(ConfigForm).config = snap.config
+        form = self.query_one(ConfigForm)
+        form.config = snap.config
+        form.val_status = validation_status(snap, self.val_note)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
@@ -172,7 +224,11 @@ class GRUApp(App[None]):
         if worker.group == "session":
             self.query_one(StatusBar).loading = f"error: could not start training: {message}"
         elif worker.group == "sample":
-            self.query_one(SamplesPane).prime_error = message
+            pane = self.query_one(SamplesPane)
+            pane.prime_error = message
+            pane.show_sample(None, "")
+        elif worker.group in ("files", "units"):
+            self.notify(message, severity="error", timeout=8)
         elif worker.group == "apply":
             self.query_one(ConfigForm).message = f"not applied: {message}"
 
@@ -276,30 +332,19 @@ class GRUApp(App[None]):
             f"B {config.batch_size}, {config.optimizer} lr {config.lr:g}; model reset"
         ))
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="sample")
-    def sample_prime(self, prime: str, temperature: float) -> None:
+    @work(thread=True, exclusive=True, exit_on_error=False, group="val_note")
+    def read_val_note(self, run_id: int) -> None:
         session = self.session
-        if session is None:
-            self.post_message(PrimeSampled(error="torch is still loading; try again in a moment"))
-            return
-        try:
-            result = session.sample(prime, PRIME_SAMPLE_LEN, temperature)
-        except GRUError as exc:
-            self.post_message(PrimeSampled(error=str(exc)))
-            return
-        self.post_message(PrimeSampled(text=result.text))
+        if session is not None:
+            note = session.with_trainer(lambda trainer, history: trainer.val_note)
+            self.post_message(ValNoteRead(run_id, note))
 
     # ================================================================ messages
-    def on_samples_pane_sample_requested(self, event: SamplesPane.SampleRequested) -> None:
-        self.screen.set_focus(None)  # back to the keys: q quits, space trains
-        self.sample_prime(event.prime, self.temperature)
-
-    def on_prime_sampled(self, event: PrimeSampled) -> None:
-        pane = self.query_one(SamplesPane)
-        pane.prime_error = event.error
-        if not event.error:
-            label = "argmax" if self.temperature == 0 else f"T={self.temperature:g}"
-            pane.result = f"{event.text}  ({label})"
+    def on_val_note_read(self, event: ValNoteRead) -> None:
+        if event.run_id == self._val_note_run:
+            self.val_note = event.note
+            if self.shown is not None:
+                self.query_one(ConfigForm).val_status = validation_status(self.shown, event.note)
 
     def on_config_form_apply_requested(self, event: ConfigForm.ApplyRequested) -> None:
         self.reset_session(event.values)
@@ -325,6 +370,17 @@ class GRUApp(App[None]):
                             lambda: self.action_temperature(-1))
         yield SystemCommand("Raise temperature", "Sampling temperature up (T)",
                             lambda: self.action_temperature(1))
+        yield SystemCommand("Save a checkpoint", "Weights, optimizer, progress and history (ctrl+s)",
+                            self.action_save)
+        yield SystemCommand("Load a checkpoint", "Resume a saved run (ctrl+o)", self.action_load)
+        yield SystemCommand("Export loss and matrices", "Loss history CSV, this batch as JSON (ctrl+e)",
+                            self.action_export)
+        yield SystemCommand("Colour the sample", "Plain, by confidence, by a hidden unit (u)",
+                            self.action_colour_mode)
+        yield SystemCommand("Most responsive unit", "Colour by the next top-ranked unit (j)",
+                            self.action_top_unit)
+        yield SystemCommand("Validation text view", "Colour held-out text instead of the sample (v)",
+                            self.action_validation_view)
         yield SystemCommand("Toggle log scale", "Log y axis on the loss chart (l)", self.action_log_scale)
         yield SystemCommand("Toggle config pane", "Show or hide the config (c)", self.action_toggle_config)
         yield SystemCommand("Explain keys and matrices", "The help screen (?)", self.action_help)

@@ -16,6 +16,15 @@ KEYS = (  # (key, what it does): the README's table and the help screen come fro
     ("← / →", "previous / next time step t in the matrices pane"),
     ("/", "type a prime in the samples pane; Enter samples from it"),
     ("t / T", "lower / raise the sampling temperature"),
+    ("< / >", "shorter / longer prime samples (20 … 2000 characters, streamed as drawn)"),
+    ("k / K", "lower / raise top-k: draw only from the k likeliest characters (off: all)"),
+    ("u", "colour the sample: plain, by confidence p(char), by a hidden unit's activation"),
+    ("[ / ]", "previous / next hidden unit to colour by"),
+    ("j", "next of the most responsive units (largest swing over the text shown)"),
+    ("v", "the coloured view over a stretch of validation text / back to the sample"),
+    ("ctrl+s", "save a checkpoint (asks for the path; training goes on)"),
+    ("ctrl+o", "load a checkpoint: resume that run, paused (a bad file changes nothing)"),
+    ("ctrl+e", "export the loss history (CSV) and the batch on screen (JSON)"),
     ("l", "loss chart: toggle a log y axis"),
     ("c", "show / hide the config pane"),
     ("escape", "leave a text field (keys act on training again)"),
@@ -48,6 +57,15 @@ characters in the vocabulary.
 
 Small matrices show numbers; large ones a heatmap: red positive, blue negative
 (h, h_tilde, gradients), dark to bright yellow from 0 to 1 (z, r, y_hat).
+
+## Seeing the units
+
+After `/`, a prime and Enter, the sample streams in, then `u` colours it: by
+**confidence**, the probability the model gave each character (red 0 … green 1), or by
+one **hidden unit**, h[unit] after reading each character (blue −1 … red +1), with the
+unit's index and the range it spans. `[`/`]` step through the units; `j` jumps to the
+ones that swing most over the text (some track quotes, line ends or word boundaries, as
+in Karpathy, Johnson and Fei-Fei 2015). `v` shows the same view over held-out text.
 
 ## The loss chart
 

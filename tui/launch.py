@@ -29,6 +29,9 @@ def make_parser() -> argparse.ArgumentParser:
         "`gru-tui train --help` for the headless trainer.",
     )
     add_config_arguments(parser)
+    parser.add_argument("--load", metavar="PATH",
+                        help="resume from a checkpoint saved with ctrl+s or `gru-tui train --save` "
+                        "(its config is used; --epochs still applies)")
     return parser
 
 
@@ -38,15 +41,33 @@ def default_torch_threads() -> int | None:
     return cores - 1 if cores > 2 else None
 
 
+def load_resume(path: str, epochs: int | None = None) -> tuple:
+    """(Trainer, History) from a checkpoint, before the app starts; GRUError if refused.
+
+    Torch loads here, before the first frame: the file must be checked before the app opens.
+    """
+    from gru_core.checkpoint import load_checkpoint
+
+    trainer, history = load_checkpoint(path)
+    if epochs is not None:
+        trainer.config = trainer.config.replace(epochs=epochs)
+    return trainer, history
+
+
 def launch_app(argv: Sequence[str]) -> int:
     """Parse `argv`, run the app until it quits; 2 with one line on stderr for a bad flag."""
+    resume = None
     try:
-        config = config_from_args(make_parser().parse_args(list(argv)))
+        args = make_parser().parse_args(list(argv))
+        config = config_from_args(args)
+        if args.load:
+            resume = load_resume(args.load, args.epochs)
     except GRUError as exc:
         print(f"gru-tui: error: {exc}", file=sys.stderr)
         return 2
     from .app import GRUApp
 
-    app = GRUApp(config, torch_threads=default_torch_threads())
+    app = GRUApp(config, torch_threads=default_torch_threads(), resume=resume,
+                 resumed_from=args.load or "")
     app.run()
     return app.return_code or 0

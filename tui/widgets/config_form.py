@@ -29,6 +29,7 @@ NUMBER_FIELDS = (  # (config field, label)
     ("epochs", "epochs"),
     ("seed", "seed"),
     ("clip", "clip grad norm (0: off)"),
+    ("val_fraction", "validation share (0: off)"),
 )
 CHOICE_FIELDS = (
     ("optimizer", "optimizer", OPTIMIZERS),
@@ -36,6 +37,14 @@ CHOICE_FIELDS = (
     ("backward", "backward", BACKWARDS),
 )
 TEXT_SHOWN = 2000  # characters of a long text put in the text field
+SOURCES = (("text field / file", "text"), ("corpus: zen", "zen"), ("corpus: stdlib", "stdlib"),
+           ("corpus: article", "article"))
+
+
+def source_choice(config: TrainConfig) -> str:
+    """The source select's value for a config: a corpus name, or "text" (the field or a file)."""
+    name = config.source.removeprefix("corpus:")
+    return name if config.source.startswith("corpus:") and name in dict(map(reversed, SOURCES)) else "text"
 
 
 def field_text(config: TrainConfig, name: str) -> str:
@@ -75,9 +84,10 @@ class FileValidator(Validator):
 def config_from_form(current: TrainConfig, values: dict[str, Any]) -> TrainConfig:
     """The config the form describes, built on the current one (or the chosen preset).
 
-    values: preset, every NUMBER/CHOICE field as typed, "file" (path or ""), "text"
-    (None when the text field was left as it was filled in). GRUError if invalid.
-    Reads the file, so call it off the UI thread.
+    values: preset, every NUMBER/CHOICE field as typed, "corpus" (a built-in corpus's name,
+    or "" for the text field / file), "file" (path or ""), "text" (None when the text field
+    was left as it was filled in). GRUError if invalid. Reads the file or corpus, so call
+    it off the UI thread.
     """
     preset = values["preset"]
     base = current if preset == current.preset else TrainConfig.preset_named(preset)
@@ -87,8 +97,14 @@ def config_from_form(current: TrainConfig, values: dict[str, Any]) -> TrainConfi
     for name, _, _ in CHOICE_FIELDS:
         changes[name] = parse_field(name, values[name])
     path = values.get("file", "").strip()
+    corpus = values.get("corpus", "")
     text, source = None, None
-    if path:
+    if corpus:
+        if f"corpus:{corpus}" != base.source:
+            from gru_core.corpora import load_corpus
+
+            text, source = load_corpus(corpus), f"corpus:{corpus}"
+    elif path:
         if f"file:{path}" != base.source:
             from gru_core.textfile import read_text_file
 
@@ -128,6 +144,7 @@ class ConfigForm(VerticalScroll):
     config: reactive[TrainConfig | None] = reactive(None)
     invalid: reactive[frozenset[str]] = reactive(frozenset())
     message: reactive[str] = reactive("")  # the last Apply's outcome
+    val_status: reactive[str] = reactive("")  # validation of the run on screen (or why there is none)
 
     def __init__(self, initial: TrainConfig | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -140,6 +157,9 @@ class ConfigForm(VerticalScroll):
         yield Label("preset")
         yield Select([(p, p) for p in PRESETS], allow_blank=False, value=self._initial.preset,
                      id="cfg-preset", compact=True)
+        yield Label("source")
+        yield Select(SOURCES, allow_blank=False, value=source_choice(self._initial), id="cfg-source",
+                     compact=True)
         yield Label("text")
         yield Input(placeholder="text to learn", id="cfg-text", validators=[FieldLength()], compact=True)
         yield Static("", id="cfg-text-error", classes="config-form--error")
@@ -151,6 +171,7 @@ class ConfigForm(VerticalScroll):
             yield Label(label)
             yield Input(id=f"cfg-{name}", validators=[FieldValidator(name)], compact=True)
             yield Static("", id=f"cfg-{name}-error", classes="config-form--error")
+        yield Static("", id="cfg-val-status")
         for name, label, options in CHOICE_FIELDS:
             yield Label(label)
             yield Select([(o, o) for o in options], allow_blank=False, value=getattr(self._initial, name),
@@ -178,6 +199,7 @@ class ConfigForm(VerticalScroll):
             self.query_one("#cfg-text", Input).value = self._shown_text
             path = config.source[5:] if config.source.startswith("file:") else ""
             self.query_one("#cfg-file", Input).value = path
+            self.query_one("#cfg-source", Select).value = source_choice(config)
         for name, _ in NUMBER_FIELDS:
             if changed(name):
                 self.query_one(f"#cfg-{name}", Input).value = field_text(config, name)
@@ -200,6 +222,9 @@ class ConfigForm(VerticalScroll):
     def watch_invalid(self, invalid: frozenset[str]) -> None:
         self.query_one("#cfg-apply", Button).disabled = bool(invalid)
 
+    def watch_val_status(self, status: str) -> None:
+        self.query_one("#cfg-val-status", Static).update(status)
+
     def watch_message(self, message: str) -> None:
         self.query_one("#cfg-message", Static).update(message)
 
@@ -221,6 +246,8 @@ class ConfigForm(VerticalScroll):
         text = self.query_one("#cfg-text", Input).value
         out["text"] = None if text == self._shown_text else text
         out["file"] = self.query_one("#cfg-file", Input).value
+        source = str(self.query_one("#cfg-source", Select).value)
+        out["corpus"] = "" if source == "text" else source
         return out
 
     def request_apply(self) -> bool:

@@ -1,4 +1,10 @@
-"""SamplesPane: the sample taken at each epoch end, and a prime to sample from on demand."""
+"""SamplesPane: the sample taken at each epoch end, and a prime to sample from on demand.
+
+The prime's sample streams in character by character, then is shown coloured by a
+UnitView (confidence, or one hidden unit's activation); `v` shows the same view over a
+stretch of the validation text instead. Length, top-k and temperature are set by keys
+(`<`/`>`, `k`/`K`, `t`/`T`) and shown on the settings line.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +17,24 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Static
 
+from .unit_view import Reading, UnitView
+
 if TYPE_CHECKING:
     from gru_core.session import Snapshot
 
 SHOWN_SAMPLES = 40  # newest epoch-end samples kept on screen
+SAMPLE_LENGTHS = (20, 50, 100, 200, 500, 1000, 2000)
+TOP_KS = (None, 1, 2, 3, 5, 10, 20)  # None: every character may be drawn
+
+
+def step_through(options: tuple, now: object, direction: int) -> object:
+    """The option next to `now` in `direction` (clamped at the ends)."""
+    k = options.index(now) if now in options else 0
+    return options[max(0, min(len(options) - 1, k + direction))]
 
 
 class SamplesPane(Vertical):
-    """Epoch-end samples above; a prime input, its error and its sample below."""
+    """Epoch-end samples above; a prime input, its error, the settings and the coloured view below."""
 
     COMPONENT_CLASSES = {"samples--epoch"}
 
@@ -31,8 +47,16 @@ class SamplesPane(Vertical):
 
     snapshot: reactive[Snapshot | None] = reactive(None, always_update=True)
     temperature: reactive[float] = reactive(1.0)
-    result: reactive[str] = reactive("")  # the last prime sample
+    sample_len: reactive[int] = reactive(100)
+    top_k: reactive[int | None] = reactive(None)
+    view: reactive[str] = reactive("sample")  # "sample": the prime's sample; "validation": held-out text
+    result: reactive[str] = reactive("")  # the last prime sample, finished, with its temperature
     prime_error: reactive[str] = reactive("")  # why the last prime could not be used
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.sample_reading: Reading | None = None
+        self.validation_reading: Reading | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="samples-log")
@@ -41,11 +65,17 @@ class SamplesPane(Vertical):
             yield Input(placeholder="/ prime, Enter", id="prime", compact=True)
             yield Static("", id="temperature")
         yield Static("", id="prime-error")
-        yield Static("", id="prime-result")
+        yield UnitView(id="unit-view")
+        yield Static("", id="sample-settings")
+
+    @property
+    def unit_view(self) -> UnitView:
+        return self.query_one(UnitView)
 
     def on_mount(self) -> None:
         self.watch_temperature()
         self.watch_prime_error()
+        self._show_settings()
 
     def watch_snapshot(self) -> None:
         snap = self.snapshot
@@ -70,13 +100,48 @@ class SamplesPane(Vertical):
         value = "argmax" if self.temperature == 0 else f"{self.temperature:g}"
         self.query_one("#temperature", Static).update(f" temperature {value} (t/T)")
 
-    def watch_result(self) -> None:
-        self.query_one("#prime-result", Static).update(Text(self.result.replace("\n", "⏎")))
+    def watch_sample_len(self) -> None:
+        self._show_settings()
+
+    def watch_top_k(self) -> None:
+        self._show_settings()
+
+    def watch_view(self) -> None:
+        self._show_settings()
+        self.unit_view.reading = self.validation_reading if self.view == "validation" else self.sample_reading
+
+    def _show_settings(self) -> None:
+        top_k = "off" if self.top_k is None else str(self.top_k)
+        view = "held-out text" if self.view == "validation" else "sample"
+        self.query_one("#sample-settings", Static).update(Text(
+            f"len {self.sample_len} (<>)  top-k {top_k} (kK)  {view} (v)", "dim"))
 
     def watch_prime_error(self) -> None:
         error = self.query_one("#prime-error", Static)
         error.update(self.prime_error)
         error.display = bool(self.prime_error)
+
+    # ------------------------------------------------------------- what the app hands in
+    def show_stream(self, text: str) -> None:
+        """A sample being drawn: the characters so far."""
+        if self.view != "sample":
+            self.view = "sample"
+        self.unit_view.streaming = text
+
+    def show_sample(self, reading: Reading | None, result: str) -> None:
+        """The finished sample (None: it failed; the stream is cleared)."""
+        view = self.unit_view
+        view.streaming = ""
+        if reading is not None:
+            self.sample_reading = reading
+            self.result = result
+            if self.view == "sample":
+                view.reading = reading
+
+    def show_validation(self, reading: Reading) -> None:
+        self.validation_reading = reading
+        if self.view == "validation":
+            self.unit_view.reading = reading
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "prime":

@@ -1,0 +1,164 @@
+"""SampleActions: sampling from a prime, and seeing the units, in the app.
+
+A mixin of GRUApp (which provides `session`, `temperature` and `_quitting`):
+
+    / prime Enter   sample_prime in a thread worker; its characters stream to the pane
+                    (SampleProgress, at most every STREAM_INTERVAL s, a newer one replacing
+                    an older one not yet drawn), then the finished Sample, coloured
+    < / >, k / K    the sample's length and top-k
+    u, [ / ], j     colour by confidence or by a hidden unit; pick the unit; the most
+                    responsive units (inspect_units.rank_units)
+    v               the same view over a stretch of the validation text (read_through)
+
+Sampling reads a copy of the weights: training goes on while a long sample is drawn.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import TYPE_CHECKING
+
+from textual import work
+from textual.message import Message
+from textual.worker import get_current_worker
+
+from gru_core.errors import GRUError
+
+from .widgets.samples import SAMPLE_LENGTHS, TOP_KS, SamplesPane, step_through
+
+if TYPE_CHECKING:
+    from .widgets.unit_view import Reading
+
+PRIME_SAMPLE_LEN = 100
+STREAM_INTERVAL = 0.05  # seconds between two updates of a sample being drawn
+VALIDATION_CHARS = 400  # characters of held-out text read through for `v`
+
+
+class PrimeSampled(Message):
+    def __init__(self, text: str = "", error: str = "", reading: Reading | None = None) -> None:
+        super().__init__()
+        self.text, self.error, self.reading = text, error, reading
+
+
+class SampleProgress(Message):
+    """The characters of a sample drawn so far; a newer one replaces an older one not yet handled."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SampleProgress)
+
+
+class UnitsRead(Message):
+    def __init__(self, reading: Reading) -> None:
+        super().__init__()
+        self.reading = reading
+
+
+class SampleActions:
+    """Sampling and unit views; mixed into GRUApp."""
+
+    def action_sample_length(self, direction: int) -> None:
+        pane = self.query_one(SamplesPane)
+        pane.sample_len = step_through(SAMPLE_LENGTHS, pane.sample_len, direction)
+
+    def action_top_k(self, direction: int) -> None:
+        pane = self.query_one(SamplesPane)
+        pane.top_k = step_through(TOP_KS, pane.top_k, direction)
+
+    def action_colour_mode(self) -> None:
+        self.query_one(SamplesPane).unit_view.cycle_mode()
+
+    def action_unit(self, delta: int) -> None:
+        self.query_one(SamplesPane).unit_view.move_unit(delta)
+
+    def action_top_unit(self) -> None:
+        self.query_one(SamplesPane).unit_view.next_top_unit()
+
+    def action_validation_view(self) -> None:
+        pane = self.query_one(SamplesPane)
+        pane.view = "sample" if pane.view == "validation" else "validation"
+        if pane.view == "validation" and self.session is not None:
+            self.read_validation()  # with the weights as they are now
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sample")
+    def sample_prime(self, prime: str, temperature: float, n: int = PRIME_SAMPLE_LEN,
+                     top_k: int | None = None) -> None:
+        """Draw a sample, streaming its characters to the pane (at most 1/STREAM_INTERVAL a second)."""
+        session = self.session
+        if session is None:
+            self.post_message(PrimeSampled(error="torch is still loading; try again in a moment"))
+            return
+        worker = get_current_worker()
+        chars: list[str] = []
+        last_post = time.monotonic()
+
+        def on_char(ch: str) -> bool:
+            nonlocal last_post
+            if worker.is_cancelled or self._quitting:
+                return False  # a newer sample was asked for, or the app is closing
+            chars.append(ch)
+            if time.monotonic() - last_post >= STREAM_INTERVAL:
+                last_post = time.monotonic()
+                self.post_message(SampleProgress(prime + "".join(chars)))
+            return True
+
+        try:
+            result = session.sample(prime, n, temperature, top_k=top_k, on_char=on_char)
+        except GRUError as exc:
+            self.post_message(PrimeSampled(error=str(exc)))
+            return
+        if worker.is_cancelled:
+            return
+        from gru_core.inspect_units import rank_units
+
+        from .widgets.unit_view import reading_from_sample
+
+        label = "argmax" if temperature == 0 else f"T={temperature:g}"
+        reading = reading_from_sample(result, label=f"sample {label}", suffix=f"({label})")
+        if len(result.generated):
+            reading = dataclasses.replace(reading, ranked=rank_units(result.hidden))
+        self.post_message(PrimeSampled(text=result.text, reading=reading))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="units")
+    def read_validation(self) -> None:
+        """Read a stretch of held-out text (training text without a split) through the model."""
+        session = self.session
+        if session is None:
+            return
+        from gru_core.inspect_units import rank_units, read_through, validation_stretch
+
+        from .widgets.unit_view import Reading
+
+        model, vocab, text, held_out = session.with_trainer(lambda trainer, history: (
+            trainer.model.detached_copy(), trainer.vocab, validation_stretch(trainer, VALIDATION_CHARS),
+            trainer.val_X is not None))
+        probs, hidden = read_through(model, vocab, text)
+        label = "validation text" if held_out else "training text (no validation part)"
+        self.post_message(UnitsRead(Reading(text, probs.tolist(), hidden, label=label,
+                                            ranked=rank_units(hidden))))
+
+    def on_samples_pane_sample_requested(self, event: SamplesPane.SampleRequested) -> None:
+        if not self.screen_stack:  # Enter then q at once: the app is closing, its screens are gone
+            return
+        self.screen.set_focus(None)  # back to the keys: q quits, space trains
+        pane = self.query_one(SamplesPane)
+        self.sample_prime(event.prime, self.temperature, pane.sample_len, pane.top_k)
+
+    def on_sample_progress(self, event: SampleProgress) -> None:
+        self.query_one(SamplesPane).show_stream(event.text)
+
+    def on_prime_sampled(self, event: PrimeSampled) -> None:
+        pane = self.query_one(SamplesPane)
+        pane.prime_error = event.error
+        if event.error:
+            pane.show_sample(None, "")
+            return
+        label = "argmax" if self.temperature == 0 else f"T={self.temperature:g}"
+        pane.show_sample(event.reading, f"{event.text}  ({label})")
+
+    def on_units_read(self, event: UnitsRead) -> None:
+        self.query_one(SamplesPane).show_validation(event.reading)

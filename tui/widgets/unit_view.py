@@ -1,0 +1,230 @@
+"""UnitView: a text coloured character by character by what the model made of it.
+
+As in Karpathy, Johnson and Fei-Fei (2015), "Visualizing and Understanding Recurrent
+Networks". Three colourings (`u` cycles them):
+
+    plain        the text as it is
+    confidence   the probability the model gave each character: red 0 ... green 1
+    unit         one hidden unit's activation h[unit] after reading each character:
+                 blue -1 ... dark 0 ... red +1 (`[`/`]` pick the unit, `j` the most responsive)
+
+A Reading holds one text and, per character, the probability (None where the model
+did not predict it, e.g. a prime) and the row of the hidden state after reading it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rich.color import Color
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.reactive import reactive
+from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from gru_core.sampling import Sample
+
+MODES = ("plain", "confidence", "unit")
+NEWLINE = "⏎"  # one cell, so characters and colours stay aligned
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A text and what the model made of each character.
+
+    probs[i]: the probability given to text[i] (None: not predicted).
+    hidden: [n, H] rows; row j is the hidden state after reading text[j + hidden_offset].
+    """
+
+    text: str
+    probs: Sequence[float | None]
+    hidden: Tensor | None
+    hidden_offset: int = 0
+    label: str = ""
+    prime_len: int = 0  # the first prime_len characters are shown dim (given, not generated)
+    suffix: str = ""  # shown dim after the text, e.g. "(T=1)"
+    ranked: list[int] = field(default_factory=list)  # units, the most responsive first
+
+    @property
+    def hidden_size(self) -> int:
+        return 0 if self.hidden is None or self.hidden.dim() != 2 else int(self.hidden.shape[1])
+
+    def unit_values(self, unit: int) -> list[float | None]:
+        """h[unit] after each character of text (None where not known)."""
+        out: list[float | None] = [None] * len(self.text)
+        if self.hidden is None or not 0 <= unit < self.hidden_size:
+            return out
+        for j, value in enumerate(self.hidden[:, unit].tolist()):
+            i = j + self.hidden_offset
+            if 0 <= i < len(out):
+                out[i] = value
+        return out
+
+
+def reading_from_sample(sample: Sample, label: str = "", suffix: str = "") -> Reading:
+    """A Sample as a Reading.
+
+    sample.hidden[i] is the state after reading generated[i]'s input, the character
+    before it: text[len(prime) - 1 + i] (see gru_core.inspect_units).
+    """
+    p = len(sample.prime)
+    probs: list[float | None] = [None] * p + [float(v) for v in sample.probs.tolist()]
+    return Reading(sample.text, probs, sample.hidden, hidden_offset=p - 1, label=label, prime_len=p,
+                   suffix=suffix)
+
+
+def confidence_style(p: float) -> Style:
+    """Red for an unlikely character, through yellow, to green for a certain one."""
+    p = min(1.0, max(0.0, p))
+    red, green = (255, int(510 * p)) if p < 0.5 else (int(510 * (1 - p)), 255)
+    return Style(color="black", bgcolor=Color.from_rgb(red, green, 60))
+
+
+def activation_style(v: float) -> Style:
+    """Blue for -1, dark for 0, red for +1 (as the matrices pane's heatmap)."""
+    if not math.isfinite(v):
+        return Style(color="white", bgcolor="magenta")
+    v = min(1.0, max(-1.0, v))
+    strength = int(40 + 215 * abs(v))
+    rgb = (strength, 40, 40) if v >= 0 else (40, 40 + int(80 * abs(v)), strength)
+    return Style(color="white", bgcolor=Color.from_rgb(*rgb))
+
+
+class UnitView(Vertical):
+    """The coloured text (#unit-text), and a legend line below it: what the colours mean, the unit's range."""
+
+    DEFAULT_CSS = """
+    UnitView {
+        height: auto;
+    }
+    UnitView #unit-text {
+        height: auto;
+        max-height: 4;
+    }
+    UnitView #unit-legend {
+        height: 1;
+        color: $text-muted;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
+
+    reading: reactive[Reading | None] = reactive(None, always_update=True)
+    streaming: reactive[str] = reactive("")  # characters so far of a sample being drawn
+    mode: reactive[str] = reactive("plain")
+    unit: reactive[int] = reactive(0)
+    rank: reactive[int | None] = reactive(None)  # position of `unit` among reading.ranked
+
+    def watch_reading(self) -> None:
+        self.rank = None  # a rank belongs to the reading it was taken from
+        self._redraw()
+
+    def watch_streaming(self) -> None:
+        self._redraw()
+
+    def watch_mode(self) -> None:
+        self._redraw()
+
+    def watch_unit(self) -> None:
+        self._redraw()
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="unit-text")
+        yield Static("", id="unit-legend")
+
+    def on_mount(self) -> None:
+        self._redraw()
+
+    # ------------------------------------------------------------- commands
+    def cycle_mode(self) -> str:
+        self.mode = MODES[(MODES.index(self.mode) + 1) % len(MODES)]
+        return self.mode
+
+    def move_unit(self, delta: int) -> None:
+        H = self.reading.hidden_size if self.reading else 0
+        if H:
+            self.rank = None
+            self.unit = (self.unit + delta) % H
+            self.mode = "unit"
+
+    def next_top_unit(self) -> None:
+        """The next of the most responsive units (by their swing over the text shown)."""
+        reading = self.reading
+        if reading is None or not reading.ranked:
+            return
+        k = 0 if self.rank is None else (self.rank + 1) % min(len(reading.ranked), 10)
+        self.rank = k
+        self.unit = reading.ranked[k]
+        self.mode = "unit"
+
+    # ------------------------------------------------------------- drawing
+    @property
+    def legend(self) -> str:
+        reading = self.reading
+        if self.streaming or reading is None:
+            return ""
+        where = f"{reading.label}: " if reading.label else ""
+        if self.mode == "confidence":
+            known = [p for p in reading.probs if p is not None]
+            mean = f", mean {sum(known) / len(known):.2f}" if known else ""
+            return f"{where}confidence p(char): red 0 … green 1{mean} (u)"
+        if self.mode == "unit":
+            H = reading.hidden_size
+            if not H:
+                return f"{where}no hidden states to show"
+            values = [v for v in reading.unit_values(self.unit) if v is not None]
+            span = f"range [{min(values):+.2f}, {max(values):+.2f}]" if values else "no values"
+            rank = f" (#{self.rank + 1} by swing)" if self.rank is not None else ""
+            return f"{where}unit {self.unit} of 0..{H - 1}{rank} {span}; blue −1 … red +1 ([ ] j)"
+        return f"{where}plain (u: colour by confidence or a unit)"
+
+    @property
+    def text_shown(self) -> str:
+        return str(self.query_one("#unit-text", Static).render())
+
+    def _redraw(self) -> None:
+        if not self.is_mounted:
+            return
+        text, legend = self.query_one("#unit-text", Static), self.query_one("#unit-legend", Static)
+        reading = self.reading
+        self.display = bool(self.streaming) or reading is not None
+        if self.streaming:
+            text.update(Text(self.streaming.replace("\n", NEWLINE) + "▌"))
+            legend.update("drawing the sample…")
+            return
+        text.update(self.coloured() if reading is not None else "")
+        legend.update(Text(self.legend, "italic"))
+
+    def coloured(self) -> Text:
+        """The reading's text, each character styled by the current mode."""
+        reading = self.reading
+        text = Text()
+        if reading is None:
+            return text
+        shown = reading.text.replace("\n", NEWLINE)
+        values: Sequence[Any]
+        if self.mode == "confidence":
+            values, style_of = reading.probs, confidence_style
+        elif self.mode == "unit":
+            values, style_of = reading.unit_values(self.unit), activation_style
+        else:
+            values, style_of = [None] * len(shown), None
+        for i, ch in enumerate(shown):
+            value = values[i] if i < len(values) else None
+            if value is not None and style_of is not None:
+                text.append(ch, style_of(value))
+            elif i < reading.prime_len:
+                text.append(ch, "dim")
+            else:
+                text.append(ch)
+        if reading.suffix:
+            text.append(f"  {reading.suffix}", "dim")
+        return text
