@@ -55,6 +55,16 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample-len", type=_int("--sample-len"), dest="sample_len",
                         help="characters sampled at each epoch end")
     parser.add_argument("--prime", dest="sample_prime", help="prime for the epoch-end samples")
+    parser.add_argument("--threads", type=_int("--threads"), default=None,
+                        help="torch intra-op threads for training (default: all cores headless; "
+                        "the app keeps one for itself on machines with more than two)")
+
+
+def check_threads(value: int) -> int:
+    """A --threads value, or GRUError saying what would work."""
+    if not 1 <= value <= 1024:
+        raise GRUError(f"--threads must be from 1 to 1024; got {value}")
+    return value
 
 
 def _int(flag: str):
@@ -145,6 +155,11 @@ def train_main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> 
 def _train(args: argparse.Namespace, out: TextIO) -> int:
     from .history import History
     from .trainer import Trainer  # torch loads here, after the flags are known to be valid
+
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(check_threads(args.threads))
 
     if args.load:
         from .checkpoint import load_checkpoint

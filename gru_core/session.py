@@ -28,18 +28,18 @@ worker publishes it; subscribers get at most `max_rate` calls a second, the newe
 
 Threads: torch's intra-op pool is process-wide, but with OpenMP the count a thread
 uses is fixed when it first runs an op. `torch_threads` is applied inside the worker
-thread (None: leave torch's setting alone, as the headless CLI does). While a UI runs,
-give training all cores but one (`ui_torch_threads()`: 1 on a 2-core machine) so the
-event loop keeps a core: OpenMP threads spin while they wait, and on a loaded 2-core
-machine two of them made a step slower than one (H=256, B=64, T=100: 142-239 ms with 1
-thread against 163-4500 ms with 2, measured side by side while other work ran).
+thread (None: leave torch's setting alone, as the headless CLI does). The app passes
+`ui_torch_threads()` (gru_core/threads.py, which says why): all cores but one where there
+are more than two, all of them on one or two. OpenMP threads spin while they wait: on a
+2-core machine loaded by other work, two of them made a step much slower than one (H=256,
+B=64, T=100: 142-239 ms with 1 thread against 163-4500 ms with 2, measured side by side),
+so `--threads N` sets the count by hand.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 import threading
 import time
 import traceback
@@ -55,6 +55,7 @@ from .history import History, HistoryView
 from .model import GRUModel
 from .sampling import Sample, check_sample_args, sample
 from .snapshot import STATES, TRANSITIONS, EpochSample, Snapshot, SnapshotBoard, Subscriber
+from .threads import ui_torch_threads
 from .trainer import Cancelled, StepRecord, Trainer, TrainingDiverged
 
 __all__ = ["STATES", "TRANSITIONS", "EpochSample", "Snapshot", "Subscriber", "TrainingSession",
@@ -69,13 +70,6 @@ LONG_STEP = 0.05  # seconds: an autograd step this long can be cut in its backwa
 
 def _pack(saved: torch.Tensor) -> torch.Tensor:
     return saved
-
-
-def ui_torch_threads(cores: int | None = None) -> int:
-    """Intra-op threads for training while a UI runs: all cores but one, at least one."""
-    if cores is None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, cores - 1)
 
 
 class TrainingSession:

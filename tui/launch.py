@@ -7,12 +7,12 @@ appears while torch is still loading in the background (see GRUApp.load_session)
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
-from gru_core.cli import add_config_arguments, config_from_args
+from gru_core.cli import add_config_arguments, check_threads, config_from_args
 from gru_core.errors import GRUError
+from gru_core.threads import ui_torch_threads
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,12 +35,6 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def default_torch_threads() -> int | None:
-    """Keep one core for the event loop when there are more than two."""
-    cores = os.cpu_count() or 1
-    return cores - 1 if cores > 2 else None
-
-
 def load_resume(path: str, epochs: int | None = None) -> tuple:
     """(Trainer, History) from a checkpoint, before the app starts; GRUError if refused.
 
@@ -60,6 +54,7 @@ def launch_app(argv: Sequence[str]) -> int:
     try:
         args = make_parser().parse_args(list(argv))
         config = config_from_args(args)
+        threads = ui_torch_threads() if args.threads is None else check_threads(args.threads)
         if args.load:
             resume = load_resume(args.load, args.epochs)
     except GRUError as exc:
@@ -67,7 +62,7 @@ def launch_app(argv: Sequence[str]) -> int:
         return 2
     from .app import GRUApp
 
-    app = GRUApp(config, torch_threads=default_torch_threads(), resume=resume,
+    app = GRUApp(config, torch_threads=threads, resume=resume,
                  resumed_from=args.load or "")
     app.run()
     return app.return_code or 0

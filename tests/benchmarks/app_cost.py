@@ -94,16 +94,20 @@ def _percentile(values: list[float], q: float) -> float:
 
 def in_app(size: Size, seconds: float, rounds: int) -> list[Row]:
     try:
-        from tui.launch import default_torch_threads
+        import tui.app  # noqa: F401
     except ImportError as exc:
         return [Row("in-app", "in-app / headless training", None, "x", note=f"not measured: {exc}")]
+    from gru_core.threads import ui_torch_threads
+
     config = _config(size)
-    threads = default_torch_threads()
+    # Each side runs as it would for a user: `gru-tui train` leaves torch's thread count alone
+    # (all cores); the app keeps a core for its event loop (`ui_torch_threads()`).
+    app_threads = ui_torch_threads()
     headless, app, lags = [], [], []
     try:
         for _ in range(rounds):
-            headless.append(headless_rate(config, seconds, threads))
-            rate, round_lags = asyncio.run(_app_rate(config, seconds, threads))
+            headless.append(headless_rate(config, seconds, None))
+            rate, round_lags = asyncio.run(_app_rate(config, seconds, app_threads))
             app.append(rate)
             lags.extend(round_lags)
     except Exception as exc:  # the app is someone else's work in progress: say why, go on
@@ -112,7 +116,7 @@ def in_app(size: Size, seconds: float, rounds: int) -> list[Row]:
     name = f"{size.name} (H={size.H}, B={size.B}, T={size.T})"
     h, a = median(headless), median(app)
     detail = dict(size=size.name, headless=headless, app=app, seconds=seconds, rounds=rounds,
-                  torch_threads=threads, lag_samples=len(lags))
+                  app_torch_threads=app_threads, lag_samples=len(lags))
     ms = [x * 1000 for x in lags] or [float("nan")]
     return [
         Row("in-app", f"headless training, {name}", h, "chars/s", detail=detail),

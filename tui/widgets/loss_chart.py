@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from textual.app import RenderResult
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from gru_core.session import Snapshot
 
 
-REPLOT_HZ = 2  # a plotext build costs tens of ms of the GIL training shares
+REPLOT_HZ = 0.5  # while training: a plotext build and its strips cost ~0.1 s of the GIL training shares
 
 
 class RunningSums:
@@ -45,6 +46,18 @@ class RunningSums:
 
     def mean(self, start: int, stop: int) -> float:
         return (self._prefix[stop] - self._prefix[start]) / (stop - start)
+
+
+def epoch_points(
+    means: Sequence[float], steps_per_epoch: int, max_points: int
+) -> tuple[list[float], list[float]]:
+    """(step at each epoch end, mean loss), every k-th epoch when there are more than max_points."""
+    n = len(means)
+    stride = max(1, -(-n // max_points))
+    picked = list(range(stride - 1, n, stride))
+    if picked and picked[-1] != n - 1:
+        picked.append(n - 1)  # the newest epoch is always drawn
+    return [float((e + 1) * steps_per_epoch) for e in picked], [means[e] for e in picked]
 
 
 def downsample(sums: RunningSums, n: int, max_points: int) -> tuple[list[float], list[float]]:
@@ -77,7 +90,8 @@ class LossChart(PlotextPlot):
 
     COMPONENT_CLASSES = {"loss-chart--step", "loss-chart--epoch", "loss-chart--val"}
 
-    snapshot: reactive[Snapshot | None] = reactive(None, always_update=True)
+    # repaint=False: a new snapshot arrives 10 times a second; replot() refreshes when it draws
+    snapshot: reactive[Snapshot | None] = reactive(None, always_update=True, repaint=False)
     log_scale: reactive[bool] = reactive(False)
 
     def __init__(self, **kwargs) -> None:
@@ -86,6 +100,17 @@ class LossChart(PlotextPlot):
         self.points_drawn = 0  # how many points the step curve had at the last draw
         self._last_plot = -math.inf
         self._replot_pending = False
+        self._plot_version = 0  # counts replots: what the cached render below was built from
+        self._rendered: tuple[tuple, RenderResult] | None = None
+
+    def render(self) -> RenderResult:
+        """PlotextPlot builds the whole figure at every render (~40 ms); Textual renders a
+        widget again for reasons of its own (a neighbour's refresh, a scroll, a layout pass),
+        so keep the last build until the data, the size or the theme changes."""
+        key = (self._plot_version, self.size, self.app.theme)
+        if self._rendered is None or self._rendered[0] != key:
+            self._rendered = (key, super().render())
+        return self._rendered[1]
 
     def watch_snapshot(self, old: Snapshot | None, new: Snapshot | None) -> None:
         # A plotext build costs tens of ms: while training, redraw at most REPLOT_HZ a second;
@@ -107,6 +132,7 @@ class LossChart(PlotextPlot):
 
     def replot(self) -> None:
         self._last_plot, self._replot_pending = time.monotonic(), False
+        self._plot_version += 1
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -121,8 +147,7 @@ class LossChart(PlotextPlot):
         max_points = max(8, 2 * max(1, self.size.width - 12))
         xs, ys = downsample(self._sums, n, max_points)
         self.points_drawn = len(xs)
-        epoch_x = [float((e + 1) * snap.num_batches) for e in range(len(snap.epoch_losses))]
-        epoch_y = list(snap.epoch_losses)
+        epoch_x, epoch_y = epoch_points(snap.epoch_losses, snap.num_batches, max_points)
         val_x = [float(s) for s, _ in snap.val_losses]
         val_y = [v for _, v in snap.val_losses]
         uniform = snap.uniform_loss

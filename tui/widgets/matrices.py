@@ -49,7 +49,8 @@ class MatricesView(VerticalScroll, can_focus=False):
 
     COMPONENT_CLASSES = {"matrices--body"}
 
-    snapshot: reactive[Snapshot | None] = reactive(None, always_update=True)
+    # repaint=False: a new snapshot arrives 10 times a second; redraw() updates the body when it draws
+    snapshot: reactive[Snapshot | None] = reactive(None, always_update=True, repaint=False)
     t: reactive[int] = reactive(0)  # time step shown, 0-based
 
     def __init__(self, **kwargs) -> None:
@@ -120,8 +121,14 @@ class MatricesView(VerticalScroll, can_focus=False):
         self._window = (start, stop)
         shown = Text("\n", no_wrap=True, overflow="crop").join(self._writer.lines_text(start, stop))
         body = self.query_one("#matrices-body", Static)
-        body.styles.padding = (start, 0, max(0, total - 1 - stop), 0)  # blank rows: cheap to draw
-        body.update(shown)
+        padding = (start, 0, max(0, total - 1 - stop), 0)  # blank rows: cheap to draw
+        # A layout pass re-renders the whole screen: only when the pane's height changes.
+        rows = stop - start
+        same_height = padding == getattr(self, "_padding", None) and rows == getattr(self, "_rows", None)
+        if not same_height:
+            body.styles.padding = padding
+        self._padding, self._rows = padding, rows
+        body.update(shown, layout=not same_height)
 
     def render_text(self, width: int) -> Text:
         return self.write(width).text

@@ -45,7 +45,8 @@ class SamplesPane(Vertical):
             super().__init__()
             self.prime = prime
 
-    snapshot: reactive[Snapshot | None] = reactive(None, always_update=True)
+    # repaint=False: a new snapshot arrives 10 times a second; watch_snapshot updates the log itself
+    snapshot: reactive[Snapshot | None] = reactive(None, always_update=True, repaint=False)
     temperature: reactive[float] = reactive(1.0)
     sample_len: reactive[int] = reactive(100)
     top_k: reactive[int | None] = reactive(None)
@@ -94,7 +95,7 @@ class SamplesPane(Vertical):
             text.append(s.text.replace("\n", "⏎"))
             if k < len(samples) - 1:
                 text.append("\n")
-        log.update(text)
+        log.update(text, layout=False)  # its height is fixed by the pane: no layout pass needed
 
     def watch_temperature(self) -> None:
         value = "argmax" if self.temperature == 0 else f"{self.temperature:g}"

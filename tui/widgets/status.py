@@ -58,7 +58,7 @@ class StatusBar(Static):
         snap = self.snapshot
         if snap is None:
             text.append(f" {self.loading or 'loading…'} ", style("status-bar--state"))
-            self.update(text)
+            self._show(text)
             return
         text.append(f" {STATE_LABELS.get(snap.state, snap.state)} ", style("status-bar--state"))
 
@@ -81,4 +81,12 @@ class StatusBar(Static):
         if snap.error:
             text.append("\n")
             text.append(f" {snap.error}  (r resets, d details) ", style("status-bar--error"))
-        self.update(text)
+        self._show(text)
+
+    def _show(self, text: Text) -> None:
+        """Update the line; ask for a layout pass only when the height changes (an error line
+        comes or goes): a layout pass re-renders the whole screen, and this runs 10 times a
+        second while training."""
+        lines = text.plain.count("\n") + 1
+        self.update(text, layout=lines != getattr(self, "_lines", None))
+        self._lines = lines
