@@ -28,6 +28,7 @@ from textual.worker import Worker, WorkerState
 from gru_core.config import TrainConfig
 from gru_core.errors import GRUError
 
+from .closing import while_open
 from .file_actions import FileActions, FileDone
 from .sample_actions import SampleActions
 from .widgets.config_form import ConfigForm, config_from_form
@@ -212,6 +213,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
         form.config = snap.config
         form.val_status = validation_status(snap, self.val_note)
 
+    @while_open
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
         if event.state != WorkerState.ERROR:
@@ -340,6 +342,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
             self.post_message(ValNoteRead(run_id, note))
 
     # ================================================================ messages
+    @while_open
     def on_val_note_read(self, event: ValNoteRead) -> None:
         if event.run_id == self._val_note_run:
             self.val_note = event.note
@@ -349,6 +352,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
     def on_config_form_apply_requested(self, event: ConfigForm.ApplyRequested) -> None:
         self.reset_session(event.values)
 
+    @while_open
     def on_config_applied(self, event: ConfigApplied) -> None:
         self.query_one(ConfigForm).message = event.message
 

@@ -19,6 +19,7 @@ from textual.message import Message
 
 from gru_core.errors import GRUError
 
+from .closing import while_open
 from .widgets.path_dialog import PathDialog
 
 if TYPE_CHECKING:
@@ -113,6 +114,7 @@ class FileActions:
             return
         self.post_message(FileDone("exported " + "; ".join(written)))
 
+    @while_open
     def on_file_done(self, event: FileDone) -> None:
         self.file_message = event.message
         self.notify(event.message, severity="error" if event.error else "information",

@@ -25,6 +25,7 @@ from textual.worker import get_current_worker
 
 from gru_core.errors import GRUError
 
+from .closing import while_open
 from .widgets.samples import SAMPLE_LENGTHS, TOP_KS, SamplesPane, step_through
 
 if TYPE_CHECKING:
@@ -148,9 +149,11 @@ class SampleActions:
         pane = self.query_one(SamplesPane)
         self.sample_prime(event.prime, self.temperature, pane.sample_len, pane.top_k)
 
+    @while_open
     def on_sample_progress(self, event: SampleProgress) -> None:
         self.query_one(SamplesPane).show_stream(event.text)
 
+    @while_open
     def on_prime_sampled(self, event: PrimeSampled) -> None:
         pane = self.query_one(SamplesPane)
         pane.prime_error = event.error
@@ -160,5 +163,6 @@ class SampleActions:
         label = "argmax" if self.temperature == 0 else f"T={self.temperature:g}"
         pane.show_sample(event.reading, f"{event.text}  ({label})")
 
+    @while_open
     def on_units_read(self, event: UnitsRead) -> None:
         self.query_one(SamplesPane).show_validation(event.reading)

@@ -59,6 +59,7 @@ class MatricesView(VerticalScroll, can_focus=False):
         self._window: tuple[int, int] | None = None  # the lines the Static holds
         self._last_draw = -math.inf
         self._redraw_pending = False
+        self._draw_cost = 0.0  # seconds the last redraw() took
 
     def compose(self) -> ComposeResult:
         yield Static("", id="matrices-body", classes="matrices--body")
@@ -84,7 +85,10 @@ class MatricesView(VerticalScroll, can_focus=False):
     def watch_snapshot(self, old: Snapshot | None, new: Snapshot | None) -> None:
         self.t = self.validate_t(self.t)
         key = lambda snap: None if snap is None else (snap.state, snap.run_id)  # noqa: E731
-        wait = self._last_draw + RUNNING_REDRAW_S - time.monotonic()
+        # At least RUNNING_REDRAW_S apart, and far enough apart that redrawing (about twice
+        # what redraw() itself takes, with Textual's strips) stays under ~5% of the time.
+        interval = max(RUNNING_REDRAW_S, 40 * self._draw_cost)
+        wait = self._last_draw + interval - time.monotonic()
         if new is not None and new.state == "running" and key(old) == key(new) and wait > 0:
             if not self._redraw_pending:  # the newest snapshot is drawn when the time comes
                 self._redraw_pending = True
@@ -111,6 +115,7 @@ class MatricesView(VerticalScroll, can_focus=False):
         self._last_draw, self._redraw_pending = time.monotonic(), False
         self._writer = self.write(max(40, self.scrollable_content_region.width or 80))
         self._show_window()
+        self._draw_cost = time.monotonic() - self._last_draw
 
     def _show_window(self) -> None:
         """Put the lines near the visible ones in the Static, blank lines for the rest."""

@@ -85,6 +85,10 @@ class SamplesPane(Vertical):
             log.update(Text("samples appear at each epoch end", "dim"))
             return
         fits = log.size.height or SHOWN_SAMPLES
+        shown = (snap.run_id, len(snap.samples), fits)
+        if shown == getattr(self, "_log_key", None):
+            return  # 10 snapshots a second, a new sample far less often
+        self._log_key = shown
         samples = snap.samples[-min(fits, SHOWN_SAMPLES):]
         if not samples:
             log.update(Text(f"samples appear at each epoch end (prime {snap.config.prime!r})", "dim"))
