@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from gru_core.session import Snapshot, TrainingSession
     from gru_core.trainer import Trainer
 
-RENDER_HZ = 10  # screen updates a second, at most
+RENDER_HZ = 5  # screen updates a second, at most: each costs the GIL training shares
 TEMPERATURES = (0.0, 0.2, 0.5, 0.8, 1.0, 1.2, 1.5, 2.0)
 
 

@@ -90,7 +90,7 @@ class LossChart(PlotextPlot):
 
     COMPONENT_CLASSES = {"loss-chart--step", "loss-chart--epoch", "loss-chart--val"}
 
-    # repaint=False: a new snapshot arrives 10 times a second; replot() refreshes when it draws
+    # repaint=False: a new snapshot arrives several times a second; replot() refreshes when it draws
     snapshot: reactive[Snapshot | None] = reactive(None, always_update=True, repaint=False)
     log_scale: reactive[bool] = reactive(False)
 

@@ -49,7 +49,7 @@ class MatricesView(VerticalScroll, can_focus=False):
 
     COMPONENT_CLASSES = {"matrices--body"}
 
-    # repaint=False: a new snapshot arrives 10 times a second; redraw() updates the body when it draws
+    # repaint=False: a new snapshot arrives several times a second; redraw() updates the body when it draws
     snapshot: reactive[Snapshot | None] = reactive(None, always_update=True, repaint=False)
     t: reactive[int] = reactive(0)  # time step shown, 0-based
 

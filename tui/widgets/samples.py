@@ -45,7 +45,7 @@ class SamplesPane(Vertical):
             super().__init__()
             self.prime = prime
 
-    # repaint=False: a new snapshot arrives 10 times a second; watch_snapshot updates the log itself
+    # repaint=False: a new snapshot arrives several times a second; watch_snapshot updates the log itself
     snapshot: reactive[Snapshot | None] = reactive(None, always_update=True, repaint=False)
     temperature: reactive[float] = reactive(1.0)
     sample_len: reactive[int] = reactive(100)

@@ -85,7 +85,7 @@ class StatusBar(Static):
 
     def _show(self, text: Text) -> None:
         """Update the line; ask for a layout pass only when the height changes (an error line
-        comes or goes): a layout pass re-renders the whole screen, and this runs 10 times a
+        comes or goes): a layout pass re-renders the whole screen, and this runs several times a
         second while training."""
         lines = text.plain.count("\n") + 1
         self.update(text, layout=lines != getattr(self, "_lines", None))
