@@ -1,7 +1,7 @@
 """The Trainer: truncated BPTT over the batches of a text, one batch per step.
 
 The hidden state is carried from batch to batch and detached (the article's loop kept
-the whole history in the graph with retain_graph=True, and crashes on current torch).
+the whole history in the graph, retaining it at every backward, and crashes on current torch).
 It restarts from zeros at each epoch.
 """
 
