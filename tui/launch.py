@@ -62,6 +62,11 @@ def launch_app(argv: Sequence[str]) -> int:
         return 2
     from .app import GRUApp
 
+    # Training's many small torch ops each give the GIL up; with the UI busy, getting it
+    # back waits out the switch interval. 0.5 ms instead of 5: the article preset trained
+    # 488-504 steps/s in the app against 388-455 (side by side); larger models unchanged.
+    sys.setswitchinterval(0.0005)
+
     app = GRUApp(config, torch_threads=threads, resume=resume,
                  resumed_from=args.load or "")
     app.run()
