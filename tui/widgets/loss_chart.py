@@ -13,13 +13,14 @@ on a linear axis and labels the ticks with the original numbers.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from textual.app import RenderResult
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
+
+from .throttle import RedrawThrottle
 
 if TYPE_CHECKING:
     from gru_core.session import Snapshot
@@ -98,8 +99,7 @@ class LossChart(PlotextPlot):
         super().__init__(**kwargs)
         self._sums = RunningSums()
         self.points_drawn = 0  # how many points the step curve had at the last draw
-        self._last_plot = -math.inf
-        self._replot_pending = False
+        self._throttle = RedrawThrottle(self, self.replot)
         self._plot_version = 0  # counts replots: what the cached render below was built from
         self._rendered: tuple[tuple, RenderResult] | None = None
 
@@ -113,16 +113,8 @@ class LossChart(PlotextPlot):
         return self._rendered[1]
 
     def watch_snapshot(self, old: Snapshot | None, new: Snapshot | None) -> None:
-        # A plotext build costs tens of ms: while training, redraw at most REPLOT_HZ a second;
-        # a change of state (paused, finished, a reset) is always drawn at once.
-        key = lambda snap: None if snap is None else (snap.state, snap.run_id)  # noqa: E731
-        wait = self._last_plot + 1 / REPLOT_HZ - time.monotonic()
-        if key(old) == key(new) and wait > 0:
-            if not self._replot_pending:  # the newest snapshot is drawn when the time comes
-                self._replot_pending = True
-                self.set_timer(wait, self.replot)
-            return
-        self.replot()
+        # A plotext build costs tens of ms: while training, redraw at most REPLOT_HZ a second.
+        self._throttle.request(old, new, 1 / REPLOT_HZ)
 
     def watch_log_scale(self) -> None:
         self.replot()
@@ -131,7 +123,7 @@ class LossChart(PlotextPlot):
         self.replot()
 
     def replot(self) -> None:
-        self._last_plot, self._replot_pending = time.monotonic(), False
+        self._throttle.drawn()
         self._plot_version += 1
         plt = self.plt
         plt.clear_data()

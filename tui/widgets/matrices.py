@@ -14,7 +14,6 @@ of t or of size is drawn at once.
 
 from __future__ import annotations
 
-import math
 import time
 from typing import TYPE_CHECKING
 
@@ -25,6 +24,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from .matrix_text import MAX_HEATMAP_ROWS, Extent, MatrixWriter, char_label
+from .throttle import RedrawThrottle
 
 if TYPE_CHECKING:
     from gru_core.session import Snapshot
@@ -57,8 +57,7 @@ class MatricesView(VerticalScroll, can_focus=False):
         super().__init__(**kwargs)
         self._writer = MatrixWriter(80)  # the text last drawn, line by line
         self._window: tuple[int, int] | None = None  # the lines the Static holds
-        self._last_draw = -math.inf
-        self._redraw_pending = False
+        self._throttle = RedrawThrottle(self, self.redraw)
         self._draw_cost = 0.0  # seconds the last redraw() took
 
     def compose(self) -> ComposeResult:
@@ -84,17 +83,9 @@ class MatricesView(VerticalScroll, can_focus=False):
 
     def watch_snapshot(self, old: Snapshot | None, new: Snapshot | None) -> None:
         self.t = self.validate_t(self.t)
-        key = lambda snap: None if snap is None else (snap.state, snap.run_id)  # noqa: E731
         # At least RUNNING_REDRAW_S apart, and far enough apart that redrawing (about twice
         # what redraw() itself takes, with Textual's strips) stays under ~5% of the time.
-        interval = max(RUNNING_REDRAW_S, 40 * self._draw_cost)
-        wait = self._last_draw + interval - time.monotonic()
-        if new is not None and new.state == "running" and key(old) == key(new) and wait > 0:
-            if not self._redraw_pending:  # the newest snapshot is drawn when the time comes
-                self._redraw_pending = True
-                self.set_timer(wait, self.redraw)
-            return
-        self.redraw()
+        self._throttle.request(old, new, max(RUNNING_REDRAW_S, 40 * self._draw_cost))
 
     def watch_t(self) -> None:
         self.redraw()
@@ -112,10 +103,10 @@ class MatricesView(VerticalScroll, can_focus=False):
             self._show_window()
 
     def redraw(self) -> None:
-        self._last_draw, self._redraw_pending = time.monotonic(), False
+        self._throttle.drawn()
         self._writer = self.write(max(40, self.scrollable_content_region.width or 80))
         self._show_window()
-        self._draw_cost = time.monotonic() - self._last_draw
+        self._draw_cost = time.monotonic() - self._throttle.last
 
     def _show_window(self) -> None:
         """Put the lines near the visible ones in the Static, blank lines for the rest."""
