@@ -12,16 +12,28 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
+def prefer_passive_openmp() -> None:
+    """Before torch loads: OpenMP threads sleep while they wait, unless the user chose.
+
+    By default they spin. On a 2-core machine with one other busy process, 2 spinning
+    threads trained at 0.04x of their own quiet speed (573 against 14,790 characters/s,
+    H=128, B=32, T=64), while passive ones kept 0.85x (32,374 against 38,108), measured
+    side by side by `python -m tests.benchmarks --only threads`. OpenMP reads the policy
+    once, when torch loads, so this must run first; `OMP_WAIT_POLICY` set by the user wins.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def ui_torch_threads(cores: int | None = None) -> int:
     """Intra-op threads for training while a UI runs.
 
     With more than two cores, all but one: the event loop keeps a core of its own, which
-    costs training little. With one or two, all of them: on a quiet 2-core machine,
-    training beside the live app ran 1.25x faster on 2 threads than on 1 (100k against
-    76-83k characters/s, H=128, B=32, T=64, measured side by side), although the UI then
-    shares a core. On a machine loaded by other work, 2 spinning OpenMP threads can be
-    many times slower: `gru-tui --threads 1` is the way out there.
+    costs training little. With one or two, one: the event loop needs the other, and the
+    worst case decides. Beside one busy process, 1 thread trained at 41k characters/s
+    against 32k for 2 passive threads and 0.6k for 2 spinning ones (H=128, B=32, T=64,
+    side by side); a quiet machine gave 2 threads up to 1.25x over 1, which is not worth
+    the risk. `gru-tui --threads N` overrides it; the help screen shows the count in use.
     """
     if cores is None:
         cores = available_cores()
-    return cores - 1 if cores > 2 else max(1, cores)
+    return cores - 1 if cores > 2 else 1

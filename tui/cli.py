@@ -7,6 +7,9 @@ from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from gru_core.threads import prefer_passive_openmp
+
+    prefer_passive_openmp()  # before anything loads torch
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "train":
         from gru_core.cli import train_main

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .common import ARTICLE, LARGE, MEDIUM, MEMORY, QUICK_SIZES, SMALL, Row, Size, machine
 
-SECTIONS = ("throughput", "learning", "sampling", "memory", "app", "startup")
+SECTIONS = ("throughput", "learning", "sampling", "memory", "threads", "app", "startup")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -55,6 +55,11 @@ def run(args: argparse.Namespace) -> dict:
         say("memory")
         size, first, last = (QUICK_SIZES[0], 20, 100) if quick else (MEMORY, 1000, 10_000)
         rows.extend(misc.memory(size, first, last, timeout=120 if quick else 400))
+    if "threads" in sections:
+        from . import threads
+
+        say("thread policies, quiet and beside a busy process")
+        rows.extend(threads.run(QUICK_SIZES[0] if quick else SMALL, seconds=0.3 if quick else 3.0))
     if "app" in sections or "startup" in sections:
         from . import app_cost
 

@@ -1,0 +1,95 @@
+"""Thread policies side by side, on a quiet machine and beside one busy process.
+
+Each policy trains the small size in a fresh process (OpenMP reads its wait policy once,
+when torch loads), for a fixed wall time, and reports characters per second. "Loaded"
+runs the same with one CPU-bound Python process beside it, as a user's compile job or
+browser tab would be. The policy the app uses by default must not be the catastrophic one
+when loaded.
+
+    python -m tests.benchmarks.threads run THREADS WAIT SECONDS   (one measurement, JSON)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from .common import SMALL, Row, Size
+
+# (label, threads, OMP_WAIT_POLICY): the policies a 2-core machine can choose between.
+POLICIES = (
+    ("2 threads, OpenMP spin-waits", 2, "ACTIVE"),
+    ("2 threads, passive wait", 2, "PASSIVE"),
+    ("1 thread", 1, "PASSIVE"),
+)
+
+
+def _measure(size: Size, threads: int, wait: str, seconds: float) -> float:
+    env = dict(os.environ, OMP_WAIT_POLICY=wait)
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks.threads", "run", str(threads), wait, str(seconds),
+         str(size.H), str(size.B), str(size.T)],
+        env=env, capture_output=True, text=True, timeout=seconds * 10 + 60, check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])["chars_per_s"]
+
+
+def _busy() -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
+
+
+def run(size: Size = SMALL, seconds: float = 3.0) -> list[Row]:
+    rows = []
+    figures: dict[tuple[str, bool], float] = {}
+    for loaded in (False, True):
+        busy = _busy() if loaded else None
+        try:
+            for label, threads, wait in POLICIES:
+                figures[label, loaded] = _measure(size, threads, wait, seconds)
+        finally:
+            if busy is not None:
+                busy.kill()
+                busy.wait()
+    best_quiet = max(figures[label, False] for label, _, _ in POLICIES)
+    for label, threads, wait in POLICIES:
+        quiet, loaded = figures[label, False], figures[label, True]
+        rows.append(Row(
+            "threads", f"{label}, loaded", loaded, "chars/s",
+            detail=dict(threads=threads, wait=wait, quiet=quiet, loaded=loaded, H=size.H),
+            note=f"quiet {quiet:,.0f} ({quiet / best_quiet:.2f}x best quiet); loaded/quiet "
+                 f"{loaded / quiet:.2f}",
+        ))
+    return rows
+
+
+def _one(threads: int, seconds: float, H: int, B: int, T: int) -> None:
+    import torch
+
+    from gru_core.config import TrainConfig
+    from gru_core.trainer import Trainer
+
+    from .common import VOCAB65, random_text
+
+    torch.set_num_threads(threads)
+    trainer = Trainer(TrainConfig(text=random_text(B * T * 4 + 1), vocab=VOCAB65, hidden_size=H,
+                                  seq_len=T, batch_size=B, optimizer="adam", lr=2e-3, clip=5.0,
+                                  epochs=1_000_000))
+    trainer.step()  # warm up
+    steps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        trainer.step()
+        steps += 1
+    elapsed = time.perf_counter() - t0
+    print(json.dumps({"chars_per_s": steps * B * T / elapsed}))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["run"]:
+        threads, _wait, seconds, H, B, T = sys.argv[2:8]
+        _one(int(threads), float(seconds), int(H), int(B), int(T))
+    else:
+        for row in run():
+            print(f"{row.name:<45} {row.value:>10,.0f} {row.unit}  {row.note}")
