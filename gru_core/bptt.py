@@ -35,7 +35,8 @@ writes straight into preallocated [T, B, .] buffers (`out=`, in-place activation
 `lerp` for the interpolation), and the reset-after form folds bUh into the one addmm
 per step.
 
-`ManualBPTT` wraps this as a torch.autograd.Function, so `loss.backward()` runs the
+The same equations as a plain loop, one line each, are in bptt_reference.py: read that one
+first; the tests hold the two equal. `ManualBPTT` wraps this as a torch.autograd.Function, so `loss.backward()` runs the
 hand-derived backward and `torch.autograd.gradcheck` can check it against numbers.
 """
 
