@@ -40,9 +40,8 @@ def reference_bptt(model: GRUModel, x: Tensor, y: Tensor, h0: Tensor) -> dict[st
     """
     trace = forward_trace(model, x, y, h0)
     T, B = x.shape
-    V, H = model.vocab_size, model.hidden_size
-    Wz, Wr, Wh, Uz, Ur, Uh = model.Wz, model.Wr, model.Wh, model.Uz, model.Ur, model.Uh
-    Wy = model.Wy
+    V, H = model.vocab_size, model.hidden_size  # x^T da below is the same as index_add_ into W
+    Uz, Ur, Uh, Wy = model.Uz, model.Ur, model.Uh, model.Wy
     grads = {name: torch.zeros_like(getattr(model, name)) for name in
              ("Wz", "Wr", "Wh", "Uz", "Ur", "Uh", "bz", "br", "bh", "Wy", "by")}
     grads["bUh"] = torch.zeros_like(model.bUh)
