@@ -37,7 +37,8 @@ per step.
 
 The same equations as a plain loop, one line each, are in bptt_reference.py: read that one
 first; the tests hold the two equal. `ManualBPTT` wraps this as a torch.autograd.Function,
-so `loss.backward()` runs the hand-derived backward and `torch.autograd.gradcheck` can check it against numbers.
+so `loss.backward()` runs the hand-derived backward and `torch.autograd.gradcheck` can check
+it against numbers.
 """
 
 from __future__ import annotations
