@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> dict:
         rows.append(misc.math_preset())
     if "sampling" in sections:
         say("sampling")
-        rows.append(misc.sampling(H=32 if quick else 256, n=100 if quick else 1000,
+        rows.append(misc.sampling(H=32 if quick else 256, n=100 if quick else 2000,
                                   repeats=1 if quick else 3))
     if "memory" in sections:
         say("memory")

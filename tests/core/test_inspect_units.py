@@ -46,13 +46,14 @@ def test_a_trained_model_is_confident_on_the_text_it_learned(math_trainer):
     assert bool((probs > 0).all() and (probs <= 1).all())
 
 
-def test_read_through_agrees_with_the_sampler_exactly(math_trainer):
+def test_read_through_agrees_with_the_sampler(math_trainer):
+    # the sampler runs the same equations in numpy (for speed): equal to float32 rounding
     generator = torch.Generator().manual_seed(3)
     sample = math_trainer.sample_detailed("Ma", 12, temperature=1.0, generator=generator)
     probs, hidden = read_through(math_trainer, None, sample.text)
     p = len(sample.prime)
-    assert torch.equal(probs[p:], sample.probs)
-    assert torch.equal(hidden[p - 1 : -1], sample.hidden)
+    assert torch.allclose(probs[p:], sample.probs, atol=1e-6, rtol=0)
+    assert torch.allclose(hidden[p - 1 : -1], sample.hidden, atol=1e-6, rtol=0)
 
 
 def test_a_bare_model_with_a_vocabulary_string(math_trainer):

@@ -33,3 +33,37 @@ def test_detailed_sample_gives_probabilities_and_hidden_states():
 def test_top_k_one_is_argmax():
     trainer = Trainer(TrainConfig.default())
     assert trainer.sample("Ma", 15, temperature=1.0, top_k=1) == trainer.sample("Ma", 15, temperature=0)
+
+
+def _first_char_distribution(trainer, prime, temperature):
+    model = trainer.model
+    h = model.zero_state(1)
+    for x_t in trainer.vocab.encode(prime):
+        h = model.gru_step(x_t.view(1), h).h
+    with torch.no_grad():
+        return torch.softmax(model.output(h)[0].double() / temperature, dim=-1)
+
+
+def test_draws_follow_softmax_of_logits_over_temperature():
+    trainer = Trainer(TrainConfig.default(hidden_size=8, seed=5))
+    with torch.no_grad():  # spread the logits so that the four characters differ clearly
+        trainer.model.by.copy_(torch.tensor([1.5, 0.0, -1.0, 0.5]))
+    n = 3000
+    for temperature in (0.7, 1.5):
+        want = _first_char_distribution(trainer, "Ma", temperature)
+        gen = torch.Generator().manual_seed(11)
+        counts = torch.zeros(trainer.vocab.size, dtype=torch.float64)
+        for _ in range(n):
+            counts[trainer.vocab.encode(trainer.sample("Ma", 1, temperature, generator=gen)[-1])] += 1
+        got = counts / n
+        sigma = (want * (1 - want) / n).sqrt()
+        assert bool(((got - want).abs() <= 4 * sigma + 1e-9).all()), (got, want)
+
+
+def test_top_k_only_ever_picks_among_the_k_most_likely():
+    trainer = Trainer(TrainConfig.default(hidden_size=8, seed=5))
+    want = _first_char_distribution(trainer, "Ma", 1.0)
+    allowed = {trainer.vocab.chars[i] for i in torch.topk(want, 2).indices.tolist()}
+    gen = torch.Generator().manual_seed(2)
+    picks = {trainer.sample("Ma", 1, 1.0, top_k=2, generator=gen)[-1] for _ in range(300)}
+    assert picks == allowed
