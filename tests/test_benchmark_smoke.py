@@ -77,6 +77,16 @@ def test_learning_sampling_memory_startup_and_app_rows_are_there(quick_run):
     if rows["in-app / headless"]["value"] is not None:
         assert [r["name"] for r in lag] == ["event-loop lag p50", "event-loop lag p95", "event-loop lag max"]
         assert lag[0]["value"] <= lag[1]["value"] <= lag[2]["value"]
+    # time to quality: both runners scored in bits/char at every budget, and the ratio
+    for budget in ("0.5", "1"):
+        for who in ("gru_core", "torch.nn.GRU"):
+            row = rows[f"held-out after {budget} s, {who}"]
+            assert row["unit"] == "bits/char" and 0 < row["value"] < 10
+    ratio = rows["gru_core time to nn.GRU's 1 s loss"]
+    assert ratio["value"] is not None or ratio["note"] == "not reached within the budget"
+    # thread policy: the app's default measured quiet and beside a busy process
+    threads = rows["1 thread, loaded"]
+    assert threads["value"] > 0 and threads["detail"]["quiet"] > 0
     # the printed table shows every row and the machine it ran on
     assert "machine:" in stdout and "cores" in stdout
     for row in result["rows"]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .common import ARTICLE, LARGE, MEDIUM, MEMORY, QUICK_SIZES, SMALL, Row, Size, machine
 
-SECTIONS = ("throughput", "learning", "sampling", "memory", "threads", "app", "startup")
+SECTIONS = ("throughput", "learning", "quality", "sampling", "memory", "threads", "app", "startup")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -47,6 +47,12 @@ def run(args: argparse.Namespace) -> dict:
     if "learning" in sections:
         say("default preset")
         rows.append(misc.math_preset())
+    if "quality" in sections:
+        from . import quality
+
+        say("time to quality on 1 MB of real text (two runs of 120 s)" if not quick else "time to quality")
+        rows.extend(quality.run(chars=40_000, budgets=(0.5, 1.0), every_s=0.25, quick=True) if quick
+                    else quality.run())
     if "sampling" in sections:
         say("sampling")
         rows.append(misc.sampling(H=32 if quick else 256, n=100 if quick else 2000,
@@ -59,7 +65,8 @@ def run(args: argparse.Namespace) -> dict:
         from . import threads
 
         say("thread policies, quiet and beside a busy process")
-        rows.extend(threads.run(QUICK_SIZES[0] if quick else SMALL, seconds=0.3 if quick else 3.0))
+        size = QUICK_SIZES[0] if quick else SMALL
+        rows.extend(threads.run(size, seconds=0.3 if quick else 3.0, quick=quick))
     if "app" in sections or "startup" in sections:
         from . import app_cost
 

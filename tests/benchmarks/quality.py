@@ -1,0 +1,163 @@
+"""Time to quality on real text: held-out bits/char after fixed training-time budgets.
+
+What a user waits for is a good held-out loss, not characters per second. The text is
+about 1 MB of the Python standard library's own sources (every machine with this Python
+has them), split 90/10. Both runners use the settings gru_core fits to that text
+(`TrainConfig.for_text` where it exists): hidden size, sequence length, batch, Adam's
+learning rate and clipping, on the same batches in the same order.
+
+- gru_core: `Trainer.step()`, the step the app and `gru-tui train` take.
+- torch.nn.GRU + nn.Linear: the loop a practitioner writes (one-hot inputs, Adam,
+  clip_grad_norm_, hidden state carried and detached).
+
+The clock counts training only: every few seconds both are scored on the held-out text
+by the same code (the nn.GRU weights are copied into a reset-after GRUModel, which
+equals it to 1e-6, and scored by `Trainer.evaluate`). The figure of merit is how long
+gru_core takes to reach the held-out loss nn.GRU has at the end of the longest budget.
+"""
+
+from __future__ import annotations
+
+import math
+import sysconfig
+import time
+from pathlib import Path
+
+import torch
+
+from gru_core.config import TrainConfig
+from gru_core.model import GRUModel
+from gru_core.trainer import Trainer
+
+from .common import Row
+
+SECTION = "time to quality"
+
+
+def stdlib_text(chars: int) -> str:
+    """The first `chars` characters of the standard library's top-level modules, by name."""
+    parts, total = [], 0
+    for path in sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        parts.append(text)
+        total += len(text)
+        if total >= chars:
+            break
+    return "".join(parts)[:chars]
+
+
+def fitted_config(text: str) -> TrainConfig:
+    """The settings gru_core fits to this text (a fixed Adam setting before for_text existed)."""
+    for_text = getattr(TrainConfig, "for_text", None)
+    if for_text is not None:
+        return for_text(text, val_fraction=0.1, epochs=1_000)
+    return TrainConfig.default(text=text, hidden_size=256, seq_len=64, batch_size=32,
+                               optimizer="adam", lr=2e-3, clip=5.0, val_fraction=0.1, epochs=1_000,
+                               init="uniform")
+
+
+def _curve(step, evaluate, budget_s: float, every_s: float) -> list[tuple[float, float]]:
+    """[(training seconds, held-out loss)], scored every `every_s` of training and at the end."""
+    trained, next_eval = 0.0, every_s
+    curve = [(0.0, evaluate())]
+    while trained < budget_s:
+        t0 = time.perf_counter()
+        step()
+        trained += time.perf_counter() - t0
+        if trained >= next_eval or trained >= budget_s:
+            curve.append((trained, evaluate()))
+            next_eval += every_s
+    return curve
+
+
+def gru_core_curve(config: TrainConfig, budget_s: float, every_s: float) -> list[tuple[float, float]]:
+    trainer = Trainer(config)
+    return _curve(trainer.step, trainer.evaluate, budget_s, every_s)
+
+
+def nn_gru_curve(config: TrainConfig, budget_s: float, every_s: float) -> list[tuple[float, float]]:
+    scorer = Trainer(config.replace(reset="after"))  # its batches, held-out text and evaluate()
+    X, Y = scorer.X, scorer.Y  # [N, T, B]
+    V, H, B = scorer.vocab.size, config.hidden_size, config.batch_size
+    torch.manual_seed(config.seed)
+    gru, linear = torch.nn.GRU(V, H), torch.nn.Linear(H, V)
+    params = list(gru.parameters()) + list(linear.parameters())
+    optimizer = torch.optim.Adam(params, lr=config.lr)
+    state = {"i": 0, "h": torch.zeros(1, B, H)}
+
+    def step() -> None:
+        i = state["i"]
+        if i == 0:
+            state["h"] = torch.zeros(1, B, H)
+        optimizer.zero_grad(set_to_none=True)
+        x = torch.nn.functional.one_hot(X[i], V).float()  # [T, B, V]
+        out, h_T = gru(x, state["h"])
+        loss = torch.nn.functional.cross_entropy(linear(out).reshape(-1, V), Y[i].reshape(-1))
+        loss.backward()
+        if config.clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, config.clip)
+        optimizer.step()
+        state["h"] = h_T.detach()
+        state["i"] = (i + 1) % X.shape[0]
+
+    def evaluate() -> float:
+        scorer.model = GRUModel.from_torch(gru, linear)
+        return scorer.evaluate()
+
+    return _curve(step, evaluate, budget_s, every_s)
+
+
+def loss_at(curve: list[tuple[float, float]], seconds: float) -> float:
+    """The held-out loss of the last evaluation at or before `seconds` of training."""
+    return [loss for t, loss in curve if t <= seconds + 1e-9][-1]
+
+
+def time_to_reach(curve: list[tuple[float, float]], target: float) -> float | None:
+    """Training seconds until the held-out loss first reaches `target` (linear between scores)."""
+    for (t0, l0), (t1, l1) in zip(curve, curve[1:]):
+        if l1 <= target:
+            if l0 <= target:
+                return t0
+            return t0 + (t1 - t0) * (l0 - target) / (l0 - l1)
+    return None
+
+
+def run(chars: int = 1_000_000, budgets: tuple[float, ...] = (30.0, 120.0), every_s: float = 10.0,
+        quick: bool = False) -> list[Row]:
+    text = stdlib_text(chars)
+    config = fitted_config(text)
+    if quick:  # only that every figure can be measured
+        config = config.replace(hidden_size=32, seq_len=16, batch_size=8)
+    longest = max(budgets)
+    ours = gru_core_curve(config, longest, every_s)
+    ref = nn_gru_curve(config, longest, every_s)
+    bits = 1 / math.log(2)
+    setting = (f"{len(text):,} chars of stdlib source, H {config.hidden_size}, T {config.seq_len}, "
+               f"B {config.batch_size}, {config.optimizer} {config.lr:g}, clip {config.clip:g}")
+    rows = []
+    for budget in budgets:
+        a, b = loss_at(ours, budget), loss_at(ref, budget)
+        note = setting if budget == budgets[0] else ""
+        rows.append(Row(SECTION, f"held-out after {budget:g} s, gru_core", a * bits, "bits/char",
+                        detail=dict(curve=ours, setting=setting), note=note))
+        rows.append(Row(SECTION, f"held-out after {budget:g} s, torch.nn.GRU", b * bits, "bits/char",
+                        detail=dict(curve=ref)))
+    target = loss_at(ref, longest)
+    reached = time_to_reach(ours, target)
+    ratio = None if reached is None else reached / longest
+    rows.append(Row(
+        SECTION, f"gru_core time to nn.GRU's {longest:g} s loss", ratio, "x its time",
+        detail=dict(target_loss=target, seconds=reached),
+        note=("not reached within the budget" if reached is None
+              else f"{reached:.0f} s against {longest:g} s (target <= 0.75)"),
+    ))
+    return rows
+
+
+if __name__ == "__main__":
+    for row in run():
+        value = "-" if row.value is None else f"{row.value:.3f}"
+        print(f"{row.name:<45} {value:>8} {row.unit}  {row.note}")
