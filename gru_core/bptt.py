@@ -269,6 +269,35 @@ class ManualBPTT(torch.autograd.Function):
         return dW, dU, db, dbUh, dWy, dby, None, None, None, None, None
 
 
+class _Context:
+    """What ManualBPTT.forward keeps for its backward, when no autograd graph is built."""
+
+    def save_for_backward(self, *tensors: Tensor) -> None:
+        self.saved_tensors = tensors
+
+    def mark_non_differentiable(self, *tensors: Tensor) -> None:
+        pass
+
+
+@torch.no_grad()
+def manual_step(
+    model: GRUModel, x: Tensor, y: Tensor, h0: Tensor, cancel: threading.Event | None = None
+) -> tuple[Tensor, Tensor]:
+    """(loss, h_T), with the hand-derived gradients written into each parameter's .grad.
+
+    The same forward and backward as manual_loss(...).backward(), called directly: no
+    autograd graph, no engine between them (at the article's size that machinery costs
+    more than the arithmetic).
+    """
+    ctx = _Context()
+    params = (model.W, model.U, model.b, model.bUh, model.Wy, model.by)
+    loss, h_T = ManualBPTT.forward(ctx, *params, x, y, h0, model.reset == "after", cancel)
+    grads = ManualBPTT.backward(ctx, torch.ones((), dtype=loss.dtype, device=loss.device), None)
+    for p, g in zip(params, grads):
+        p.grad = g  # bUh's is None in the reset-before form, which does not use it
+    return loss, h_T
+
+
 def manual_loss(
     model: GRUModel, x: Tensor, y: Tensor, h0: Tensor, cancel: threading.Event | None = None
 ) -> tuple[Tensor, Tensor]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .bptt import manual_loss
+from .bptt import manual_step
 from .config import TrainConfig
 from .data import Vocab, make_batches
 from .errors import GRUError
@@ -87,7 +87,8 @@ class Trainer:
         self.step_count = 0
         self.epoch = 0
         self.batch_index = 0
-        self.last_grads: dict[str, Tensor] = {}
+        self._last_grads: dict[str, Tensor] | None = {}
+        self._last_grad_tensors: tuple[Tensor | None, ...] = ()
         self.sample_generator = torch.Generator().manual_seed(config.seed)
         self.cancel_event: threading.Event | None = None  # set it to stop a step part-way
 
@@ -123,23 +124,25 @@ class Trainer:
         if i == 0:
             self.h = self.model.zero_state(cfg.batch_size)
         x, y = self.X[i], self.Y[i]
-        self.optimizer.zero_grad(set_to_none=True)
+        params = self.model.parameters()
+        for p in params:  # what optimizer.zero_grad(set_to_none=True) does, without its hooks
+            p.grad = None
         cancel = self.cancel_event
         if cancel is not None and cancel.is_set():
             raise Cancelled()
         if cfg.backward == "manual":
-            loss, h_T = manual_loss(self.model, x, y, self.h, cancel)
+            loss, h_T = manual_step(self.model, x, y, self.h, cancel)  # fills .grad itself
         else:
             loss, h_T = forward_loss(self.model, x, y, self.h, cancel)
-        loss.backward()
+            loss.backward()
         if cancel is not None and cancel.is_set():
-            self.optimizer.zero_grad(set_to_none=True)
+            for p in params:
+                p.grad = None
             raise Cancelled()
-        params = self.model.parameters()
-        grad_norm = torch.linalg.vector_norm(
-            torch.stack([torch.linalg.vector_norm(p.grad) for p in params])
-        )
-        loss_value, norm_value = float(loss.detach()), float(grad_norm)
+        grads = [p.grad for p in params]
+        # The loss and every gradient's norm in one tensor: one sync for all of them.
+        values = torch.stack([loss.detach().to(grads[0].dtype), *torch._foreach_norm(grads)]).tolist()
+        loss_value, norm_value = values[0], math.sqrt(math.fsum(v * v for v in values[1:]))
         if not math.isfinite(loss_value) or not math.isfinite(norm_value):
             what = "loss" if not math.isfinite(loss_value) else "gradient norm"
             bad = loss_value if what == "loss" else norm_value
@@ -149,9 +152,7 @@ class Trainer:
                 f"(now {cfg.clip:g}); the weights of the last good step are kept"
             )
         if cfg.clip > 0 and norm_value > cfg.clip:
-            scale = cfg.clip / (norm_value + 1e-6)
-            for p in params:
-                p.grad.mul_(scale)
+            torch._foreach_mul_(grads, cfg.clip / (norm_value + 1e-6))
         # The weights before the update, for the rollback below; the same buffers every
         # step (a fresh copy would be fresh memory, page-faulted in each time).
         backup = getattr(self, "_weights_backup", None)
@@ -160,7 +161,11 @@ class Trainer:
         else:
             torch._foreach_copy_(backup, [p.detach() for p in params])
         self.optimizer.step()
-        if not bool(torch.stack([torch.isfinite(p).all() for p in params]).all()):  # one sync
+        # Finite weights have a finite sum of |w| (one op for all, one sync); it overflows
+        # only past 3e38, where the weights are lost anyway.
+        with torch.no_grad():
+            weights_sum = float(torch.stack(torch._foreach_norm(params, 1)).sum())
+        if not math.isfinite(weights_sum):
             with torch.no_grad():
                 for p, saved in zip(params, backup):
                     p.copy_(saved)
@@ -169,7 +174,8 @@ class Trainer:
                 f"rate (now {self.lr:g}); the weights of the last good step are kept"
             )
         self.h = h_T.detach()
-        self.last_grads = {k: v for k, v in self._grads_by_name().items()}
+        # Named views of the gradients are built when someone reads them (most steps, no one).
+        self._last_grad_tensors, self._last_grads = tuple(grads), None
         self.step_count += 1
         record = StepRecord(
             step=self.step_count, epoch=self.epoch, batch=i, loss=loss_value,
@@ -188,20 +194,34 @@ class Trainer:
             records.append(self.step())
         return records
 
-    def _grads_by_name(self) -> dict[str, Tensor]:
-        """Article-named views of the gradients the last backward left in .grad."""
+    @property
+    def last_grads(self) -> dict[str, Tensor]:
+        """The last step's gradients by article name (dWz is last_grads["Wz"], and so on)."""
+        if self._last_grads is None:
+            self._last_grads = self._grads_by_name(self._last_grad_tensors)
+        return self._last_grads
+
+    @last_grads.setter
+    def last_grads(self, grads: dict[str, Tensor]) -> None:
+        self._last_grads = dict(grads)
+
+    def _grads_by_name(self, grads: tuple[Tensor | None, ...]) -> dict[str, Tensor]:
+        """Article-named views of the gradients of model.parameters(), in that order."""
         m = self.model
         H = m.hidden_size
-        gW, gU, gb = m.W.grad, m.U.grad, m.b.grad
+        if m.reset == "after":
+            gW, gU, gb, gbUh, gWy, gby = grads
+        else:
+            (gW, gU, gb, gWy, gby), gbUh = grads, None
         out = {}
         for k, gate in enumerate("zrh"):
             cols = slice(k * H, (k + 1) * H)
             out[f"W{gate}"] = gW[:, cols]
             out[f"U{gate}"] = gU[:, cols]
             out[f"b{gate}"] = gb[cols]
-        out["Wy"], out["by"] = m.Wy.grad, m.by.grad
+        out["Wy"], out["by"] = gWy, gby
         if m.reset == "after":
-            out["bUh"] = m.bUh.grad
+            out["bUh"] = gbUh
         return out
 
     # ------------------------------------------------------------ looking inside

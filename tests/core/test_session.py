@@ -12,6 +12,7 @@ import time
 import pytest
 import torch
 
+import gru_core.bptt as bptt_module
 import gru_core.trainer as trainer_module
 from gru_core import GRUError, TrainConfig, Trainer
 from gru_core.history import History
@@ -377,8 +378,11 @@ def test_close_within_a_second_in_the_middle_of_a_long_step(make, monkeypatch, b
     text = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz .") for _ in range(64 * 300 + 1))
     config = TrainConfig.default(text=text, hidden_size=512, seq_len=300, batch_size=64, backward=backward)
     reached = threading.Event()
-    name = "manual_loss" if backward == "manual" else "forward_loss"
-    real_loss = getattr(trainer_module, name)
+    # manual: the hand-derived forward, then its backward, called in turn by manual_step;
+    # autograd: forward_loss, then loss.backward() by the trainer
+    owner, name = (bptt_module.ManualBPTT, "forward") if backward == "manual" else (trainer_module,
+                                                                                      "forward_loss")
+    real_loss = getattr(owner, name)
 
     def loss_then_signal(*args):
         if phase == "forward":
@@ -388,7 +392,8 @@ def test_close_within_a_second_in_the_middle_of_a_long_step(make, monkeypatch, b
             reached.set()  # the forward is done: backward comes next
         return out
 
-    monkeypatch.setattr(trainer_module, name, loss_then_signal)
+    wrapped = staticmethod(loss_then_signal) if owner is bptt_module.ManualBPTT else loss_then_signal
+    monkeypatch.setattr(owner, name, wrapped)
     session = make(config, torch_threads=1)
     session.start()
     assert reached.wait(WAIT)
@@ -402,14 +407,14 @@ def test_close_within_a_second_in_the_middle_of_a_long_step(make, monkeypatch, b
 
 @pytest.mark.parametrize("start", ["start", "step"])
 def test_nan_loss_pauses_in_error_with_the_last_good_weights(make, monkeypatch, start):
-    real, calls, bad_step = trainer_module.manual_loss, [0], 6
+    real, calls, bad_step = trainer_module.manual_step, [0], 6
 
     def poisoned(*args):
         loss, h = real(*args)
         calls[0] += 1
         return (loss * float("nan") if calls[0] == bad_step else loss), h
 
-    monkeypatch.setattr(trainer_module, "manual_loss", poisoned)
+    monkeypatch.setattr(trainer_module, "manual_step", poisoned)
     config = TrainConfig.default(lr=0.25)
     session = make(config)
     if start == "start":
