@@ -77,6 +77,8 @@ def test_learning_sampling_memory_startup_and_app_rows_are_there(quick_run):
     if rows["in-app / headless"]["value"] is not None:
         assert [r["name"] for r in lag] == ["event-loop lag p50", "event-loop lag p95", "event-loop lag max"]
         assert lag[0]["value"] <= lag[1]["value"] <= lag[2]["value"]
+        ui_cpu = rows["event-loop thread CPU while training"]
+        assert ui_cpu["unit"] == "% of a core" and 0 < ui_cpu["value"] <= 100
     # time to quality: both runners scored in bits/char at every budget, and the ratio
     for budget in ("0.5", "1"):
         for who in ("gru_core", "torch.nn.GRU"):

@@ -52,7 +52,8 @@ def headless_rate(config: TrainConfig, seconds: float, torch_threads: int | None
 
 async def _app_rate(
     config: TrainConfig, seconds: float, torch_threads: int | None
-) -> tuple[float, list[float]]:
+) -> tuple[float, list[float], float]:
+    """(in-app chars/s, event-loop lags, event-loop thread CPU as a share of one core)."""
     from tui.app import GRUApp
 
     app = GRUApp(config, torch_threads=torch_threads)
@@ -80,11 +81,15 @@ async def _app_rate(
 
         timer = app.set_interval(LAG_INTERVAL, tick)
         s0 = session.snapshot()
+        # This coroutine runs on the event loop's thread: its CPU time is the UI's cost
+        # (wall time would also count the waits for the GIL that training holds).
+        cpu0, wall0 = time.thread_time(), time.perf_counter()
         await pilot.pause(seconds)
+        cpu1, wall1 = time.thread_time(), time.perf_counter()
         s1 = session.snapshot()
         timer.stop()
         session.pause()
-    return _rate(s0, s1, config.batch_size * config.seq_len), lags
+    return _rate(s0, s1, config.batch_size * config.seq_len), lags, (cpu1 - cpu0) / (wall1 - wall0)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -103,29 +108,32 @@ def in_app(size: Size, seconds: float, rounds: int) -> list[Row]:
     # Each side runs as it would for a user: `gru-tui train` leaves torch's thread count alone
     # (all cores); the app keeps a core for its event loop (`ui_torch_threads()`).
     app_threads = ui_torch_threads()
-    headless, app, lags = [], [], []
+    headless, app, lags, ui_cpu = [], [], [], []
     try:
         for _ in range(rounds):
             headless.append(headless_rate(config, seconds, None))
-            rate, round_lags = asyncio.run(_app_rate(config, seconds, app_threads))
+            rate, round_lags, cpu = asyncio.run(_app_rate(config, seconds, app_threads))
             app.append(rate)
             lags.extend(round_lags)
+            ui_cpu.append(cpu)
     except Exception as exc:  # the app is someone else's work in progress: say why, go on
         return [Row("in-app", "in-app / headless training", None, "x",
                     note=f"not measured: {type(exc).__name__}: {exc}")]
     name = f"{size.name} (H={size.H}, B={size.B}, T={size.T})"
     h, a = median(headless), median(app)
     detail = dict(size=size.name, headless=headless, app=app, seconds=seconds, rounds=rounds,
-                  app_torch_threads=app_threads, lag_samples=len(lags))
+                  app_torch_threads=app_threads, lag_samples=len(lags), ui_cpu=ui_cpu)
     ms = [x * 1000 for x in lags] or [float("nan")]
     return [
         Row("in-app", f"headless training, {name}", h, "chars/s", detail=detail),
         Row("in-app", f"in-app training, {name}", a, "chars/s", detail=detail),
-        Row("in-app", "in-app / headless", a / h, "x", detail=detail, note="target >= 0.9"),
+        Row("in-app", "in-app / headless", a / h, "x", detail=detail, note="target >= 0.95"),
+        Row("in-app", "event-loop thread CPU while training", 100 * median(ui_cpu), "% of a core",
+            detail=detail, note="target <= 5%"),
         Row("in-app", "event-loop lag p50", _percentile(ms, 0.5), "ms", detail=detail),
         Row("in-app", "event-loop lag p95", _percentile(ms, 0.95), "ms", detail=detail,
             note="target <= 30 ms"),
-        Row("in-app", "event-loop lag max", max(ms), "ms", detail=detail),
+        Row("in-app", "event-loop lag max", max(ms), "ms", detail=detail, note="target <= 100 ms"),
     ]
 
 
