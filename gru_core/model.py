@@ -1,12 +1,13 @@
 r"""The GRU from explicit matrices, in the article's notation (row vectors, x @ W).
 
-For each time step t, with x_t the one-hot input [B, V] and h the hidden state [B, H]:
+For each time step t, with x_t the one-hot input [B, V] and h_prev the hidden state
+[B, H] that the step before left:
 
-    z       = sigmoid(x_t Wz + h Uz + bz)                 update gate
-    r       = sigmoid(x_t Wr + h Ur + br)                 reset gate
-    h_tilde = tanh(x_t Wh + (r * h) Uh + bh)              reset="before" (Cho et al. 2014)
-    h_tilde = tanh(x_t Wh + bh + r * (h Uh + bUh))        reset="after"  (torch.nn.GRU)
-    h       = z * h + (1 - z) * h_tilde
+    z       = sigmoid(x_t Wz + h_prev Uz + bz)                 update gate
+    r       = sigmoid(x_t Wr + h_prev Ur + br)                 reset gate
+    h_tilde = tanh(x_t Wh + (r * h_prev) Uh + bh)              reset="before" (Cho et al. 2014)
+    h_tilde = tanh(x_t Wh + bh + r * (h_prev Uh + bUh))        reset="after"  (torch.nn.GRU)
+    h       = z * h_prev + (1 - z) * h_tilde
     y_hat   = softmax(h Wy + by)
 
 Shapes: Wz, Wr, Wh [V, H]; Uz, Ur, Uh [H, H]; bz, br, bh, bUh [H]; Wy [H, V]; by [V].
@@ -156,16 +157,16 @@ class GRUModel:
                 target.copy_(state[name].to(dtype=target.dtype))
 
     # ------------------------------------------------------------ the equations
-    def gru_step(self, x_t: Tensor, h: Tensor) -> StepOut:
-        """One time step for a batch. x_t [B] character indices, h [B, H]."""
-        z = torch.sigmoid(self.Wz[x_t] + h @ self.Uz + self.bz)
-        r = torch.sigmoid(self.Wr[x_t] + h @ self.Ur + self.br)
+    def gru_step(self, x_t: Tensor, h_prev: Tensor) -> StepOut:
+        """One time step for a batch. x_t [B] character indices, h_prev [B, H]."""
+        z = torch.sigmoid(self.Wz[x_t] + h_prev @ self.Uz + self.bz)
+        r = torch.sigmoid(self.Wr[x_t] + h_prev @ self.Ur + self.br)
         if self.reset == "before":
-            h_tilde = torch.tanh(self.Wh[x_t] + (r * h) @ self.Uh + self.bh)
+            h_tilde = torch.tanh(self.Wh[x_t] + (r * h_prev) @ self.Uh + self.bh)
         else:
-            h_tilde = torch.tanh(self.Wh[x_t] + self.bh + r * (h @ self.Uh + self.bUh))
-        h_new = z * h + (1 - z) * h_tilde
-        return StepOut(z=z, r=r, h_tilde=h_tilde, h=h_new)
+            h_tilde = torch.tanh(self.Wh[x_t] + self.bh + r * (h_prev @ self.Uh + self.bUh))
+        h = z * h_prev + (1 - z) * h_tilde
+        return StepOut(z=z, r=r, h_tilde=h_tilde, h=h)
 
     def output(self, h: Tensor) -> Tensor:
         """Logits h Wy + by; y_hat = softmax(logits) over the last axis."""
