@@ -14,17 +14,19 @@ from typing import TextIO
 
 from .config import BACKWARDS, DEVICES, DTYPES, OPTIMIZERS, RESETS, TrainConfig
 from .errors import GRUError
+from .printable import visible
 
 
-class _Parser(argparse.ArgumentParser):
+class FlagParser(argparse.ArgumentParser):
     """argparse, but a bad flag is a GRUError (one line, exit 2) instead of usage spam."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise GRUError(f"{message} (see {self.prog} --help)")
+        # argparse quotes the arguments as given: a newline or ESC in one must not reach the terminal
+        raise GRUError(f"{visible(message)} (see {self.prog} --help)")
 
 
 def make_parser(prog: str = "gru-tui train", description: str | None = None) -> argparse.ArgumentParser:
-    parser = _Parser(prog=prog, description=description)
+    parser = FlagParser(prog=prog, description=description)
     add_config_arguments(parser)
     return parser
 

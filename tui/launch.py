@@ -10,20 +10,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gru_core.cli import add_config_arguments, check_threads, config_from_args
+from gru_core.cli import FlagParser, add_config_arguments, check_threads, config_from_args
 from gru_core.errors import GRUError
 from gru_core.threads import ui_torch_threads
 
 
-class _Parser(argparse.ArgumentParser):
-    """A bad flag is a GRUError (one line, exit 2), not argparse's usage dump."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise GRUError(f"{message} (see {self.prog} --help)")
-
-
 def make_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = FlagParser(
         prog="gru-tui",
         description="Watch a GRU written from explicit matrices learn, live. "
         "`gru-tui train --help` for the headless trainer.",
