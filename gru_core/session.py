@@ -30,10 +30,9 @@ Threads: torch's intra-op pool is process-wide, but with OpenMP the count a thre
 uses is fixed when it first runs an op. `torch_threads` is applied inside the worker
 thread (None: leave torch's setting alone, as the headless CLI does). The app passes
 `ui_torch_threads()` (gru_core/threads.py, which says why): all cores but one where there
-are more than two, all of them on one or two. OpenMP threads spin while they wait: on a
-2-core machine loaded by other work, two of them made a step much slower than one (H=256,
-B=64, T=100: 142-239 ms with 1 thread against 163-4500 ms with 2, measured side by side),
-so `--threads N` sets the count by hand.
+are more than two, one on one or two. `gru-tui` also asks OpenMP to wait passively before
+torch loads (`prefer_passive_openmp`): spinning threads beside one busy process trained at
+0.04x of their quiet speed. `--threads N` sets the count by hand.
 """
 
 from __future__ import annotations
