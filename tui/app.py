@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
@@ -28,6 +27,7 @@ from textual.worker import Worker, WorkerState
 from gru_core.config import TrainConfig
 from gru_core.errors import GRUError
 
+from . import keys
 from .closing import while_open
 from .file_actions import FileActions, FileDone
 from .sample_actions import SampleActions
@@ -80,35 +80,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
     TITLE = "gru-tui"
     AUTO_FOCUS = None  # keys drive training from the start; Tab or / move into a field
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
-    BINDINGS = [
-        Binding("space", "toggle", "Train/Pause"),
-        Binding("n", "step", "Step"),
-        Binding("e", "epoch", "Epoch"),
-        Binding("r", "reset", "Reset"),
-        Binding("left", "time_step(-1)", "t−1", show=False),
-        Binding("right", "time_step(1)", "t+1", show=False),
-        Binding("slash", "focus_prime", "Prime"),
-        Binding("t", "temperature(-1)", "Temp−", show=False),
-        Binding("T", "temperature(1)", "Temp+", show=False),
-        Binding("less_than_sign", "sample_length(-1)", "Len−", show=False),
-        Binding("greater_than_sign", "sample_length(1)", "Len+", show=False),
-        Binding("k", "top_k(-1)", "top-k−", show=False),
-        Binding("K", "top_k(1)", "top-k+", show=False),
-        Binding("u", "colour_mode", "Colour"),
-        Binding("left_square_bracket", "unit(-1)", "Unit−", show=False),
-        Binding("right_square_bracket", "unit(1)", "Unit+", show=False),
-        Binding("j", "top_unit", "Top unit", show=False),
-        Binding("v", "validation_view", "Val view", show=False),
-        Binding("ctrl+s", "save", "Save", show=False),
-        Binding("ctrl+o", "load", "Load", show=False),
-        Binding("ctrl+e", "export", "Export", show=False),
-        Binding("l", "log_scale", "Log y"),
-        Binding("c", "toggle_config", "Config", show=False),
-        Binding("escape", "leave_field", "Keys", show=False),
-        Binding("question_mark", "help", "Help"),
-        Binding("d", "error_details", "Details", show=False),
-        Binding("q", "quit", "Quit"),
-    ]
+    BINDINGS = keys.bindings()  # tui/keys.py: one table for bindings, palette, help, README
 
     def __init__(
         self,
@@ -364,27 +336,11 @@ class GRUApp(FileActions, SampleActions, App[None]):
 
     # ================================================================ palette
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        yield SystemCommand("Train / pause", "Start or pause training (space)", self.action_toggle)
-        yield SystemCommand("Train one batch", "One optimizer step, then pause (n)", self.action_step)
-        yield SystemCommand("Finish the epoch", "Train to the end of this epoch (e)", self.action_epoch)
-        yield SystemCommand("Reset the model", "New weights from the seed (r)", self.action_reset)
-        yield SystemCommand("Sample from a prime", "Type a prime, Enter (/)", self.action_focus_prime)
-        yield SystemCommand("Lower temperature", "Sampling temperature down (t)",
-                            lambda: self.action_temperature(-1))
-        yield SystemCommand("Raise temperature", "Sampling temperature up (T)",
-                            lambda: self.action_temperature(1))
-        yield SystemCommand("Save a checkpoint", "Weights, optimizer, progress and history (ctrl+s)",
-                            self.action_save)
-        yield SystemCommand("Load a checkpoint", "Resume a saved run (ctrl+o)", self.action_load)
-        yield SystemCommand("Export loss and matrices", "Loss history CSV, this batch as JSON (ctrl+e)",
-                            self.action_export)
-        yield SystemCommand("Colour the sample", "Plain, by confidence, by a hidden unit (u)",
-                            self.action_colour_mode)
-        yield SystemCommand("Most responsive unit", "Colour by the next top-ranked unit (j)",
-                            self.action_top_unit)
-        yield SystemCommand("Validation text view", "Colour held-out text instead of the sample (v)",
-                            self.action_validation_view)
-        yield SystemCommand("Toggle log scale", "Log y axis on the loss chart (l)", self.action_log_scale)
-        yield SystemCommand("Toggle config pane", "Show or hide the config (c)", self.action_toggle_config)
-        yield SystemCommand("Explain keys and matrices", "The help screen (?)", self.action_help)
+        for command in super().get_system_commands(screen):
+            if command.title == "Quit":
+                continue  # the key table's own Quit stops training first
+            if command.title == "Keys":  # Textual's side panel squeezes the panes: show the help
+                yield SystemCommand("Keys", "Every key and what it does (?)", self.action_help)
+                continue
+            yield command
+        yield from keys.palette_commands(self)

@@ -1,4 +1,4 @@
-"""HelpScreen (`?`): the keys, and what each matrix on screen is."""
+"""HelpScreen (`?`): the keys (from tui/keys.py), and what each matrix on screen is."""
 
 from __future__ import annotations
 
@@ -8,31 +8,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
-KEYS = (  # (key, what it does): the README's table and the help screen come from this
-    ("space", "train / pause"),
-    ("n", "train one batch (then pause)"),
-    ("e", "train to the end of the epoch (then pause)"),
-    ("r", "reset: new weights from the seed, same config"),
-    ("← / →", "previous / next time step t in the matrices pane"),
-    ("/", "type a prime in the samples pane; Enter samples from it"),
-    ("t / T", "lower / raise the sampling temperature"),
-    ("< / >", "shorter / longer prime samples (20 … 2000 characters, streamed as drawn)"),
-    ("k / K", "lower / raise top-k: draw only from the k likeliest characters (off: all)"),
-    ("u", "colour the sample: plain, by confidence p(char), by a hidden unit's activation"),
-    ("[ / ]", "previous / next hidden unit to colour by"),
-    ("j", "next of the most responsive units (largest swing over the text shown)"),
-    ("v", "the coloured view over a stretch of validation text / back to the sample"),
-    ("ctrl+s", "save a checkpoint (asks for the path; training goes on)"),
-    ("ctrl+o", "load a checkpoint: resume that run, paused (a bad file changes nothing)"),
-    ("ctrl+e", "export the loss history (CSV) and the batch on screen (JSON)"),
-    ("l", "loss chart: toggle a log y axis"),
-    ("c", "show / hide the config pane"),
-    ("escape", "leave a text field (keys act on training again)"),
-    ("ctrl+p", "command palette: the same actions by name"),
-    ("?", "this help"),
-    ("d", "error details: the whole message and its traceback, when an error shows"),
-    ("q", "quit (stops training at once)"),
-)
+from .keys import keys_markdown
 
 MATRICES = """
 ## What the matrices pane shows
@@ -75,12 +51,12 @@ Nats; bits per character = nats / ln 2 (in the status bar).
 """
 
 
-def keys_markdown() -> str:
-    rows = "\n".join(f"| `{key}` | {what} |" for key, what in KEYS)
-    return f"## Keys\n\n| key | does |\n|---|---|\n{rows}\n"
+def help_markdown() -> str:
+    return "# gru-tui help  (escape closes)\n\n## Keys\n\n" + keys_markdown() + MATRICES
 
 
 class HelpScreen(ModalScreen[None]):
+    AUTO_FOCUS = "#help-body"  # arrows and PageUp/PageDown scroll it at once, no Tab first
     BINDINGS = [
         Binding("escape", "dismiss", "Close"),
         Binding("question_mark", "dismiss", "Close"),
@@ -89,4 +65,4 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body"):
-            yield Markdown("# gru-tui help  (escape closes)\n\n" + keys_markdown() + MATRICES)
+            yield Markdown(help_markdown())

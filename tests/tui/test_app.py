@@ -272,17 +272,6 @@ async def test_help_screen_explains_keys_and_matrices(article_app):
         assert not isinstance(article_app.screen, HelpScreen)
 
 
-async def test_command_palette_offers_the_same_actions(article_app):
-    async with article_app.run_test(size=SIZE) as pilot:
-        await wait_ready(pilot)
-        commands = {c.title: c for c in article_app.get_system_commands(article_app.screen)}
-        for title in ("Train / pause", "Train one batch", "Finish the epoch", "Reset the model",
-                      "Sample from a prime", "Toggle log scale", "Explain keys and matrices"):
-            assert title in commands
-        commands["Train one batch"].callback()
-        await wait_rendered(pilot, lambda s: s.step == 1)
-
-
 async def test_c_shows_the_config_on_a_narrow_screen(article_app):
     async with article_app.run_test(size=(80, 24)) as pilot:
         await wait_ready(pilot)
