@@ -280,7 +280,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
         from .help import HelpScreen  # Markdown is slow to import: not before the first frame
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.torch_threads))
 
     async def action_quit(self) -> None:
         self.shutdown_session()

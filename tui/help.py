@@ -51,8 +51,23 @@ Nats; bits per character = nats / ln 2 (in the status bar).
 """
 
 
-def help_markdown() -> str:
-    return "# gru-tui help  (escape closes)\n\n## Keys\n\n" + keys_markdown() + MATRICES
+def threads_markdown(torch_threads: int | None) -> str:
+    """How many threads train, and why that many."""
+    count = "torch's default number of" if torch_threads is None else f"{torch_threads}"
+    plural = "" if torch_threads == 1 else "s"
+    return (
+        "\n## Speed\n\n"
+        f"Training runs on **{count} thread{plural}** (`gru-tui --threads N` to change it). "
+        "On a machine with one or two cores the app trains on one, so the screen keeps a core "
+        "of its own; on bigger ones, all cores but one. Threads waiting for work sleep rather "
+        "than spin, so another busy program slows training by its share of the CPU, not many "
+        "times over.\n"
+    )
+
+
+def help_markdown(torch_threads: int | None = None) -> str:
+    return ("# gru-tui help  (escape closes)\n\n## Keys\n\n" + keys_markdown() + MATRICES
+            + threads_markdown(torch_threads))
 
 
 class HelpScreen(ModalScreen[None]):
@@ -63,6 +78,10 @@ class HelpScreen(ModalScreen[None]):
         Binding("q", "dismiss", "Close", show=False),
     ]
 
+    def __init__(self, torch_threads: int | None = None) -> None:
+        super().__init__()
+        self.torch_threads = torch_threads
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body"):
-            yield Markdown(help_markdown())
+            yield Markdown(help_markdown(self.torch_threads))

@@ -102,3 +102,15 @@ async def test_footer_labels_come_from_the_table(article_app):
         for _, key in all_keys():
             if key.footer:
                 assert key.footer in footer
+
+
+async def test_help_says_how_many_threads_train():
+    from gru_core import TrainConfig
+
+    app = GRUApp(TrainConfig.article(), torch_threads=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help")
+        source = app.screen.query_one(Markdown).source
+        assert "Training runs on **1 thread**" in source and "--threads N" in source
