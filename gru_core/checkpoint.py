@@ -21,27 +21,27 @@ against the others before anything is built, so a file that is damaged, from a n
 format, or inconsistent (weights that do not fit its own vocabulary and hidden size)
 raises GRUError naming the problem.
 
-Saving is atomic: the file is written next to its destination under a temporary name,
-flushed to disk, then renamed over the destination in one step. A crash or a full disk
-during the save leaves the previous checkpoint as it was.
+Saving is atomic and follows the save-target rule of gru_core/atomic.py: the file is
+written next to its destination under a temporary name, flushed to disk, then renamed
+over the destination in one step. A crash or a full disk during the save leaves the
+previous checkpoint as it was; symlinks are followed, FIFOs and devices refused.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import errno
 import os
 import pickle
 import re
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
+from .atomic import write_atomically
 from .config import TrainConfig
 from .errors import GRUError
 from .history import History
@@ -82,67 +82,6 @@ def save_checkpoint(trainer: Trainer, history: History, path: str) -> None:
     """Write a checkpoint atomically; GRUError (and the old file untouched) if it fails."""
     payload = checkpoint_dict(trainer, history)
     write_atomically(path, lambda f: torch.save(payload, f), what="checkpoint")
-
-
-def write_atomically(path: str, write: Callable[[IO[bytes]], None], *, what: str = "file") -> None:
-    """write(f) into a temporary file beside `path`, fsync it, then rename it over `path`.
-
-    OSError (a read-only folder, a full disk) becomes GRUError; the temporary file is
-    removed and an existing file at `path` is left exactly as it was.
-    """
-    path = os.fspath(path)
-    if not path:
-        raise GRUError(f"a path to save the {what} to is needed")
-    if os.path.isdir(path):
-        raise GRUError(f"cannot save the {what} to {path!r}: it is a directory; give a file name")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise GRUError(f"cannot save the {what} to {path!r}: the folder {folder!r} does not exist")
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-        tmp = None
-        _fsync_folder(folder)
-    except OSError as exc:
-        raise GRUError(f"could not save the {what} to {path!r}: {_why(exc)}; "
-                       f"any earlier file there is unchanged") from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-
-
-def _fsync_folder(folder: str) -> None:
-    """Make the rename itself durable (POSIX); best effort where folders cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _why(exc: OSError) -> str:
-    if exc.errno == errno.ENOSPC:
-        return "the disk is full"
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return "permission denied (is the folder writable?)"
-    if exc.errno == errno.EROFS:
-        return "the file system is read-only"
-    return exc.strerror or str(exc)
 
 
 def _to_cpu(obj: Any) -> Any:

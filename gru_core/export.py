@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from .checkpoint import write_atomically
+from .atomic import write_atomically
 from .errors import GRUError
 from .forward import Trace
 from .history import History

@@ -9,7 +9,7 @@ import pickle
 import pytest
 import torch
 
-from gru_core import GRUError, TrainConfig, Trainer
+from gru_core import GRUError, TrainConfig, Trainer, atomic
 from gru_core import checkpoint as ck
 from gru_core.checkpoint import (
     FORMAT_VERSION,
@@ -316,7 +316,7 @@ def test_a_read_only_folder_is_a_clear_error(tmp_path, saved, monkeypatch):
     def denied(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(ck.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", denied)
     with pytest.raises(GRUError, match="permission denied"):
         save_checkpoint(trainer, history, str(tmp_path / "new.pt"))
     assert not (tmp_path / "new.pt").exists()
