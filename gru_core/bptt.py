@@ -102,10 +102,6 @@ class _BufferPool:
             self.idle.append((key, tensors))
             del self.idle[: -self.max_idle]
 
-    def clear(self) -> None:
-        with self.lock:
-            self.idle.clear()
-
 
 _POOL = _BufferPool()
 

@@ -324,8 +324,8 @@ class TrainingSession:
         return self._board.wait_for(predicate, timeout)
 
     # ================================================================ helpers (hold _cond)
-    def _set_state(self, state: str, *, reset: bool = False) -> None:
-        """Every state change goes through here (`reset`: a new run begins)."""
+    def _set_state(self, state: str) -> None:
+        """Every state change goes through here."""
         self._state = state
         if state != "error":
             self._error = self._error_detail = None
@@ -346,7 +346,7 @@ class TrainingSession:
             self._stop_at_epoch_end = False
             self._target_epochs = trainer.config.epochs
             self._cancel.set()  # cut the step in progress short: its result is thrown away
-            self._set_state("idle" if trainer.step_count == 0 else "paused", reset=True)
+            self._set_state("idle" if trainer.step_count == 0 else "paused")
 
     def _adopt_trainer(self, trainer: Trainer) -> None:
         """Hook the session's cancel event and update lock into a trainer."""
