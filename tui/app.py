@@ -26,11 +26,13 @@ from textual.worker import Worker, WorkerState
 
 from gru_core.config import TrainConfig
 from gru_core.errors import GRUError
+from gru_core.printable import visible
 
 from . import keys
 from .closing import while_open
 from .file_actions import FileActions, FileDone
 from .sample_actions import SampleActions
+from .textual_fixes import apply as apply_textual_fixes
 from .widgets.config_form import ConfigForm, config_from_form
 from .widgets.loss_chart import LossChart
 from .widgets.matrices import MatricesView
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
     from gru_core.history import History
     from gru_core.session import Snapshot, TrainingSession
     from gru_core.trainer import Trainer
+
+apply_textual_fixes()
 
 RENDER_HZ = 5  # screen updates a second, at most: each costs the GIL training shares
 TEMPERATURES = (0.0, 0.2, 0.5, 0.8, 1.0, 1.2, 1.5, 2.0)
@@ -214,6 +218,11 @@ class GRUApp(FileActions, SampleActions, App[None]):
         if session is not None:
             session.close(timeout=2.0)
 
+    def notify(self, message: str, *, markup: bool = False, **kwargs: Any) -> None:  # type: ignore[override]
+        """A notification, shown literally: messages quote paths and values a user typed, and
+        a `[/]` in them is text, not markup (which would end the app with a MarkupError)."""
+        super().notify(visible(message), markup=markup, **kwargs)
+
     def _command(self, name: str, *args: Any) -> Any:
         if self.session is None:
             self.notify("torch is still loading; try again in a moment", timeout=2)
@@ -257,7 +266,10 @@ class GRUApp(FileActions, SampleActions, App[None]):
         chart.log_scale = not chart.log_scale
 
     def action_toggle_config(self) -> None:
-        shown = self.query_one(ConfigForm).display
+        form = self.query_one(ConfigForm)
+        shown = form.display
+        if shown and self.focused is not None and form in self.focused.ancestors:
+            self.screen.set_focus(None)  # keys must not go on reaching a field that is no longer seen
         self.screen.set_class(not shown, "-show-config")
         self.screen.set_class(shown, "-hide-config")
 

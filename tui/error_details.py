@@ -14,6 +14,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from gru_core.printable import visible
+
 NO_TRACEBACK = ("no traceback: a check caught this (not a crash); the message above says "
                 "what happened and what to try")
 
@@ -58,9 +60,10 @@ class ErrorDetailsScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="error-box"):
             yield Static(Text("error details  (escape closes; r resets the model)", style="dim"))
-            yield Static(Text(self.message), id="error-message")
+            yield Static(Text(visible(self.message)), id="error-message")
             with VerticalScroll(id="error-traceback"):
-                yield Static(Text(self.detail or NO_TRACEBACK, no_wrap=True), id="error-detail")
+                yield Static(Text(visible(self.detail or NO_TRACEBACK, keep_newlines=True), no_wrap=True),
+                             id="error-detail")
 
     def on_mount(self) -> None:
         self.query_one("#error-box").border_title = "error"

@@ -5,22 +5,25 @@ A mixin of GRUApp, which provides `session`, `shown` (the snapshot on screen) an
 thread worker (training waits at most one batch for a save) and posts FileDone, shown
 as a notification and kept in `file_message`:
 
-    ctrl+s   save_session: weights, optimizer, progress, RNG and history, atomically
+    ctrl+s   save_session: weights, optimizer, progress, RNG and history, atomically; the
+             path proposed is a new file, and replacing one already there asks first (y)
     ctrl+o   load_into_session: the file is checked first; a refused one changes nothing
     ctrl+e   the loss history as PATH-loss.csv, the batch on screen as PATH-batch.json
 """
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from textual import work
 from textual.message import Message
 
 from gru_core.errors import GRUError
+from gru_core.printable import visible
 
 from .closing import while_open
-from .widgets.path_dialog import PathDialog
+from .widgets.path_dialog import PathDialog, ReplaceDialog
 
 if TYPE_CHECKING:
     from gru_core.session import Snapshot
@@ -41,22 +44,45 @@ class FileActions:
 
     def default_path(self, suffix: str) -> str:
         config = self.shown.config if self.shown is not None else self.initial_config
-        return f"./gru-tui-{config.preset}{suffix}"
+        return f"./gru-tui-{visible(config.preset)}{suffix}"
+
+    def free_path(self, suffix: str) -> str:
+        """The default path, numbered (-2, -3, …) past files already there: a save proposes a new file."""
+        base = self.default_path("")
+        path, k = f"{base}{suffix}", 2
+        while os.path.lexists(path) and k < 1000:
+            path, k = f"{base}-{k}{suffix}", k + 1
+        return path
 
     def action_save(self) -> None:
-        if self.session is not None and not isinstance(self.screen, PathDialog):
-            self.push_screen(PathDialog("save a checkpoint to", self.default_path(".ckpt")),
-                             lambda path: path and self.save_to(path))
+        if self.session is not None and not isinstance(self.screen, (PathDialog, ReplaceDialog)):
+            self.push_screen(PathDialog("save a checkpoint to", self.free_path(".ckpt")), self.save_asked)
+
+    def save_asked(self, path: str | None) -> None:
+        """A path from the dialog: save, asking first when a file is already there."""
+        if not path:
+            return
+        if not os.path.lexists(path):
+            self.save_to(path)
+            return
+
+        def replace(yes: bool | None) -> None:
+            if yes:
+                self.save_to(path)
+            else:
+                self.post_message(FileDone(f"not saved: {path} kept as it was"))
+
+        self.push_screen(ReplaceDialog(path), replace)
 
     def action_load(self) -> None:
-        if self.session is not None and not isinstance(self.screen, PathDialog):
+        if self.session is not None and not isinstance(self.screen, (PathDialog, ReplaceDialog)):
             self.push_screen(PathDialog("load a checkpoint from (replaces this run)",
                                         self.default_path(".ckpt")),
                              lambda path: path and self.load_from(path))
 
     def action_export(self) -> None:
         snap = self.shown
-        if snap is None or isinstance(self.screen, PathDialog):
+        if snap is None or isinstance(self.screen, (PathDialog, ReplaceDialog)):
             return
         self.push_screen(PathDialog("export: loss history as PATH-loss.csv, this batch as PATH-batch.json",
                                     self.default_path("")),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.message import Message
@@ -19,6 +20,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from gru_core.config import BACKWARDS, OPTIMIZERS, RESETS, TrainConfig, parse_field
 from gru_core.errors import GRUError
+from gru_core.printable import visible
 
 PRESETS = ("default", "article")
 NUMBER_FIELDS = (  # (config field, label)
@@ -39,6 +41,13 @@ CHOICE_FIELDS = (
 TEXT_SHOWN = 2000  # characters of a long text put in the text field
 SOURCES = (("text field / file", "text"), ("corpus: zen", "zen"), ("corpus: stdlib", "stdlib"),
            ("corpus: article", "article"))
+
+
+def preset_options(preset: str) -> list[tuple[Text, str]]:
+    """The preset select's options: the named presets, and the run's own when it has another
+    (a checkpoint saved through the library says "custom"; a file may say anything)."""
+    names = PRESETS if preset in PRESETS else (*PRESETS, preset)
+    return [(Text(visible(name)), name) for name in names]
 
 
 def source_choice(config: TrainConfig) -> str:
@@ -155,7 +164,7 @@ class ConfigForm(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         yield Label("preset")
-        yield Select([(p, p) for p in PRESETS], allow_blank=False, value=self._initial.preset,
+        yield Select(preset_options(self._initial.preset), allow_blank=False, value=self._initial.preset,
                      id="cfg-preset", compact=True)
         yield Label("source")
         yield Select(SOURCES, allow_blank=False, value=source_choice(self._initial), id="cfg-source",
@@ -193,7 +202,9 @@ class ConfigForm(VerticalScroll):
 
         if changed("preset"):
             self._shown_preset = config.preset
-            self.query_one("#cfg-preset", Select).value = config.preset
+            select = self.query_one("#cfg-preset", Select)
+            select.set_options(preset_options(config.preset))
+            select.value = config.preset
         if changed("text") or changed("source"):
             self._shown_text = text_field_value(config)
             self.query_one("#cfg-text", Input).value = self._shown_text
@@ -215,7 +226,7 @@ class ConfigForm(VerticalScroll):
         result = event.validation_result
         error = self.query_one(f"#cfg-{field}-error", Static)
         ok = result is None or result.is_valid
-        error.update("" if ok else "; ".join(result.failure_descriptions))
+        error.update(Text("" if ok else visible("; ".join(result.failure_descriptions))))
         error.display = not ok
         self.invalid = self.invalid - {field} if ok else self.invalid | {field}
 
@@ -223,10 +234,10 @@ class ConfigForm(VerticalScroll):
         self.query_one("#cfg-apply", Button).disabled = bool(invalid)
 
     def watch_val_status(self, status: str) -> None:
-        self.query_one("#cfg-val-status", Static).update(status)
+        self.query_one("#cfg-val-status", Static).update(Text(visible(status)))
 
     def watch_message(self, message: str) -> None:
-        self.query_one("#cfg-message", Static).update(message)
+        self.query_one("#cfg-message", Static).update(Text(visible(message)))
 
     def on_select_changed(self, event: Select.Changed) -> None:
         stale = event.value != event.select.value  # a change since overtaken (filling in)

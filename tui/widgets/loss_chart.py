@@ -147,7 +147,7 @@ class LossChart(PlotextPlot):
 
         every = [v for v in (*ys, *epoch_y, *val_y, uniform) if v > 0 and math.isfinite(v)]
         if self.log_scale:
-            low, high = min(every), max(every)
+            low, high = (min(every), max(every)) if every else (1.0, 1.0)  # V = 1: every loss is 0
             if high / low < 1.5:  # too narrow a range for ticks to mean anything: widen
                 low, high = low / 1.25, high * 1.25
             f = lambda values: [math.log10(v) if v > 0 and math.isfinite(v) else math.log10(low)

@@ -1,18 +1,22 @@
 """PathDialog: a small modal that asks for a file path (save, load, export).
 
 Enter returns the path typed (stripped, `~` expanded); escape returns None. An empty
-path is refused in place, so the caller never gets "".
+path is refused in place, so the caller never gets "". ReplaceDialog asks before a save
+replaces a file that is already there.
 """
 
 from __future__ import annotations
 
 import os
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
+
+from gru_core.printable import visible
 
 
 class PathDialog(ModalScreen[str | None]):
@@ -46,24 +50,78 @@ class PathDialog(ModalScreen[str | None]):
         self.title_text = title
         self.default = default
         self.hint = hint
+        self.answered = False  # dismissed already: a second Enter in the same burst must not pop again
 
     def compose(self) -> ComposeResult:
         with Vertical(id="path-box"):
-            yield Label(self.title_text, id="path-title")
+            yield Label(Text(self.title_text), id="path-title")
             yield Input(value=self.default, id="path-input", compact=True)
             yield Static("", id="path-error")
-            yield Static(self.hint, id="path-hint")
+            yield Static(Text(self.hint), id="path-hint")
 
     def on_mount(self) -> None:
         self.set_focus(self.query_one("#path-input", Input))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        if self.answered:
+            return
         path = event.value.strip()
         if not path:
             self.query_one("#path-error", Static).update("type a file path, or escape to cancel")
             return
-        self.dismiss(os.path.expanduser(path))
+        self.answer(os.path.expanduser(path))
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.answer(None)
+
+    def answer(self, path: str | None) -> None:
+        if not self.answered:
+            self.answered = True
+            self.dismiss(path)
+
+
+class ReplaceDialog(ModalScreen[bool]):
+    """A file is already at the path: y replaces it, n or escape keeps it.
+
+    Enter does not answer: a second Enter typed in the same burst as the path's must not
+    replace a file the user never saw named.
+    """
+
+    DEFAULT_CSS = """
+    ReplaceDialog {
+        align: center middle;
+    }
+    ReplaceDialog #replace-box {
+        width: 70;
+        max-width: 95%;
+        height: auto;
+        border: round $warning;
+        background: $surface;
+        padding: 0 1;
+    }
+    ReplaceDialog #replace-hint {
+        color: $text-muted;
+    }
+    """
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Replace"),
+        Binding("n", "answer(False)", "Keep"),
+        Binding("escape", "answer(False)", "Keep"),
+    ]
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+        self.answered = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="replace-box"):
+            yield Static(Text(f"{visible(self.path)} already exists: replace it?"), id="replace-question")
+            yield Static(Text("y: replace it   n or escape: keep it (nothing is saved)"), id="replace-hint")
+
+    def action_answer(self, replace: bool) -> None:
+        if not self.answered:
+            self.answered = True
+            self.dismiss(replace)

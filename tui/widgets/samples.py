@@ -17,6 +17,8 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Static
 
+from gru_core.printable import visible
+
 from .unit_view import Reading, UnitView
 
 if TYPE_CHECKING:
@@ -96,7 +98,7 @@ class SamplesPane(Vertical):
         text = Text(no_wrap=True, overflow="ellipsis")
         for k, s in enumerate(samples):
             text.append(f"epoch {s.epoch:>4}  ", "dim")
-            text.append(s.text.replace("\n", "⏎"))
+            text.append(visible(s.text))  # a control character in the text must not reach the terminal
             if k < len(samples) - 1:
                 text.append("\n")
         log.update(text, layout=False)  # its height is fixed by the pane: no layout pass needed
@@ -123,7 +125,7 @@ class SamplesPane(Vertical):
 
     def watch_prime_error(self) -> None:
         error = self.query_one("#prime-error", Static)
-        error.update(self.prime_error)
+        error.update(Text(visible(self.prime_error)))  # quotes the prime: text, not markup
         error.display = bool(self.prime_error)
 
     # ------------------------------------------------------------- what the app hands in

@@ -8,6 +8,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from gru_core.printable import visible
+
 if TYPE_CHECKING:
     from gru_core.session import Snapshot
 
@@ -57,7 +59,7 @@ class StatusBar(Static):
         text = Text(no_wrap=True, overflow="ellipsis")
         snap = self.snapshot
         if snap is None:
-            text.append(f" {self.loading or 'loading…'} ", style("status-bar--state"))
+            text.append(f" {visible(self.loading or 'loading…')} ", style("status-bar--state"))
             self._show(text)
             return
         text.append(f" {STATE_LABELS.get(snap.state, snap.state)} ", style("status-bar--state"))
@@ -77,10 +79,10 @@ class StatusBar(Static):
             item("val", f"{snap.val_loss:.4f}")
         item("chars/s", f"{snap.chars_per_sec:,.0f}")
         item("lr", f"{snap.lr:g}")
-        item("preset", snap.config.preset)
+        item("preset", visible(snap.config.preset))
         if snap.error:
             text.append("\n")
-            text.append(f" {snap.error}  (r resets, d details) ", style("status-bar--error"))
+            text.append(f" {visible(snap.error)}  (r resets, d details) ", style("status-bar--error"))
         self._show(text)
 
     def _show(self, text: Text) -> None:

@@ -27,13 +27,14 @@ from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from gru_core.printable import visible
+
 if TYPE_CHECKING:
     from torch import Tensor
 
     from gru_core.sampling import Sample
 
 MODES = ("plain", "confidence", "unit")
-NEWLINE = "⏎"  # one cell, so characters and colours stay aligned
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ class UnitView(Vertical):
         reading = self.reading
         self.display = bool(self.streaming) or reading is not None
         if self.streaming:
-            text.update(Text(self.streaming.replace("\n", NEWLINE) + "▌"))
+            text.update(Text(visible(self.streaming) + "▌"))
             legend.update("drawing the sample…")
             return
         text.update(self.coloured() if reading is not None else "")
@@ -209,7 +210,7 @@ class UnitView(Vertical):
         text = Text()
         if reading is None:
             return text
-        shown = reading.text.replace("\n", NEWLINE)
+        shown = visible(reading.text)  # one symbol a character: colours stay aligned
         values: Sequence[Any]
         if self.mode == "confidence":
             values, style_of = reading.probs, confidence_style

@@ -1,0 +1,143 @@
+"""Keys and files that ended the app (issue 17), and ctrl+s asking before it replaces a file
+(issue 12). Each case is what the attack sweep typed; each test checks the app is still
+running and shows what the user expects.
+"""
+
+from __future__ import annotations
+
+import os
+
+from textual.command import CommandPalette
+from textual.widgets import Input, Select
+
+from gru_core import TrainConfig
+from gru_core.checkpoint import save_checkpoint
+from gru_core.history import History
+from gru_core.trainer import Trainer
+from tui.app import GRUApp
+from tui.widgets.config_form import ConfigForm
+from tui.widgets.loss_chart import LossChart
+from tui.widgets.path_dialog import PathDialog, ReplaceDialog
+from tui.widgets.status import StatusBar
+
+from .conftest import wait_ready, wait_rendered, wait_until
+from .test_hardening_app import type_fast
+
+SIZE = (120, 40)
+
+
+def status_text(app: GRUApp) -> str:
+    return str(app.query_one(StatusBar).render())
+
+
+async def test_ctrl_s_then_enter_enter_in_one_burst_saves_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = GRUApp(TrainConfig.default())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        for key in ("ctrl+s", "ctrl+e"):
+            await pilot.press(key)
+            await wait_until(pilot, lambda: isinstance(app.screen, PathDialog), what="the dialog")
+            await type_fast(pilot, ["enter", "enter"])  # the second Enter reached the closing dialog
+            await wait_until(pilot, lambda: app.file_message.startswith(("saved", "exported")), what="a file")
+            app.file_message = ""
+        assert app.is_running and len(app.screen_stack) == 1
+    assert app.return_code in (None, 0)
+    assert sorted(os.listdir(tmp_path)) == ["gru-tui-default-batch.json", "gru-tui-default-loss.csv",
+                                            "gru-tui-default.ckpt"]
+
+
+async def test_log_scale_on_a_one_character_text_draws_a_chart():
+    """`--text aaaaaaaaaaaa` then `l`: every loss is 0 (ln 1), and log y took min() of nothing."""
+    app = GRUApp(TrainConfig.default(text="aaaaaaaaaaaa"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("n", "l")
+        await wait_rendered(pilot, lambda s: s.step == 1)
+        chart = app.query_one(LossChart)
+        assert chart.log_scale and "log y" in str(chart.render())
+        assert app.is_running
+
+
+async def test_page_up_on_a_select_hidden_with_its_pane_does_nothing():
+    """Tab Tab c Enter PageUp: a Select of the hidden config pane got PageUp (KeyError: 0)."""
+    app = GRUApp(TrainConfig.default())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("tab", "tab")
+        assert isinstance(app.focused, Select)
+        await pilot.press("c", "enter", "pageup", "pagedown")
+        assert not app.query_one(ConfigForm).display
+        assert app.is_running and app.focused is None  # the keys drive training again
+        await pilot.press("n")
+        await wait_rendered(pilot, lambda s: s.step == 1)
+
+
+async def test_page_keys_right_after_ctrl_p_leave_the_palette_open():
+    app = GRUApp(TrainConfig.default())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await type_fast(pilot, ["ctrl+p", "pageup", "pagedown", "pageup", "pagedown"])
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), what="the palette")
+        await pilot.press("pagedown", "pageup", "escape")
+        assert app.is_running and not isinstance(app.screen, CommandPalette)
+
+
+async def test_a_checkpoint_with_another_preset_opens_with_it(tmp_path):
+    """Saved through the library (preset "custom") or crafted: InvalidSelectValueError before."""
+    path = str(tmp_path / "custom.ckpt")
+    custom = TrainConfig.default(hidden_size=12).replace(preset="custom")
+    save_checkpoint(Trainer(custom), History(), path)
+    crafted = str(tmp_path / "crafted.ckpt")
+    odd = custom.replace(preset="[b]mine[/b]", source="corpus:nowhere")
+    save_checkpoint(Trainer(odd), History(), crafted)
+    app = GRUApp(TrainConfig.default())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        for file, preset in ((path, "custom"), (crafted, "[b]mine[/b]")):
+            await pilot.press("ctrl+o")
+            await wait_until(pilot, lambda: isinstance(app.screen, PathDialog), what="the dialog")
+            app.screen.query_one("#path-input", Input).value = file
+            await pilot.press("enter")
+            await wait_rendered(pilot, lambda s, p=preset: s.config.preset == p)
+            assert f"preset {preset}" in status_text(app)
+            assert app.query_one("#cfg-preset", Select).value == preset
+            assert app.query_one("#cfg-source", Select).value == "text"
+        # Apply keeps the loaded run's settings (the form's preset is the run's own)
+        app.query_one(ConfigForm).request_apply()
+        await wait_until(pilot, lambda: str(app.query_one("#cfg-message").render()).startswith("applied"))
+        assert app.session.config.hidden_size == 12
+    app = GRUApp(resume=(Trainer(custom), History()), resumed_from=path)  # gru-tui --load
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        assert "preset custom" in status_text(app)
+
+
+async def test_ctrl_s_proposes_a_new_file_and_asks_before_replacing_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "gru-tui-default.ckpt").write_bytes(b"an older run")
+    app = GRUApp(TrainConfig.default())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, PathDialog), what="the dialog")
+        field = app.screen.query_one("#path-input", Input)
+        assert field.value == "./gru-tui-default-2.ckpt"  # not the file already there
+        field.value = "./gru-tui-default.ckpt"
+        await type_fast(pilot, ["enter", "enter"])  # Enter does not answer "replace?"
+        await wait_until(pilot, lambda: isinstance(app.screen, ReplaceDialog), what="the question")
+        assert "gru-tui-default.ckpt already exists: replace it?" in str(
+            app.screen.query_one("#replace-question").render())
+        await pilot.press("n")
+        await wait_until(pilot, lambda: app.file_message.startswith("not saved"), what="the answer")
+        assert "kept as it was" in app.file_message
+        assert (tmp_path / "gru-tui-default.ckpt").read_bytes() == b"an older run"
+
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, PathDialog), what="the dialog")
+        app.screen.query_one("#path-input", Input).value = "./gru-tui-default.ckpt"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReplaceDialog), what="the question")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: app.file_message.startswith("saved"), what="the save")
+        assert (tmp_path / "gru-tui-default.ckpt").read_bytes() != b"an older run"

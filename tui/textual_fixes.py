@@ -1,0 +1,26 @@
+"""A guard around one Textual behaviour that ends the app on a key.
+
+OptionList (the command palette's list, a Select's overlay) pages with PageUp/PageDown
+from its line map, which is empty until the list has been laid out with a height: a page
+key pressed right after ctrl+p, or on a Select whose pane was just hidden, raised
+`KeyError: 0` inside Textual and ended the app. Until the list has lines there is
+nothing to page through, so the key does nothing. (Textual 8.2.8; its own
+`scroll_to_highlight` already guards the same lookup.)
+"""
+
+from __future__ import annotations
+
+from textual.widgets import OptionList
+
+_move_page = OptionList._move_page
+
+
+def _move_page_when_laid_out(self: OptionList, direction: int) -> None:
+    if (self.highlighted or 0) not in self._index_to_line:
+        return  # not laid out yet: no page to move by
+    _move_page(self, direction)
+
+
+def apply() -> None:
+    """Install the guard (idempotent)."""
+    OptionList._move_page = _move_page_when_laid_out  # type: ignore[method-assign]
