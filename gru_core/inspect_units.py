@@ -18,6 +18,7 @@ probs[p + i] == sample.probs[i] and hidden[p + i - 1] == sample.hidden[i].
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
@@ -44,7 +45,7 @@ def read_through(
 
     vocab may be None when a Trainer is given (its vocabulary is used). The weights are
     only read; the caller makes sure nothing writes them meanwhile (a session: use
-    read_through_session, which reads a copy).
+    read_held_out, which reads a copy).
     """
     model, vocab = _model_and_vocab(trainer_or_model, vocab)
     if not isinstance(text, str):
@@ -64,11 +65,24 @@ def read_through(
     return probs, hidden
 
 
-def read_through_session(session: "TrainingSession", text: str) -> tuple[Tensor, Tensor]:
-    """read_through on a copy of a session's weights, taken between two steps."""
-    model, vocab = session.with_trainer(lambda trainer, history: (trainer.model.detached_copy(),
-                                                                  trainer.vocab))
-    return read_through(model, vocab, text)
+@dataclass(frozen=True)
+class HeldOutReading:
+    """A stretch of held-out text read through a session's model (see read_held_out)."""
+
+    text: str
+    probs: Tensor  # [n] float64
+    hidden: Tensor  # [n, H]
+    held_out: bool  # False: the run has no validation part, so this is training text
+
+
+def read_held_out(session: "TrainingSession", n: int = 400) -> HeldOutReading:
+    """read_through of validation_stretch(trainer, n), on a copy of the session's weights
+    taken between two steps (training goes on meanwhile)."""
+    model, vocab, text, held_out = session.with_trainer(lambda trainer, history: (
+        trainer.model.detached_copy(), trainer.vocab, validation_stretch(trainer, n),
+        trainer.val_X is not None))
+    probs, hidden = read_through(model, vocab, text)
+    return HeldOutReading(text, probs, hidden, held_out)
 
 
 def rank_units(hidden: Tensor, by: str = "std") -> list[int]:

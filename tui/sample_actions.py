@@ -130,17 +130,14 @@ class SampleActions:
         session = self.session
         if session is None:
             return
-        from gru_core.inspect_units import rank_units, read_through, validation_stretch
+        from gru_core.inspect_units import rank_units, read_held_out
 
         from .widgets.unit_view import Reading
 
-        model, vocab, text, held_out = session.with_trainer(lambda trainer, history: (
-            trainer.model.detached_copy(), trainer.vocab, validation_stretch(trainer, VALIDATION_CHARS),
-            trainer.val_X is not None))
-        probs, hidden = read_through(model, vocab, text)
-        label = "validation text" if held_out else "training text (no validation part)"
-        self.post_message(UnitsRead(Reading(text, probs.tolist(), hidden, label=label,
-                                            ranked=rank_units(hidden))))
+        read = read_held_out(session, VALIDATION_CHARS)
+        label = "validation text" if read.held_out else "training text (no validation part)"
+        self.post_message(UnitsRead(Reading(read.text, read.probs.tolist(), read.hidden, label=label,
+                                            ranked=rank_units(read.hidden))))
 
     def on_samples_pane_sample_requested(self, event: SamplesPane.SampleRequested) -> None:
         if not self.screen_stack:  # Enter then q at once: the app is closing, its screens are gone

@@ -9,8 +9,8 @@ from gru_core import GRUError, TrainConfig, Trainer
 from gru_core.forward import forward_trace
 from gru_core.inspect_units import (
     rank_units,
+    read_held_out,
     read_through,
-    read_through_session,
     unit_activations,
     validation_stretch,
 )
@@ -125,10 +125,13 @@ def test_validation_stretch_is_held_out_text_when_there_is_some():
     assert validation_stretch(without, 30) == text[:30]
 
 
-def test_read_through_session_reads_a_copy_between_steps():
-    with TrainingSession(TrainConfig.default(), max_rate=1000) as session:
+def test_read_held_out_reads_the_validation_text_through_a_copy_between_steps():
+    text = "abcdefghij" * 20
+    with TrainingSession(TrainConfig.default(text=text, val_fraction=0.2, sample_prime="a"),
+                         max_rate=1000) as session:
         session.step()
         session.wait_for(lambda s: s.step == 1, timeout=20)
-        probs, hidden = read_through_session(session, "MathMa")
-        expected = session.with_trainer(lambda trainer, history: read_through(trainer, None, "MathMa"))
-    assert torch.equal(probs, expected[0]) and torch.equal(hidden, expected[1])
+        reading = read_held_out(session, 30)
+        expected = session.with_trainer(lambda trainer, history: read_through(trainer, None, text[160:190]))
+    assert reading.held_out and reading.text == text[160:190]
+    assert torch.equal(reading.probs, expected[0]) and torch.equal(reading.hidden, expected[1])
