@@ -185,6 +185,7 @@ class ManualBPTT(torch.autograd.Function):
         do.scatter_add_(1, y.reshape(-1, 1), do.new_full((T * B, 1), -1.0))
         do.mul_(dloss / (T * B))
         h_out = hs[1:].reshape(T * B, H)
+        _check_cancel(cancel)  # each of these whole-batch operations takes long at a large size
         dWy = h_out.T @ do
         dby = do.sum(0)
         # dh = do Wy^T + dh_next: dh_all starts as do Wy^T, and each step adds its dh_next
@@ -194,6 +195,7 @@ class ManualBPTT(torch.autograd.Function):
 
         # Every delta is dh times a factor the forward pass fixed. The factors, for all t
         # at once, go into da_all; the loop below multiplies them by dh in place.
+        _check_cancel(cancel)
         h_tilde = h_tilde_all
         h_prev_all = hs[:-1]
         da_all = buf["da"]  # [T, B, k, H]
@@ -207,6 +209,7 @@ class ManualBPTT(torch.autograd.Function):
             z, r = zr_all[..., :H], zr_all[..., H:]
             da_z, da_r, da_h = da_all.unbind(2)  # da = [da_z | da_r | da_h]
         torch.neg(z, out=one_minus_z).add_(1)
+        _check_cancel(cancel)
         # da_h = dh * (1 - z) * (1 - h_tilde^2)
         torch.mul(h_tilde, h_tilde, out=da_h).neg_().add_(1).mul_(one_minus_z)
         # da_z = dh * (h_prev - h_tilde) * z * (1 - z)
