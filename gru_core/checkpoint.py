@@ -30,6 +30,7 @@ previous checkpoint as it was; symlinks are followed, FIFOs and devices refused.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import pickle
 import re
@@ -306,3 +307,13 @@ def load_into_session(session: "TrainingSession", path: str) -> TrainConfig:
     trainer, history = load_checkpoint(path)
     session.adopt(trainer, history)
     return trainer.config
+
+
+# ====================================================================== names
+def checkpoint_name(step: int, val_loss: float | None, suffix: str = ".ckpt", prefix: str = "gru-tui") -> str:
+    """char-rnn's naming: gru-tui-step900-val2.80.ckpt, so later saves do not overwrite earlier ones.
+
+    Without a validation loss (none held out, or none measured yet): gru-tui-step900.ckpt.
+    """
+    val = "" if val_loss is None or not math.isfinite(val_loss) else f"-val{val_loss:.2f}"
+    return f"{prefix}-step{step}{val}{suffix}"

@@ -7,6 +7,7 @@ Importing this module does not import torch: the app parses its flags with
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -131,7 +132,9 @@ def train_main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> 
     """`gru-tui train ...`: train headless, print each epoch's loss and a sample."""
     out = out or sys.stdout
     parser = make_parser(description="Train the GRU headless and print the loss per epoch.")
-    parser.add_argument("--save", metavar="PATH", help="save a checkpoint here at the end")
+    parser.add_argument("--save", metavar="PATH",
+                        help="save a checkpoint here at the end; given a folder, name it by step and "
+                        "validation loss (gru-tui-step900-val2.80.ckpt)")
     parser.add_argument("--load", metavar="PATH", help="resume from this checkpoint")
     parser.add_argument("--every", type=_int("--every"), default=None,
                         help="print every N epochs (default: about 20 lines in all)")
@@ -208,10 +211,14 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
     print(f"done: {trainer.step_count} steps, {chars / max(seconds, 1e-9):,.0f} characters/s",
           file=out)
     if args.save:
-        from .checkpoint import save_checkpoint
+        from .checkpoint import checkpoint_name, save_checkpoint
 
-        save_checkpoint(trainer, history, args.save)
-        print(f"saved checkpoint to {args.save}", file=out)
+        path = args.save
+        if os.path.isdir(path):  # a folder: char-rnn's name, so runs saved there do not collide
+            val = history.val_losses[-1][1] if history.val_losses else None
+            path = os.path.join(path, checkpoint_name(trainer.step_count, val))
+        save_checkpoint(trainer, history, path)
+        print(f"saved checkpoint to {visible(path)}", file=out)
     if args.export_csv:
         from .export import export_loss_csv
 

@@ -1,9 +1,13 @@
-"""The `gru-tui` command: `gru-tui train ...` runs headless, anything else opens the app."""
+"""The `gru-tui` command: a subcommand (train, sample, export-torch, export-safetensors)
+runs headless; anything else opens the app."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+
+MODEL_COMMANDS = {"sample": "sample_main", "export-torch": "export_torch_main",
+                  "export-safetensors": "export_safetensors_main"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -15,6 +19,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gru_core.cli import train_main
 
         return train_main(argv[1:])
+    if argv and argv[0] in MODEL_COMMANDS:
+        from gru_core import model_cli
+
+        return getattr(model_cli, MODEL_COMMANDS[argv[0]])(argv[1:])
     from .launch import launch_app
 
     return launch_app(argv)

@@ -46,17 +46,28 @@ class FileActions:
         config = self.shown.config if self.shown is not None else self.initial_config
         return f"./gru-tui-{visible(config.preset)}{suffix}"
 
-    def free_path(self, suffix: str) -> str:
+    def free_path(self, suffix: str, base: str | None = None) -> str:
         """The default path, numbered (-2, -3, …) past files already there: a save proposes a new file."""
-        base = self.default_path("")
+        base = self.default_path("") if base is None else base
         path, k = f"{base}{suffix}", 2
         while os.path.lexists(path) and k < 1000:
             path, k = f"{base}-{k}{suffix}", k + 1
         return path
 
+    def checkpoint_base(self) -> str:
+        """char-rnn's naming, ./gru-tui-step900-val2.80 (+ .ckpt): saves at other steps do not collide."""
+        from gru_core.checkpoint import checkpoint_name
+
+        snap = self.shown
+        if snap is None:
+            return self.default_path("")
+        val = snap.val_losses[-1][1] if len(snap.val_losses) else None
+        return "./" + checkpoint_name(snap.step, val, suffix="")
+
     def action_save(self) -> None:
         if self.session is not None and not isinstance(self.screen, (PathDialog, ReplaceDialog)):
-            self.push_screen(PathDialog("save a checkpoint to", self.free_path(".ckpt")), self.save_asked)
+            proposed = self.free_path(".ckpt", self.checkpoint_base())
+            self.push_screen(PathDialog("save a checkpoint to", proposed), self.save_asked)
 
     def save_asked(self, path: str | None) -> None:
         """A path from the dialog: save, asking first when a file is already there."""

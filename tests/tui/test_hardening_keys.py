@@ -115,23 +115,23 @@ async def test_a_checkpoint_with_another_preset_opens_with_it(tmp_path):
 
 async def test_ctrl_s_proposes_a_new_file_and_asks_before_replacing_one(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "gru-tui-default.ckpt").write_bytes(b"an older run")
+    (tmp_path / "gru-tui-step0.ckpt").write_bytes(b"an older run")  # named by step, as char-rnn's
     app = GRUApp(TrainConfig.default())
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: isinstance(app.screen, PathDialog), what="the dialog")
         field = app.screen.query_one("#path-input", Input)
-        assert field.value == "./gru-tui-default-2.ckpt"  # not the file already there
-        field.value = "./gru-tui-default.ckpt"
+        assert field.value == "./gru-tui-step0-2.ckpt"  # not the file already there
+        field.value = "./gru-tui-step0.ckpt"
         await type_fast(pilot, ["enter", "enter"])  # Enter does not answer "replace?"
         await wait_until(pilot, lambda: isinstance(app.screen, ReplaceDialog), what="the question")
-        assert "gru-tui-default.ckpt already exists: replace it?" in str(
+        assert "gru-tui-step0.ckpt already exists: replace it?" in str(
             app.screen.query_one("#replace-question").render())
         await pilot.press("n")
         await wait_until(pilot, lambda: app.file_message.startswith("not saved"), what="the answer")
         assert "kept as it was" in app.file_message
-        assert (tmp_path / "gru-tui-default.ckpt").read_bytes() == b"an older run"
+        assert (tmp_path / "gru-tui-step0.ckpt").read_bytes() == b"an older run"
 
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: isinstance(app.screen, PathDialog), what="the dialog")
