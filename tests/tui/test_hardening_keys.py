@@ -44,7 +44,7 @@ async def test_ctrl_s_then_enter_enter_in_one_burst_saves_once(tmp_path, monkeyp
         assert app.is_running and len(app.screen_stack) == 1
     assert app.return_code in (None, 0)
     assert sorted(os.listdir(tmp_path)) == ["gru-tui-default-batch.json", "gru-tui-default-loss.csv",
-                                            "gru-tui-default.ckpt"]
+                                            "gru-tui-step0.ckpt"]
 
 
 async def test_log_scale_on_a_one_character_text_draws_a_chart():
@@ -135,9 +135,9 @@ async def test_ctrl_s_proposes_a_new_file_and_asks_before_replacing_one(tmp_path
 
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: isinstance(app.screen, PathDialog), what="the dialog")
-        app.screen.query_one("#path-input", Input).value = "./gru-tui-default.ckpt"
+        app.screen.query_one("#path-input", Input).value = "./gru-tui-step0.ckpt"
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, ReplaceDialog), what="the question")
         await pilot.press("y")
         await wait_until(pilot, lambda: app.file_message.startswith("saved"), what="the save")
-        assert (tmp_path / "gru-tui-default.ckpt").read_bytes() != b"an older run"
+        assert (tmp_path / "gru-tui-step0.ckpt").read_bytes() != b"an older run"
