@@ -205,7 +205,7 @@ def trainer_from_checkpoint(
         raise bad("its last gradients do not fit the model")
 
     try:
-        history = History.from_dict(data["history"])
+        history = History.from_dict(data["history"], steps_per_epoch=trainer.num_batches)
     except (TypeError, ValueError, AttributeError) as exc:
         raise bad(f"its loss history is damaged ({_first_line(exc)})") from None
 

@@ -187,11 +187,9 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
     while trainer.epoch < config.epochs:
         e = trainer.epoch
         records = trainer.run_epoch()
-        for r in records:
-            history.add_step(r.loss)
-        n = trainer.num_batches  # the whole epoch's mean, also when resumed part-way into it
-        mean = sum(history.losses[-n:]) / n
-        history.add_epoch(mean)
+        for k, r in enumerate(records):
+            history.add_step(r.loss, epoch_end=k == len(records) - 1)
+        mean = history.epoch_losses[-1]
         if tty:
             bar = "#" * int(30 * trainer.epoch / config.epochs)
             print(f"\r[{bar:<30}] epoch {trainer.epoch}/{config.epochs} loss {mean:.4f}",
@@ -222,7 +220,7 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
     if args.export_csv:
         from .export import export_loss_csv
 
-        export_loss_csv(history, args.export_csv, steps_per_epoch=trainer.num_batches)
+        export_loss_csv(history, args.export_csv)
         print(f"wrote loss history to {args.export_csv}", file=out)
     if args.export_json:
         from .export import export_trace_json

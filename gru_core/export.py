@@ -52,66 +52,24 @@ CSV_COLUMNS = ("step", "loss", "epoch_mean", "val_loss")
 
 
 # ====================================================================== CSV
-def loss_csv_text(history: History, steps_per_epoch: int | None = None) -> str:
+def loss_csv_text(history: History) -> str:
     """The CSV export as a string (see the module docstring for its columns)."""
-    losses, epoch_losses = list(history.losses), list(history.epoch_losses)
-    ends = epoch_end_steps(history, steps_per_epoch)
-    epoch_at = dict(zip(ends, epoch_losses))
+    epoch_at = dict(zip(history.epoch_steps, history.epoch_losses))
     val_at = {int(step): float(loss) for step, loss in history.val_losses}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     if 0 in val_at:  # validated before the first step: a row without a training loss
         writer.writerow([0, "", "", _num(val_at[0])])
-    for k, loss in enumerate(losses, start=1):
+    for k, loss in enumerate(history.losses, start=1):
         writer.writerow([k, _num(loss), _num(epoch_at.get(k)), _num(val_at.get(k))])
     return out.getvalue()
 
 
-def export_loss_csv(history: History, path: str, *, steps_per_epoch: int | None = None) -> None:
-    """Write the loss history as CSV, atomically.
-
-    steps_per_epoch (the trainer's num_batches) places each epoch mean on the step that
-    ended its epoch; without it, it is worked out from the history (see epoch_end_steps).
-    """
-    text = loss_csv_text(history, steps_per_epoch)
+def export_loss_csv(history: History, path: str) -> None:
+    """Write the loss history as CSV, atomically; each epoch mean on the step that ended it."""
+    text = loss_csv_text(history)
     write_atomically(path, lambda f: f.write(text.encode("utf-8")), what="loss history")
-
-
-def epoch_end_steps(history: History, steps_per_epoch: int | None = None) -> list[int]:
-    """The step that ended each epoch in history.epoch_losses.
-
-    Every epoch of one run has the same number of batches N, so epoch e ends at step
-    (e + 1) * N. Without N, the N is found whose epoch slices of history.losses average
-    to the recorded epoch means (within 1e-9, relative); failing that, len // epochs.
-    """
-    n_steps, n_epochs = len(history.losses), len(history.epoch_losses)
-    if n_epochs == 0:
-        return []
-    if steps_per_epoch is not None:
-        if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
-            raise GRUError(f"steps_per_epoch must be a whole number of at least 1; got {steps_per_epoch!r}")
-        if n_epochs * steps_per_epoch > n_steps:
-            raise GRUError(
-                f"the history has {n_epochs} epoch means but only {n_steps} steps; with "
-                f"{steps_per_epoch} steps per epoch it needs at least {n_epochs * steps_per_epoch}"
-            )
-        return [(e + 1) * steps_per_epoch for e in range(n_epochs)]
-    low, high = n_steps // (n_epochs + 1) + 1, n_steps // n_epochs
-    for n in range(max(1, low), high + 1):
-        if _means_match(history, n):
-            return [(e + 1) * n for e in range(n_epochs)]
-    n = max(1, n_steps // n_epochs)
-    return [(e + 1) * n for e in range(n_epochs)]
-
-
-def _means_match(history: History, n: int) -> bool:
-    losses = history.losses
-    for e, mean in enumerate(history.epoch_losses):
-        got = sum(losses[e * n : (e + 1) * n]) / n
-        if not math.isclose(got, mean, rel_tol=1e-9, abs_tol=1e-12):
-            return False
-    return True
 
 
 def _num(value: float | None) -> str:

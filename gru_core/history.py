@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar, overload
+from typing import Generic, NamedTuple, TypeVar, overload
 
 T = TypeVar("T")
 
@@ -50,38 +50,68 @@ class HistoryView(Sequence, Generic[T]):
 class History:
     """Per-step losses, per-epoch means and validation losses of one run.
 
-    losses[k] is the loss of step k+1; epoch_losses[e] the mean of epoch e;
-    val_losses holds (step, loss) pairs, taken every so often.
+    losses[k] is the loss of step k+1; epoch_losses[e] is the mean loss of epoch e, and
+    epoch_steps[e] the step that ended it; val_losses holds (step, loss) pairs, taken every
+    so often. `add_step` is the one place an epoch's mean is computed (the CLI and the
+    session both record through it).
     """
 
     losses: list[float] = field(default_factory=list)
     epoch_losses: list[float] = field(default_factory=list)
     val_losses: list[tuple[int, float]] = field(default_factory=list)
+    epoch_steps: list[int] = field(default_factory=list)
 
-    def add_step(self, loss: float) -> None:
+    def add_step(self, loss: float, *, epoch_end: bool = False) -> None:
+        """A step's loss; at an epoch's end also that epoch's mean, over its own steps."""
         self.losses.append(loss)
-
-    def add_epoch(self, mean_loss: float) -> None:
-        self.epoch_losses.append(mean_loss)
+        if epoch_end:
+            start = self.epoch_steps[-1] if self.epoch_steps else 0
+            steps = self.losses[start:]
+            self.epoch_losses.append(sum(steps) / len(steps))
+            self.epoch_steps.append(len(self.losses))
 
     def add_val(self, step: int, loss: float) -> None:
         self.val_losses.append((step, loss))
 
-    def views(self) -> tuple[HistoryView[float], HistoryView[float], HistoryView[tuple[int, float]]]:
-        """Frozen views of all three lists as they are now."""
-        return HistoryView(self.losses), HistoryView(self.epoch_losses), HistoryView(self.val_losses)
+    def views(self) -> HistoryViews:
+        """Frozen views of every list as it is now."""
+        return HistoryViews(HistoryView(self.losses), HistoryView(self.epoch_losses),
+                            HistoryView(self.val_losses), HistoryView(self.epoch_steps))
 
     def to_dict(self) -> dict:
         return {
             "losses": list(self.losses),
             "epoch_losses": list(self.epoch_losses),
+            "epoch_steps": list(self.epoch_steps),
             "val_losses": [list(p) for p in self.val_losses],
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "History":
+    def from_dict(cls, d: dict, steps_per_epoch: int | None = None) -> "History":
+        """The inverse of to_dict. A dict from before epoch_steps were kept places epoch e's
+        end at step (e + 1) * steps_per_epoch (every epoch of a run has as many batches)."""
+        losses = [float(x) for x in d.get("losses", [])]
+        epoch_losses = [float(x) for x in d.get("epoch_losses", [])]
+        if "epoch_steps" in d:
+            epoch_steps = [int(x) for x in d["epoch_steps"]]
+        else:
+            n = steps_per_epoch or 1
+            epoch_steps = [(e + 1) * n for e in range(len(epoch_losses))]
+        if len(epoch_steps) != len(epoch_losses) or epoch_steps != sorted(set(epoch_steps)) or (
+            epoch_steps and not 1 <= epoch_steps[0] <= epoch_steps[-1] <= len(losses)
+        ):
+            raise ValueError(f"{len(epoch_losses)} epoch means do not fit the epoch ends "
+                             f"{epoch_steps[:5]} of {len(losses)} steps")
         return cls(
-            losses=[float(x) for x in d.get("losses", [])],
-            epoch_losses=[float(x) for x in d.get("epoch_losses", [])],
+            losses=losses,
+            epoch_losses=epoch_losses,
             val_losses=[(int(s), float(v)) for s, v in d.get("val_losses", [])],
+            epoch_steps=epoch_steps,
         )
+
+
+class HistoryViews(NamedTuple):
+    losses: HistoryView[float]
+    epoch_losses: HistoryView[float]
+    val_losses: HistoryView[tuple[int, float]]
+    epoch_steps: HistoryView[int]

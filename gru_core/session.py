@@ -324,8 +324,9 @@ class TrainingSession:
         return self._board.wait_for(predicate, timeout)
 
     # ================================================================ helpers (hold _cond)
-    def _set_state(self, state: str) -> None:
-        """Every state change goes through here."""
+    def _set_state(self, state: str, *, reset: bool = False) -> None:
+        """Every state change goes through here (`reset`: a new run begins, from any state;
+        the stress test tells legal transitions from new runs by it)."""
         self._state = state
         if state != "error":
             self._error = self._error_detail = None
@@ -346,7 +347,7 @@ class TrainingSession:
             self._stop_at_epoch_end = False
             self._target_epochs = trainer.config.epochs
             self._cancel.set()  # cut the step in progress short: its result is thrown away
-            self._set_state("idle" if trainer.step_count == 0 else "paused")
+            self._set_state("idle" if trainer.step_count == 0 else "paused", reset=True)
 
     def _adopt_trainer(self, trainer: Trainer) -> None:
         """Hook the session's cancel event and update lock into a trainer."""
@@ -457,12 +458,9 @@ class TrainingSession:
             if self._pending_reset is not None:
                 return  # this run is being replaced: its last step does not matter
             self._last_record = record
-            self._history.add_step(record.loss)
-            self._rate_window.append((time.perf_counter(), trainer.chars_per_step))
             epoch_end = trainer.batch_index == 0
-            if epoch_end:
-                recent = self._history.losses[-trainer.num_batches:]
-                self._history.add_epoch(sum(recent) / len(recent))
+            self._history.add_step(record.loss, epoch_end=epoch_end)
+            self._rate_window.append((time.perf_counter(), trainer.chars_per_step))
             before = self._state
             if epoch_end and trainer.epoch >= self._target_epochs:
                 self._stop_at_epoch_end = False
@@ -577,7 +575,7 @@ class TrainingSession:
             trainer, history, run_id = self._trainer, self._history, self._run_id
             state, error, detail = self._state, self._error, self._error_detail
             record, target = self._last_record, self._target_epochs
-            losses, epoch_losses, val_losses = history.views()
+            views = history.views()
             samples = HistoryView(self._samples)
             window = list(self._rate_window)
         previous = self._latest
@@ -611,7 +609,8 @@ class TrainingSession:
             batch=trainer.batch_index, num_batches=trainer.num_batches, lr=trainer.lr,
             loss=record.loss if record else None,
             grad_norm=record.grad_norm if record else None,
-            losses=losses, epoch_losses=epoch_losses, val_losses=val_losses,
+            losses=views.losses, epoch_losses=views.epoch_losses, epoch_steps=views.epoch_steps,
+            val_losses=views.val_losses,
             uniform_loss=trainer.uniform_loss, trace=trace, grads=grads,
             steps_per_sec=steps_per_sec, chars_per_sec=chars_per_sec, samples=samples,
             error=error, error_detail=detail, run_id=run_id, trace_step=trace_step,

@@ -62,6 +62,7 @@ class Snapshot:
     grad_norm: float | None  # last step's gradient norm, before clipping
     losses: HistoryView  # per step
     epoch_losses: HistoryView  # per epoch mean
+    epoch_steps: HistoryView  # the step that ended each of those epochs
     val_losses: HistoryView  # (step, loss)
     uniform_loss: float  # ln V
     trace: Trace | None  # the batch about to be trained at step trace_step (first sequences);

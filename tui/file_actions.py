@@ -136,12 +136,10 @@ class FileActions:
         from gru_core.history import History
 
         csv_path, json_path = f"{base}-loss.csv", f"{base}-batch.json"
-        history = History(list(snap.losses), list(snap.epoch_losses), list(snap.val_losses))
+        history = History(list(snap.losses), list(snap.epoch_losses), list(snap.val_losses),
+                          list(snap.epoch_steps))
         try:
-            try:
-                export_loss_csv(history, csv_path, steps_per_epoch=snap.num_batches)
-            except GRUError:  # epochs of another length (a resumed run): let the history say
-                export_loss_csv(history, csv_path)
+            export_loss_csv(history, csv_path)
             written = [f"loss history ({len(snap.losses)} steps) to {csv_path}"]
             if snap.trace is not None:
                 export_snapshot_json(snap, json_path)

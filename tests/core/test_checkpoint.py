@@ -39,9 +39,8 @@ def config(**changes) -> TrainConfig:
 def trained(cfg: TrainConfig, steps: int) -> tuple[Trainer, History]:
     trainer, history = Trainer(cfg), History()
     for _ in range(steps):
-        history.add_step(trainer.step().loss)
+        history.add_step(trainer.step().loss, epoch_end=trainer.batch_index == 0)
         if trainer.batch_index == 0:
-            history.add_epoch(sum(history.losses[-trainer.num_batches:]) / trainer.num_batches)
             history.add_val(trainer.step_count, trainer.evaluate())
     return trainer, history
 

@@ -15,7 +15,6 @@ from gru_core.cli import train_main
 from gru_core.export import (
     CSV_COLUMNS,
     TRACE_MATRICES,
-    epoch_end_steps,
     export_loss_csv,
     export_snapshot_json,
     export_trace_json,
@@ -40,9 +39,7 @@ def run(trainer: Trainer, epochs: int, history: History | None = None) -> Histor
     history = history or History()
     for _ in range(epochs):
         for record in trainer.run_epoch():
-            history.add_step(record.loss)
-        n = trainer.num_batches
-        history.add_epoch(sum(history.losses[-n:]) / n)
+            history.add_step(record.loss, epoch_end=record.batch == trainer.num_batches - 1)
         history.add_val(trainer.step_count, trainer.evaluate())
     return history
 
@@ -57,7 +54,7 @@ def test_loss_csv_parses_back_to_the_history(tmp_path):
     trainer = Trainer(config())
     history = run(trainer, 3)
     path = tmp_path / "loss.csv"
-    export_loss_csv(history, str(path), steps_per_epoch=trainer.num_batches)
+    export_loss_csv(history, str(path))
     rows = read_csv(path)
     assert tuple(rows[0]) == CSV_COLUMNS
     assert [int(r["step"]) for r in rows] == list(range(1, len(history.losses) + 1))
@@ -69,18 +66,26 @@ def test_loss_csv_parses_back_to_the_history(tmp_path):
     assert val_rows == history.val_losses
 
 
-def test_epoch_ends_are_found_without_being_told(tmp_path):
-    trainer = Trainer(config())
-    history = run(trainer, 2)
-    history.add_step(trainer.step().loss)  # part of a third epoch
-    assert epoch_end_steps(history) == epoch_end_steps(history, trainer.num_batches)
-    assert epoch_end_steps(history)[-1] == 2 * trainer.num_batches
+def test_epoch_means_sit_on_the_step_that_ended_them_also_after_a_resume_mid_epoch(tmp_path):
+    # 5 steps of an epoch of 2 batches, then a run that goes on with epochs of 3 batches
+    # (another text): the steps are recorded, not guessed from a fixed epoch length
+    history = History()
+    for k, loss in enumerate([4.0, 2.0, 3.0, 1.0, 9.0], start=1):
+        history.add_step(loss, epoch_end=k in (2, 4))
+    for k, loss in enumerate([1.0, 2.0, 3.0], start=1):
+        history.add_step(loss, epoch_end=k == 3)
+    path = tmp_path / "loss.csv"
+    export_loss_csv(history, str(path))
+    epoch_rows = [(int(r["step"]), float(r["epoch_mean"])) for r in read_csv(path) if r["epoch_mean"]]
+    assert epoch_rows == [(2, 3.0), (4, 2.0), (8, 15.0 / 4)]  # the third epoch: steps 5-8
 
 
-def test_a_history_that_does_not_fit_steps_per_epoch_is_refused():
-    history = History(losses=[1.0, 2.0], epoch_losses=[1.5, 1.0])
-    with pytest.raises(GRUError, match="2 epoch means but only 2 steps"):
-        epoch_end_steps(history, steps_per_epoch=2)
+def test_a_history_whose_epoch_ends_do_not_fit_its_steps_is_refused():
+    with pytest.raises(ValueError, match="2 epoch means do not fit"):
+        History.from_dict({"losses": [1.0, 2.0], "epoch_losses": [1.5, 1.0], "epoch_steps": [1, 3]})
+    # a history saved before epoch ends were kept: each epoch as long as the run's
+    old = History.from_dict({"losses": [1.0, 2.0, 3.0, 4.0], "epoch_losses": [1.5, 3.5]}, steps_per_epoch=2)
+    assert old.epoch_steps == [2, 4]
 
 
 def test_empty_history_is_a_header_only_csv(tmp_path):

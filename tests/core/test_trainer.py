@@ -130,7 +130,7 @@ def test_validation_split_is_held_out_and_evaluated():
 def test_history_views_do_not_change_after_being_taken():
     history = History()
     history.add_step(1.0)
-    losses, _, _ = history.views()
+    losses = history.views().losses
     history.add_step(0.5)
     assert list(losses) == [1.0] and len(losses) == 1
     assert history.views()[0][-1] == 0.5

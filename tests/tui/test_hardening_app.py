@@ -447,6 +447,7 @@ def long_run(steps: int, num_batches: int = 1000) -> SimpleNamespace:
               for e in range(steps // num_batches)]
     val = [(s, 1.0) for s in range(0, steps, 997)]
     return SimpleNamespace(losses=losses, epoch_losses=epochs, val_losses=val,
+                           epoch_steps=[(e + 1) * num_batches for e in range(len(epochs))],
                            num_batches=num_batches, uniform_loss=3.0, loss=losses[-1], bits_per_char=1.0,
                            state="running", run_id=1)
 

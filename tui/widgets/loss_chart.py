@@ -50,7 +50,7 @@ class RunningSums:
 
 
 def epoch_points(
-    means: Sequence[float], steps_per_epoch: int, max_points: int
+    means: Sequence[float], ends: Sequence[int], max_points: int
 ) -> tuple[list[float], list[float]]:
     """(step at each epoch end, mean loss), every k-th epoch when there are more than max_points."""
     n = len(means)
@@ -58,7 +58,7 @@ def epoch_points(
     picked = list(range(stride - 1, n, stride))
     if picked and picked[-1] != n - 1:
         picked.append(n - 1)  # the newest epoch is always drawn
-    return [float((e + 1) * steps_per_epoch) for e in picked], [means[e] for e in picked]
+    return [float(ends[e]) for e in picked], [means[e] for e in picked]
 
 
 def downsample(sums: RunningSums, n: int, max_points: int) -> tuple[list[float], list[float]]:
@@ -139,7 +139,7 @@ class LossChart(PlotextPlot):
         max_points = max(8, 2 * max(1, self.size.width - 12))
         xs, ys = downsample(self._sums, n, max_points)
         self.points_drawn = len(xs)
-        epoch_x, epoch_y = epoch_points(snap.epoch_losses, snap.num_batches, max_points)
+        epoch_x, epoch_y = epoch_points(snap.epoch_losses, snap.epoch_steps, max_points)
         val_x = [float(s) for s, _ in snap.val_losses]
         val_y = [v for _, v in snap.val_losses]
         uniform = snap.uniform_loss
