@@ -34,8 +34,10 @@ def make_parser(prog: str = "gru-tui train", description: str | None = None) -> 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags for every TrainConfig field a user sets, shared by `gru-tui` and `gru-tui train`."""
-    parser.add_argument("--preset", choices=["default", "article"], default="default",
-                        help="starting settings: 'article' reproduces the article exactly")
+    parser.add_argument("--preset", choices=["default", "article", "fitted"], default=None,
+                        help="starting settings: 'article' reproduces the article exactly; "
+                        "'fitted' (the default with --file or --corpus) fits them to the text; "
+                        "'default' (otherwise) learns the article's text in a second")
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--text", help="train on this text")
     src.add_argument("--file", metavar="PATH", help="train on a UTF-8 text file")
@@ -58,6 +60,8 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample-len", type=_int("--sample-len"), dest="sample_len",
                         help="characters sampled at each epoch end")
     parser.add_argument("--prime", dest="sample_prime", help="prime for the epoch-end samples")
+    parser.add_argument("--patience", type=_int("--patience"),
+                        help="stop after N validation checks without a new best (0: never)")
     parser.add_argument("--threads", type=_int("--threads"), default=None,
                         help="torch intra-op threads for training (default: all cores headless; "
                         "the app keeps one for itself on machines with more than two)")
@@ -97,21 +101,34 @@ def _lower(text: str) -> str:
 CONFIG_FLAGS = (
     "hidden_size", "seq_len", "batch_size", "lr", "optimizer", "momentum", "epochs", "seed",
     "reset", "backward", "clip", "device", "dtype", "val_fraction", "sample_len", "sample_prime",
+    "patience",
 )
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The preset, then the text source, then every flag given; GRUError if invalid."""
+    """The preset, then the text source, then every flag given; GRUError if invalid.
+
+    A text from --file or --corpus gets settings fitted to it (TrainConfig.for_text)
+    unless --preset names a preset; the flags given always win.
+    """
     overrides = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k, None) is not None}
     text_source = text_from_args(args)
+    preset = getattr(args, "preset", None)
     if text_source is not None:
         text, source = text_source
         overrides.update(text=text, source=source, vocab=None)
-        if args.preset == "article":
+        fit = preset == "fitted" or (preset is None and source != "text")
+        if fit:
+            return TrainConfig.for_text(**overrides)
+        if preset == "article":
             overrides.setdefault("layout", "streams")
         if "sample_prime" not in overrides:
             overrides["sample_prime"] = text[0]
-    return TrainConfig.preset_named(args.preset, **overrides)
+    elif preset == "fitted":
+        from .config import ARTICLE_TEXT
+
+        return TrainConfig.for_text(ARTICLE_TEXT, **overrides)
+    return TrainConfig.preset_named(preset or "default", **overrides)
 
 
 def text_from_args(args: argparse.Namespace) -> tuple[str, str] | None:
@@ -176,6 +193,8 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
         trainer, history = Trainer(config_from_args(args)), History()
     config = trainer.config
     every = args.every or max(1, config.epochs // 20)
+    if config.fitted:
+        print(config.fitted, file=out)
     tty = out.isatty()
     print(
         f"training on {len(config.text):,} characters ({config.source}), vocabulary "
@@ -197,13 +216,17 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
         if e % every == 0 or trainer.epoch == config.epochs:
             if tty:
                 print(file=out)
-            val = trainer.evaluate()
+            val = trainer.validate()
             if val is not None:
                 history.add_val(trainer.step_count, val)
             val_text = f"  val {val:.4f}" if val is not None else ""
             print(f"Epoch: {e + 1}/{config.epochs}", file=out)
             print(f"Loss: {mean:.4f}{val_text}", file=out)
             print(trainer.sample(config.prime, config.sample_len, temperature=0), file=out, flush=True)
+            if trainer.out_of_patience:
+                print(f"stopped: {config.patience} validation checks without a new best "
+                      f"(best val {trainer.best_val:.4f} at step {trainer.best_step})", file=out)
+                break
     seconds = time.perf_counter() - t0
     chars = (trainer.step_count - steps0) * trainer.chars_per_step
     print(f"done: {trainer.step_count} steps, {chars / max(seconds, 1e-9):,.0f} characters/s",
@@ -216,7 +239,7 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
             val = history.val_losses[-1][1] if history.val_losses else None
             path = os.path.join(path, checkpoint_name(trainer.step_count, val))
         save_checkpoint(trainer, history, path)
-        print(f"saved checkpoint to {visible(path)}", file=out)
+        print(f"saved checkpoint to {visible(path)}: {describe_weights(trainer)}", file=out)
     if args.export_csv:
         from .export import export_loss_csv
 
@@ -228,3 +251,14 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
         export_trace_json(trainer, args.export_json)
         print(f"wrote the current batch's matrices to {args.export_json}", file=out)
     return 0
+
+
+def describe_weights(trainer) -> str:
+    """Which weights a save writes: the current ones, said against the best kept copy."""
+    now = f"the weights of step {trainer.step_count}"
+    if trainer.best_state is None:
+        return now
+    if trainer.best_step == trainer.step_count:
+        return f"{now}, the best so far (val {trainer.best_val:.4f})"
+    return (f"{now} (the best, val {trainer.best_val:.4f} at step {trainer.best_step}, "
+            f"are not these: restore them first to save them)")

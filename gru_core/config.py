@@ -84,6 +84,8 @@ class TrainConfig:
     val_fraction: float = 0.0  # share of the text held out for validation (0 turns it off)
     sample_len: int = 20
     sample_prime: str = ""  # "" means the first character of the text
+    patience: int = 0  # stop after this many validation checks without a new best (0: never)
+    fitted: str = ""  # what TrainConfig.for_text chose and why, one line ("" if not fitted)
     source: str = "text"  # where the text came from, for display ("text", "file:...", "corpus:zen")
     preset: str = "custom"
     extra: dict = field(default_factory=dict, compare=False, repr=False)
@@ -117,12 +119,77 @@ class TrainConfig:
         return cls(**base)
 
     @classmethod
+    def for_text(cls, text: str, **overrides: Any) -> "TrainConfig":
+        """Settings fitted to a text by its length and vocabulary; `overrides` always win.
+
+        The rule (n = characters of the text, V = its vocabulary, both before overrides):
+
+        - seq_len T: 64, or n // 64 (at least 8) for a text under 4,096 characters;
+        - validation: the last 10% held out once n >= 5,000 (every held-out character is
+          scored, so a short held-out part still gives an honest figure); otherwise none;
+        - batch_size B: 32 streams, fewer when the training part has under 32 * T * 8
+          characters, so an epoch still holds at least ~8 batches (at least 1);
+        - hidden_size H: 128 below 20,000 characters (a small text is memorised by a big
+          model), 256 from there on;
+        - Adam at lr 2e-3 with the gradient norm clipped at 5: the char-rnn setting that
+          stays stable at these sizes (lr 0.05, the tiny preset's, diverges at H 256);
+        - epochs: about 20 million characters of training in all, from 2 to 200 epochs
+          (patience, off by default, or pausing stops earlier);
+        - samples: 200 characters primed with a newline (a line start, as the text has)
+          or, in a text without one, its first character.
+
+        Each value a user gives in `overrides` replaces the fitted one, and the fitted
+        values that depend on it follow it (B is fitted to a given T, validation to the
+        text). `fitted` records the choice in one line for the config pane and the CLI.
+        """
+        n = len(text) if isinstance(text, str) else 0
+        vocab_size = len(set(text)) if isinstance(text, str) else 0
+        T = overrides.get("seq_len")
+        if not isinstance(T, int) or isinstance(T, bool) or T < 1:
+            T = 64 if n >= 4096 else max(8, min(64, n // 64))
+        val = overrides.get("val_fraction")
+        if not isinstance(val, (int, float)) or isinstance(val, bool):
+            val = 0.1 if n >= 5000 else 0.0
+        train_n = n - int(n * val) if val else n
+        B = overrides.get("batch_size")
+        if not isinstance(B, int) or isinstance(B, bool) or B < 1:
+            B = max(1, min(32, train_n // (T * 8)))
+            while B > 1 and train_n < B * T + 1:
+                B -= 1
+        H = overrides.get("hidden_size")
+        if not isinstance(H, int) or isinstance(H, bool) or H < 1:
+            H = 128 if n < 20_000 else 256
+        epochs = max(2, min(200, round(20_000_000 / max(train_n, 1))))
+        prime = "\n" if isinstance(text, str) and "\n" in text[1:] else (text[:1] if n else "")
+        base: dict[str, Any] = dict(
+            text=text, vocab=None, hidden_size=H, seq_len=T, batch_size=B, lr=2e-3,
+            optimizer="adam", momentum=0.0, epochs=epochs, seed=1, reset="before",
+            backward="manual", clip=5.0, layout="streams", init="uniform", dtype="float32",
+            val_fraction=val, sample_len=200, sample_prime=prime, preset="fitted",
+        )
+        base.update(overrides)
+        given = [k for k in ("hidden_size", "seq_len", "batch_size", "lr", "optimizer",
+                             "val_fraction", "epochs") if k in overrides]
+        lr = base["lr"]
+        lr_text = f"{lr:.0e}".replace("e-0", "e-") if isinstance(lr, float) else str(lr)
+        val_text = f"val {base['val_fraction']:.0%}" if base["val_fraction"] else "no val"
+        note = (f"fitted to {n:,} chars (V {vocab_size}): H {base['hidden_size']}, "
+                f"T {base['seq_len']}, B {base['batch_size']}, {base['optimizer']} {lr_text}, "
+                f"{val_text}")
+        if given:
+            note += f"; yours: {', '.join(_SHORT.get(k, k) for k in given)}"
+        base.setdefault("fitted", note)
+        return cls(**base)
+
+    @classmethod
     def preset_named(cls, name: str, **overrides: Any) -> "TrainConfig":
         if name == "article":
             return cls.article(**overrides)
         if name == "default":
             return cls.default(**overrides)
-        raise GRUError(f"preset must be one of default, article; got {name!r}")
+        if name == "fitted":
+            return cls.for_text(overrides.pop("text", ARTICLE_TEXT), **overrides)
+        raise GRUError(f"preset must be one of default, article, fitted; got {name!r}")
 
     def replace(self, **changes: Any) -> "TrainConfig":
         """A copy with some fields changed, validated like any new config."""
@@ -147,6 +214,9 @@ class TrainConfig:
         _int_in("epochs", self.epochs, 1, MAX_EPOCHS)
         _int_in("seed", self.seed, 0, 2**63 - 1)
         _int_in("sample_len", self.sample_len, 0, 100_000)
+        _int_in("patience", self.patience, 0, 1_000_000)
+        if not isinstance(self.fitted, str):
+            raise GRUError(f"fitted must be a string; got {self.fitted!r}")
         _float_in("lr", self.lr, 0.0, MAX_LR, low_open=True)
         _float_in("momentum", self.momentum, 0.0, 0.999, low_open=False)
         _float_in("clip", self.clip, 0.0, 1e6, low_open=False)
@@ -210,6 +280,9 @@ class TrainConfig:
         return out
 
 
+_SHORT = {"hidden_size": "H", "seq_len": "T", "batch_size": "B", "val_fraction": "val"}
+
+
 def _show_chars(chars: list[str], limit: int = 10) -> str:
     shown = ", ".join(repr(c) for c in chars[:limit])
     return shown + (f" and {len(chars) - limit} more" if len(chars) > limit else "")
@@ -253,6 +326,7 @@ FIELD_PARSERS: dict[str, Callable[[str, str], Any]] = {
     "epochs": _parse_int,
     "seed": _parse_int,
     "sample_len": _parse_int,
+    "patience": _parse_int,
     "lr": _parse_float,
     "momentum": _parse_float,
     "clip": _parse_clip,

@@ -45,6 +45,24 @@ class Vocab:
                 seen.setdefault(c, None)
         return list(seen)
 
+    @property
+    def index_dtype(self) -> torch.dtype:
+        """The smallest integer type that holds every index: 1 byte a character up to V 256."""
+        return torch.uint8 if self.size <= 256 else torch.int16 if self.size <= 32768 else torch.int32
+
+    def encode_compact(self, text: str, chunk: int = 1 << 20) -> torch.Tensor:
+        """[len(text)] indices in `index_dtype`, encoded a chunk at a time.
+
+        A long text costs its final 1-2 bytes a character plus one chunk's working
+        memory, not the ~25 bytes a character of encoding it whole at int64. Index
+        tensors of this dtype must be turned `.long()` before they index anything
+        (a uint8 index would be read as a mask).
+        """
+        out = torch.empty(len(text), dtype=self.index_dtype)
+        for start in range(0, len(text), chunk):
+            out[start:start + chunk] = self.encode(text[start:start + chunk])
+        return out
+
     def encode(self, text: str) -> torch.Tensor:
         """[len(text)] int64 indices; unknown characters raise GRUError naming them.
 
@@ -72,7 +90,7 @@ class Vocab:
 
     def one_hot(self, indices: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """[..., V] one-hot rows, as the article feeds them to the GRU."""
-        return torch.nn.functional.one_hot(indices, self.size).to(dtype)
+        return torch.nn.functional.one_hot(indices.long(), self.size).to(dtype)
 
 
 def _describe(bad: list[str]) -> str:

@@ -81,6 +81,15 @@ def forward_loss(
     backward stacks, where indexing xp[t] in the loop would make every step's backward
     write a full-size zero gradient. `cancel`, when set, stops the loop (Cancelled).
     """
+    hs, h = hidden_states(model, x, h0, cancel)
+    logits = model.output(hs)  # [T, B, V]
+    return cross_entropy(logits, y), h
+
+
+def hidden_states(
+    model: GRUModel, x: Tensor, h0: Tensor, cancel: threading.Event | None = None
+) -> tuple[Tensor, Tensor]:
+    """(h for every time step [T, B, H], the last h [B, H]): forward_loss's fast loop."""
     H = model.hidden_size
     W, U, b = model.W, model.U, model.b
     xp = torch.nn.functional.embedding(x, W) + b  # [T, B, 3H]: x Wz + bz | x Wr + br | x Wh + bh
@@ -101,5 +110,14 @@ def forward_loss(
             h_tilde = torch.tanh(xp_t[:, 2 * H :] + r * (hU[:, 2 * H :] + model.bUh))
         h = h_tilde + z * (h - h_tilde)  # = z * h + (1 - z) * h_tilde
         hs.append(h)
-    logits = model.output(torch.stack(hs))  # [T, B, V]
-    return cross_entropy(logits, y), h
+    return torch.stack(hs), h
+
+
+@torch.no_grad()
+def forward_nll(
+    model: GRUModel, x: Tensor, y: Tensor, h0: Tensor, cancel: threading.Event | None = None
+) -> tuple[Tensor, Tensor]:
+    """(-log y_hat[target] at every position [T, B], final h): each character's own loss."""
+    hs, h = hidden_states(model, x, h0, cancel)
+    log_y_hat = torch.log_softmax(model.output(hs), dim=-1)  # [T, B, V]
+    return -log_y_hat.gather(-1, y.unsqueeze(-1)).squeeze(-1), h

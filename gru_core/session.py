@@ -49,7 +49,7 @@ import torch
 
 from .config import TrainConfig
 from .errors import GRUError
-from .forward import Trace, forward_loss, forward_trace
+from .forward import Trace, forward_trace
 from .history import History, HistoryView
 from .model import GRUModel
 from .sampling import Sample, check_sample_args, sample
@@ -511,15 +511,9 @@ class TrainingSession:
             with self._cond:
                 self._history.add_val(trainer.step_count, val)
 
-    @torch.no_grad()
     def _evaluate(self, trainer: Trainer) -> float:
-        """Trainer.evaluate, cut short by the cancel event (a big validation part takes a while)."""
-        h = trainer.model.zero_state(trainer.val_X.shape[2])
-        total = 0.0
-        for x, y in zip(trainer.val_X, trainer.val_Y):
-            loss, h = forward_loss(trainer.model, x, y, h, self._cancel)
-            total += float(loss)
-        return total / trainer.val_X.shape[0]
+        """Trainer.validate, cut short by the cancel event (a big validation part takes a while)."""
+        return trainer.validate(self._cancel)
 
     def _fail(self, exc: BaseException, *, with_traceback: bool = True) -> None:
         """Publish a fault as state error; the worker then waits for the next command."""
@@ -627,7 +621,7 @@ class TrainingSession:
         i = trainer.batch_index
         k = min(trainer.config.batch_size, TRACE_SEQUENCES)
         h = trainer.h[:k] if i != 0 else trainer.model.zero_state(k)
-        x, y = trainer.X[i][:, :k], trainer.Y[i][:, :k]  # [T, k]
+        x, y = (t[:, :k] for t in trainer.batch(i))  # [T, k]
         pieces = []
         # No lock: this runs on the worker, the only thread that writes the weights.
         for t in range(0, x.shape[0], TRACE_CHUNK):

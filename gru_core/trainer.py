@@ -19,7 +19,7 @@ from .bptt import manual_step
 from .config import TrainConfig
 from .data import Vocab, make_batches
 from .errors import GRUError
-from .forward import Cancelled, Trace, forward_loss, forward_trace
+from .forward import Cancelled, Trace, forward_loss, forward_nll, forward_trace
 from .model import GRUModel
 from .sampling import Sample, sample
 
@@ -53,25 +53,31 @@ class Trainer:
         self.dtype = torch.float64 if config.dtype == "float64" else torch.float32
         self.vocab = Vocab(config.vocab_chars)
         split = config.train_chars
-        train_text, val_text = config.text[:split], config.text[split:]
-        encoded = self.vocab.encode(train_text)
+        # Compact indices (1 byte a character for V <= 256): the text's batches and the
+        # held-out streams cost ~3 bytes a character in all; `batch(i)` widens one batch.
+        encoded = self.vocab.encode_compact(config.text[:split])
         X, Y = make_batches(encoded, config.batch_size, config.seq_len, config.layout)
+        del encoded
         self.X, self.Y = X.to(self.device), Y.to(self.device)  # [N, T, B]
-        self.val_X = self.val_Y = None
-        if val_text:
-            vB = max(1, min(config.batch_size, (len(val_text) - 1) // config.seq_len))
-            if len(val_text) >= vB * config.seq_len + 1:
-                vX, vY = make_batches(self.vocab.encode(val_text), vB, config.seq_len, "streams")
-                self.val_X, self.val_Y = vX.to(self.device), vY.to(self.device)
+        self.val_X = self.val_Y = self.val_mask = None  # [L, S] held-out streams
+        val_chars = len(config.text) - split
+        if val_chars >= 2:
+            vX, vY, mask = validation_streams(self.vocab.encode_compact(config.text[split:]))
+            self.val_X, self.val_Y = vX.to(self.device), vY.to(self.device)
+            self.val_mask = mask.to(self.device)
         # Why validation that was asked for is not done (None: it is done, or was not asked).
         self.val_note: str | None = None
         if config.val_fraction and self.val_X is None:
             self.val_note = (
-                f"validation off: the held-out part is {len(val_text)} characters "
-                f"({config.val_fraction:g} of {len(config.text)}), too few for one sequence of "
-                f"seq_len {config.seq_len} plus its target ({config.seq_len + 1}); give more text, "
-                f"raise val_fraction or lower seq_len"
+                f"validation off: the held-out part is {val_chars} characters "
+                f"({config.val_fraction:g} of {len(config.text)}), too few to score one "
+                f"prediction (2 are needed); give more text or raise val_fraction"
             )
+        # The best validation loss so far, and a copy of the weights that scored it.
+        self.best_val: float | None = None
+        self.best_step = 0
+        self.best_state: dict[str, Tensor] | None = None
+        self.checks_since_best = 0  # validation checks since the best one
         self.model = GRUModel(
             self.vocab.size, config.hidden_size, reset=config.reset, init=config.init,
             seed=config.seed, dtype=self.dtype, device=self.device,
@@ -96,6 +102,16 @@ class Trainer:
     @property
     def num_batches(self) -> int:
         return self.X.shape[0]
+
+    def batch(self, i: int) -> tuple[Tensor, Tensor]:
+        """Inputs and targets of batch i, [T, B] int64 indices (stored compact)."""
+        return self.X[i].long(), self.Y[i].long()
+
+    @property
+    def val_chars(self) -> int:
+        """How many held-out characters validation scores (all but the first, which only
+        serves as an input)."""
+        return 0 if self.val_mask is None else int(self.val_mask.sum())
 
     @property
     def chars_per_step(self) -> int:
@@ -123,7 +139,7 @@ class Trainer:
         i = self.batch_index
         if i == 0:
             self.h = self.model.zero_state(cfg.batch_size)
-        x, y = self.X[i], self.Y[i]
+        x, y = self.batch(i)
         params = self.model.parameters()
         for p in params:  # what optimizer.zero_grad(set_to_none=True) does, without its hooks
             p.grad = None
@@ -231,19 +247,64 @@ class Trainer:
         if not 0 <= i < self.num_batches:
             raise GRUError(f"batch index must be from 0 to {self.num_batches - 1}; got {i}")
         h = self.model.zero_state(self.config.batch_size) if h0 is None else h0
-        return forward_trace(self.model, self.X[i], self.Y[i], h)
+        return forward_trace(self.model, *self.batch(i), h)
 
     @torch.no_grad()
-    def evaluate(self) -> float | None:
-        """Mean cross-entropy on the validation part (None when there is none)."""
+    def evaluate(self, cancel: threading.Event | None = None) -> float | None:
+        """Mean cross-entropy over every held-out character (None without a held-out part).
+
+        The held-out text is read as S contiguous streams side by side (wide: one
+        forward over [T, S] at a time), each from a zero hidden state; every character
+        after the first is predicted once, and the figure is the mean of
+        -ln y_hat[target] over all of them (VALIDATION_STREAM_CHARS says how long a
+        stream is). The weights and the training state are not touched.
+        """
         if self.val_X is None:
             return None
-        h = self.model.zero_state(self.val_X.shape[2])
-        total = 0.0
-        for x, y in zip(self.val_X, self.val_Y):
-            loss, h = forward_loss(self.model, x, y, h)
-            total += float(loss)
-        return total / self.val_X.shape[0]
+        h = self.model.zero_state(self.val_X.shape[1])
+        total = torch.zeros((), dtype=torch.float64, device=self.device)
+        for t in range(0, self.val_X.shape[0], VALIDATION_CHUNK):
+            x = self.val_X[t:t + VALIDATION_CHUNK].long()
+            y = self.val_Y[t:t + VALIDATION_CHUNK].long()
+            nll, h = forward_nll(self.model, x, y, h, cancel)  # [T, S]
+            total += (nll.double() * self.val_mask[t:t + VALIDATION_CHUNK]).sum()
+        return float(total) / self.val_chars
+
+    def record_val(self, val: float) -> bool:
+        """Note a validation loss; True (and a copy of the weights kept) when it is a new best."""
+        if self.best_val is None or val < self.best_val:
+            self.best_val, self.best_step, self.checks_since_best = val, self.step_count, 0
+            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            return True
+        self.checks_since_best += 1
+        return False
+
+    def validate(self, cancel: threading.Event | None = None) -> float | None:
+        """evaluate() and record_val() in one: the validation loss, best weights kept."""
+        val = self.evaluate(cancel)
+        if val is not None:
+            self.record_val(val)
+        return val
+
+    @property
+    def out_of_patience(self) -> bool:
+        """config.patience validation checks in a row without a new best (never when 0)."""
+        return bool(self.config.patience) and self.checks_since_best >= self.config.patience
+
+    def restore_best(self) -> int:
+        """Put the best-validation weights back; the step they were kept at.
+
+        The optimizer's moments and the step count carry on; the hidden state carried
+        between batches belonged to the replaced weights, so it restarts from zeros.
+        GRUError when no validation has been scored yet.
+        """
+        if self.best_state is None:
+            raise GRUError("no best weights yet: they are kept at each validation check, "
+                           "which needs a validation share (val_fraction > 0)")
+        with torch.no_grad():
+            self.model.load_state_dict({k: v.clone() for k, v in self.best_state.items()})
+        self.h = self.model.zero_state(self.config.batch_size)
+        return self.best_step
 
     def sample(
         self, prime: str, n: int, temperature: float = 1.0, *, top_k: int | None = None,
@@ -263,6 +324,28 @@ class Trainer:
             self.model, self.vocab, prime, n, temperature, top_k=top_k, generator=gen,
             on_char=on_char,
         )
+
+
+VALIDATION_STREAM_CHARS = 256  # each validation stream reads at least this many characters
+VALIDATION_MAX_STREAMS = 256  # read side by side, one [T, S] forward at a time
+VALIDATION_CHUNK = 64  # time steps per forward (and between looks at the cancel event)
+
+
+def validation_streams(encoded: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The held-out text as S streams side by side: inputs, targets [L, S] and a mask.
+
+    Stream s reads targets s*L .. (s+1)*L - 1 of the n - 1 predictions the text holds
+    (the last stream is shorter: the mask is False past its end, where 0s pad it).
+    S = min(256, (n - 1) // 256), at least 1.
+    """
+    n_pred = encoded.numel() - 1
+    S = max(1, min(VALIDATION_MAX_STREAMS, n_pred // VALIDATION_STREAM_CHARS))
+    L = -(-n_pred // S)
+    pad = S * L - n_pred
+    x = torch.cat([encoded[:-1], encoded.new_zeros(pad)]).reshape(S, L).T.contiguous()
+    y = torch.cat([encoded[1:], encoded.new_zeros(pad)]).reshape(S, L).T.contiguous()
+    mask = torch.cat([torch.ones(n_pred, dtype=torch.bool), torch.zeros(pad, dtype=torch.bool)])
+    return x, y, mask.reshape(S, L).T.contiguous()
 
 
 def _name_nonfinite(value: float) -> str:

@@ -21,7 +21,8 @@ def unigram_loss(trainer: Trainer) -> float:
     total = sum(counts.values()) + trainer.vocab.size
     log_p = torch.tensor([math.log((counts[c] + 1) / total) for c in trainer.vocab.chars],
                          dtype=torch.float64)
-    return float(-log_p[trainer.val_Y.flatten().cpu()].mean())
+    targets = trainer.vocab.encode(config.text[config.train_chars + 1:])
+    return float(-log_p[targets].mean())
 
 
 def test_training_on_the_stdlib_corpus_beats_the_unigram_baseline_on_held_out_text():
@@ -51,13 +52,15 @@ def test_the_validation_part_is_the_end_of_the_text_and_is_never_trained_on():
     trainer = Trainer(config)
     assert config.train_chars == 320
     train_text, val_text = text[:320], text[320:]
-    T = config.seq_len
-    assert trainer.vocab.decode(trainer.val_X[0, :, 0]) == val_text[:T]
-    assert trainer.vocab.decode(trainer.val_Y[0, :, 0]) == val_text[1 : T + 1]
+    # every held-out character after the first is a target exactly once, in order
+    stream_order = lambda t: t.T[trainer.val_mask.T]  # noqa: E731  [S, L] rows, padding dropped
+    assert trainer.vocab.decode(stream_order(trainer.val_X)) == val_text[:-1]
+    assert trainer.vocab.decode(stream_order(trainer.val_Y)) == val_text[1:]
+    assert trainer.val_chars == len(val_text) - 1
     for b in range(config.batch_size):  # each training stream, inputs and targets, lies in text[:320]
         assert trainer.vocab.decode(trainer.X[:, :, b].flatten()) in train_text
         assert trainer.vocab.decode(trainer.Y[:, :, b].flatten()) in train_text
-    assert trainer.vocab.decode(trainer.val_Y[:, :, 0].flatten()) not in train_text
+    assert trainer.vocab.decode(stream_order(trainer.val_Y)) not in train_text
 
 
 def test_evaluate_changes_nothing_the_next_step_sees():
@@ -76,12 +79,18 @@ def test_evaluate_changes_nothing_the_next_step_sees():
 
 
 def test_a_text_too_short_to_validate_says_so():
-    text = "MathMath" * 5  # 40 characters: 10% is 4, fewer than seq_len 4 + 1
-    trainer = Trainer(TrainConfig.default(text=text, val_fraction=0.1))
+    text = "MathMath" * 5  # 40 characters: 3% is 1, which predicts nothing
+    trainer = Trainer(TrainConfig.default(text=text, val_fraction=0.03))
     assert trainer.val_X is None and trainer.evaluate() is None
     assert trainer.val_note is not None
-    assert "validation off" in trainer.val_note and "4 characters" in trainer.val_note
-    assert "seq_len 4" in trainer.val_note
+    assert "validation off" in trainer.val_note and "1 characters" in trainer.val_note
+
+
+def test_a_short_held_out_part_is_still_scored_in_full():
+    text = "MathMath" * 5  # 40 characters: 10% is 4, fewer than seq_len 4 + 1, still 3 predictions
+    trainer = Trainer(TrainConfig.default(text=text, val_fraction=0.1))
+    assert trainer.val_note is None and trainer.val_chars == 3
+    assert trainer.evaluate() == pytest.approx(trainer.uniform_loss, abs=0.1)
 
 
 def test_a_fraction_that_rounds_to_nothing_says_so_too():

@@ -1,0 +1,135 @@
+"""Real text out of the box: settings fitted to the text, validation over every held-out
+character, the best weights kept and restorable, patience."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from gru_core import TrainConfig, Trainer
+from gru_core.cli import train_main
+from gru_core.corpora import load_corpus
+
+LICENCES = Path("/usr/share/common-licenses")
+needs_licences = pytest.mark.skipif(not (LICENCES / "GPL-3").is_file(),
+                                    reason="Debian's licence texts are not installed")
+
+
+def licence(name: str) -> str:
+    return (LICENCES / name).read_text()
+
+
+# ------------------------------------------------------------------ fitted settings
+@needs_licences
+def test_a_licence_gets_the_char_rnn_settings_and_one_line_saying_so():
+    config = TrainConfig.for_text(licence("GPL-3"))
+    assert (config.hidden_size, config.seq_len, config.batch_size) == (256, 64, 32)
+    assert (config.optimizer, config.lr, config.clip, config.val_fraction) == ("adam", 2e-3, 5.0, 0.1)
+    assert config.fitted == "fitted to 35,149 chars (V 76): H 256, T 64, B 32, adam 2e-3, val 10%"
+    assert config.sample_len >= 200 and config.sample_prime == "\n"
+
+
+def test_flags_the_user_gives_win_and_the_line_says_which():
+    text = load_corpus("stdlib")
+    config = TrainConfig.for_text(text, hidden_size=64, lr=1e-2)
+    assert (config.hidden_size, config.lr) == (64, 1e-2)
+    assert config.fitted.endswith("; yours: H, lr")
+    short = TrainConfig.for_text(text[:3000])  # short text: shorter sequences, no validation
+    assert short.val_fraction == 0 and short.seq_len < 64 and "no val" in short.fitted
+
+
+def test_the_cli_fits_a_file_but_not_text_or_a_preset(tmp_path):
+    path = tmp_path / "code.txt"
+    path.write_text(load_corpus("stdlib")[:20_000])
+    out = io.StringIO()
+    assert train_main(["--file", str(path), "--epochs", "1", "--hidden", "16", "--every", "1"], out) == 0
+    first = out.getvalue().splitlines()[0]
+    assert first.startswith("fitted to 20,000 chars") and "H 16" in first and "yours: H, epochs" in first
+    out = io.StringIO()
+    assert train_main(["--text", "MathMathMath", "--epochs", "1"], out) == 0
+    assert "fitted" not in out.getvalue()  # --text keeps the default preset
+    out = io.StringIO()
+    assert train_main(["--file", str(path), "--preset", "default", "--epochs", "1", "--seq-len", "64",
+                       "--batch", "16"], out) == 0
+    assert "fitted" not in out.getvalue() and "hidden 16," in out.getvalue()
+
+
+def test_the_article_preset_does_not_move():
+    config = TrainConfig.article()
+    assert (config.hidden_size, config.seq_len, config.batch_size, config.lr, config.fitted) == (
+        2, 3, 2, 0.01, "")
+
+
+# ------------------------------------------------------------------ validation
+def independent_val_loss(trainer: Trainer) -> float:
+    """The README's definition, computed on its own: the held-out text cut into
+    S = min(256, (n - 1) // 256) contiguous streams of ceil((n - 1) / S) predictions,
+    each read one character at a time through gru_step from a zero state, in float64."""
+    config = trainer.config
+    held_out = config.text[config.train_chars:]
+    idx = trainer.vocab.encode(held_out)
+    n_pred = len(held_out) - 1
+    S = max(1, min(256, n_pred // 256))
+    L = math.ceil(n_pred / S)
+    model = trainer.model.detached_copy()
+    for p in model.parameters():
+        p.data = p.data.double()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for s in range(S):
+            h = torch.zeros(1, config.hidden_size, dtype=torch.float64)
+            for i in range(s * L, min((s + 1) * L, n_pred)):
+                h = model.gru_step(idx[i:i + 1], h).h
+                log_p = torch.log_softmax(model.output(h), dim=-1)
+                total -= float(log_p[0, idx[i + 1]])
+                count += 1
+    assert count == n_pred  # every held-out character after the first is predicted
+    return total / count
+
+
+@needs_licences
+def test_validation_scores_every_held_out_character_and_equals_an_independent_count():
+    text = licence("GPL-3")
+    trainer = Trainer(TrainConfig.for_text(text, hidden_size=32))
+    for _ in range(20):
+        trainer.step()
+    assert trainer.val_chars == len(text) - trainer.config.train_chars - 1
+    assert trainer.evaluate() == pytest.approx(independent_val_loss(trainer), abs=1e-4)
+
+
+# ------------------------------------------------------------------ best weights, patience
+def test_the_best_weights_are_kept_and_come_back():
+    text = load_corpus("zen")
+    trainer = Trainer(TrainConfig.for_text(text, hidden_size=32, val_fraction=0.2))
+    for _ in range(30):
+        trainer.step()
+    best = trainer.validate()
+    assert trainer.best_val == best and trainer.best_step == 30
+    with torch.no_grad():  # ruin the weights: validation gets worse, not a new best
+        trainer.model.W.mul_(0).add_(5.0)
+    worse = trainer.validate()
+    assert worse > best and trainer.best_val == best and trainer.checks_since_best == 1
+    assert trainer.restore_best() == 30
+    assert trainer.evaluate() == pytest.approx(best, abs=1e-6)
+
+
+def test_patience_stops_the_cli_after_checks_without_improvement(tmp_path):
+    path = tmp_path / "code.txt"
+    path.write_text(load_corpus("stdlib")[:6000])
+    out = io.StringIO()
+    # lr 0.5 is far too high: validation soon stops improving, and 2 checks later it ends
+    code = train_main(["--file", str(path), "--hidden", "16", "--lr", "0.5", "--epochs", "100",
+                       "--patience", "2", "--every", "1", "--save", str(tmp_path / "run.pt")], out)
+    lines = out.getvalue().splitlines()
+    assert code == 0
+    stop = next(i for i, line in enumerate(lines) if line.startswith("stopped: 2 validation checks"))
+    epochs_run = sum(line.startswith("Epoch:") for line in lines)
+    assert epochs_run < 100
+    vals = [float(line.split("val ")[1]) for line in lines[:stop] if line.startswith("Loss:")]
+    assert min(vals[-2:]) >= min(vals[:-2])  # the last two checks did not beat the best
+    saved = next(line for line in lines if line.startswith("saved checkpoint"))
+    assert "weights of step" in saved and "restore them first" in saved
