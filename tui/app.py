@@ -180,7 +180,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
             self._val_note_run, self.val_note = snap.run_id, None
             self.read_val_note(snap.run_id)
         status = self.query_one(StatusBar)
-        status.loading = None
+        status.starting = None
         status.snapshot = snap
         self.query_one(LossChart).snapshot = snap
         self.query_one(MatricesView).snapshot = snap
@@ -200,7 +200,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
             self.worker_error = (message, "".join(traceback.format_exception(error)))
             message += "  (d: details)"
         if worker.group == "session":
-            self.query_one(StatusBar).loading = f"error: could not start training: {message}"
+            self.query_one(StatusBar).starting = f"error: could not start training: {message}"
         elif worker.group == "sample":
             pane = self.query_one(SamplesPane)
             pane.prime_error = message

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 
+import pytest
+import torch
 from textual.command import CommandPalette
-from textual.widgets import Input, Select
+from textual.widgets import Input, LoadingIndicator, Select
 
 from gru_core import TrainConfig
 from gru_core.checkpoint import save_checkpoint
@@ -141,3 +143,17 @@ async def test_ctrl_s_proposes_a_new_file_and_asks_before_replacing_one(tmp_path
         await pilot.press("y")
         await wait_until(pilot, lambda: app.file_message.startswith("saved"), what="the save")
         assert (tmp_path / "gru-tui-step0.ckpt").read_bytes() != b"an older run"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
+async def test_device_cuda_without_a_gpu_shows_the_error_not_loading_dots():
+    app = GRUApp(TrainConfig.default(device="cuda"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: "no CUDA GPU" in status_text(app), 60, "the error")
+        await pilot.pause()
+        said = "error: could not start training: device 'cuda' was asked for but no CUDA GPU"
+        assert said in status_text(app)
+        on_top, _ = app.screen.get_widget_at(3, 0)  # on the top line: Widget.loading's dots covered it
+        assert isinstance(on_top, StatusBar) and not app.query(LoadingIndicator)
+        await pilot.press("q")
+    assert app.return_code in (None, 0)

@@ -34,12 +34,15 @@ class StatusBar(Static):
     }
 
     snapshot: reactive[Snapshot | None] = reactive(None, always_update=True)
-    loading: reactive[str | None] = reactive("loading torch…")  # None once the session exists
+    # What the bar says before the first snapshot ("loading torch…", or why training could not
+    # start); None once the session exists. Not named `loading`: that is Widget.loading, whose
+    # watcher covers a widget with loading dots while it is truthy, hiding an error for good.
+    starting: reactive[str | None] = reactive("loading torch…")
 
     def watch_snapshot(self) -> None:
         self._redraw()
 
-    def watch_loading(self) -> None:
+    def watch_starting(self) -> None:
         self._redraw()
 
     def on_mount(self) -> None:
@@ -48,7 +51,7 @@ class StatusBar(Static):
     @property
     def state(self) -> str:
         if self.snapshot is None:
-            return "error" if self.loading and self.loading.startswith("error") else "loading"
+            return "error" if self.starting and self.starting.startswith("error") else "loading"
         return self.snapshot.state
 
     def _redraw(self) -> None:
@@ -59,7 +62,7 @@ class StatusBar(Static):
         text = Text(no_wrap=True, overflow="ellipsis")
         snap = self.snapshot
         if snap is None:
-            text.append(f" {visible(self.loading or 'loading…')} ", style("status-bar--state"))
+            text.append(f" {visible(self.starting or 'loading…')} ", style("status-bar--state"))
             self._show(text)
             return
         text.append(f" {STATE_LABELS.get(snap.state, snap.state)} ", style("status-bar--state"))
