@@ -5,6 +5,7 @@ running and shows what the user expects.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import pytest
@@ -157,3 +158,18 @@ async def test_device_cuda_without_a_gpu_shows_the_error_not_loading_dots():
         assert isinstance(on_top, StatusBar) and not app.query(LoadingIndicator)
         await pilot.press("q")
     assert app.return_code in (None, 0)
+
+
+async def test_a_loss_a_hair_below_zero_reads_0_not_minus_0():
+    app = GRUApp(TrainConfig.default(text="aaaaaaaaaaaa"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        app.session.pause()
+        bar = app.query_one(StatusBar)
+        bar.snapshot = dataclasses.replace(app._latest, loss=-2e-9, val_losses=[(1, -1e-12)])
+        await pilot.pause()
+        text = status_text(app)
+        assert "loss 0.0000 nats (0.000 bits/char)" in text and "val 0.0000" in text
+        assert "-0.0" not in text
+        bar.snapshot = dataclasses.replace(app._latest, loss=-0.25)  # a real negative stays visible
+        assert "loss -0.2500 nats" in status_text(app)

@@ -23,6 +23,13 @@ STATE_LABELS = {
 }
 
 
+def decimals(value: float, places: int) -> str:
+    """A loss with `places` decimals; a loss that rounds to zero is "0.000…", never "-0.000…"
+    (a cross-entropy of a perfectly learnt text comes out a hair below zero in floating point)."""
+    shown = f"{value:.{places}f}"
+    return shown[1:] if shown.startswith("-") and float(shown) == 0 else shown
+
+
 class StatusBar(Static):
     """One line (two when there is an error) at the top of the screen."""
 
@@ -77,9 +84,9 @@ class StatusBar(Static):
         if snap.loss is None:
             item("loss", "—")
         else:
-            item("loss", f"{snap.loss:.4f} nats ({snap.bits_per_char:.3f} bits/char)")
+            item("loss", f"{decimals(snap.loss, 4)} nats ({decimals(snap.bits_per_char, 3)} bits/char)")
         if snap.val_loss is not None:
-            item("val", f"{snap.val_loss:.4f}")
+            item("val", decimals(snap.val_loss, 4))
         item("chars/s", f"{snap.chars_per_sec:,.0f}")
         item("lr", f"{snap.lr:g}")
         item("preset", visible(snap.config.preset))
