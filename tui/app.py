@@ -10,7 +10,9 @@ frame ("loading torch…") is drawn.
 
 from __future__ import annotations
 
+import asyncio
 import math
+import signal
 import threading
 import traceback
 from collections.abc import Iterable
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
 apply_textual_fixes()
 
 RENDER_HZ = 5  # screen updates a second, at most: each costs the GIL training shares
+TERMINATING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 TEMPERATURES = (0.0, 0.2, 0.5, 0.8, 1.0, 1.2, 1.5, 2.0)
 
 
@@ -135,6 +138,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
         # Importing torch holds the GIL for seconds (loading its libraries): start it only
         # once the first frame is drawn, or that frame waits for it.
         self.call_after_refresh(self.load_session)
+        self._catch_signals()
 
     @property
     def ready(self) -> bool:
@@ -300,6 +304,25 @@ class GRUApp(FileActions, SampleActions, App[None]):
 
     def on_unmount(self) -> None:
         self.shutdown_session()
+        self._catch_signals(False)
+
+    def _catch_signals(self, catch: bool = True) -> None:
+        """SIGTERM and SIGHUP quit like q: the terminal is put back (raw mode off, the main
+        screen, the cursor, no mouse reporting) and the status is 128 + the signal's number.
+        Their default ends the process at once and leaves the terminal unusable. (Not under
+        Pilot: a test's process keeps its own handlers.)"""
+        if self.is_headless or threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for sig in TERMINATING_SIGNALS:
+            if catch:
+                loop.add_signal_handler(sig, self._quit_on_signal, sig)
+            else:
+                loop.remove_signal_handler(sig)
+
+    def _quit_on_signal(self, sig: int) -> None:
+        self.shutdown_session()
+        self.exit(return_code=128 + sig)
 
     # ================================================================ workers
     @work(thread=True, exclusive=True, exit_on_error=False, group="apply")

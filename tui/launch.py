@@ -53,6 +53,10 @@ def launch_app(argv: Sequence[str]) -> int:
     except GRUError as exc:
         print(f"gru-tui: error: {exc}", file=sys.stderr)
         return 2
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print("gru-tui: error: the app needs a terminal, and stdin or stdout is not one "
+              "(run it in a terminal, or use `gru-tui train` for a run without one)", file=sys.stderr)
+        return 2
     from .app import GRUApp
 
     # Training's many small torch ops each give the GIL up; with the UI busy, getting it
