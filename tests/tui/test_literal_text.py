@@ -19,6 +19,7 @@ from gru_core import TrainConfig
 from gru_core.printable import visible
 from tui.app import GRUApp
 from tui.error_details import ErrorDetailsScreen
+from tui.widgets.config_form import ConfigForm
 from tui.widgets.path_dialog import PathDialog
 from tui.widgets.samples import SamplesPane
 from tui.widgets.status import StatusBar
@@ -147,7 +148,10 @@ async def test_a_text_and_a_preset_with_markup_and_controls_show_literally():
         assert select.value == config.preset
         assert "[/]custom␛[31m" in squeezed(rendered(select.query_one("#label", Static)))
         text_field = app.query_one("#cfg-text", Input)
-        assert text_field.value == config.text  # the field holds the text itself (Apply keeps it)
+        assert text_field.value == visible(config.text)  # its controls as symbols; Apply keeps the text
+        app.query_one(ConfigForm).request_apply()  # the field as it was filled in: the text is kept
+        await wait_until(pilot, lambda: str(app.query_one("#cfg-message").render()).startswith("applied"))
+        assert app.session.config.text == config.text
         await pilot.press("e")
         await wait_rendered(pilot, lambda s: s.epoch == 1 and s.samples)
         log = rendered(app.query_one("#samples-log", Static))
@@ -168,3 +172,15 @@ async def test_error_details_show_a_hostile_message_literally():
         detail = rendered(app.screen.query_one("#error-detail", Static))
         assert "bad [/] value ␛]2;t␇" in message
         assert "line [b]1[/b]␛[31m" in detail and detail.count("\n") >= 1
+
+
+async def test_a_text_with_line_breaks_edited_in_the_field_keeps_them():
+    app = GRUApp(TrainConfig.default(text="ab\ncd\tab\ncd\n"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        field = app.query_one("#cfg-text", Input)
+        assert field.value == "ab⏎cd⇥ab⏎cd⏎"
+        field.value += "dc"
+        app.query_one(ConfigForm).request_apply()
+        await wait_rendered(pilot, lambda s: s.config.text.endswith("dc"))
+        assert app.session.config.text == "ab\ncd\tab\ncd\ndc"

@@ -20,7 +20,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from gru_core.config import BACKWARDS, OPTIMIZERS, RESETS, TrainConfig, parse_field
 from gru_core.errors import GRUError
-from gru_core.printable import visible
+from gru_core.printable import NEWLINE, TAB, visible
 
 PRESETS = ("default", "article")
 NUMBER_FIELDS = (  # (config field, label)
@@ -62,9 +62,17 @@ def field_text(config: TrainConfig, name: str) -> str:
 
 
 def text_field_value(config: TrainConfig) -> str:
+    """The text field's content: the text's start, its control characters as symbols (an ESC
+    in a field goes to the terminal as it is: a text could set its title or switch its modes)."""
     if config.source.startswith("file:"):
         return ""
-    return config.text if len(config.text) <= TEXT_SHOWN else config.text[:TEXT_SHOWN] + "…"
+    text = config.text if len(config.text) <= TEXT_SHOWN else config.text[:TEXT_SHOWN] + "…"
+    return visible(text)
+
+
+def typed_text(value: str) -> str:
+    """A text edited in the field: its ⏎ and ⇥ symbols are line breaks and tabs again."""
+    return value.replace(NEWLINE, "\n").replace(TAB, "\t")
 
 
 class FieldValidator(Validator):
@@ -209,7 +217,7 @@ class ConfigForm(VerticalScroll):
             self._shown_text = text_field_value(config)
             self.query_one("#cfg-text", Input).value = self._shown_text
             path = config.source[5:] if config.source.startswith("file:") else ""
-            self.query_one("#cfg-file", Input).value = path
+            self.query_one("#cfg-file", Input).value = visible(path)
             self.query_one("#cfg-source", Select).value = source_choice(config)
         for name, _ in NUMBER_FIELDS:
             if changed(name):
@@ -255,7 +263,7 @@ class ConfigForm(VerticalScroll):
         for name, _, _ in CHOICE_FIELDS:
             out[name] = str(self.query_one(f"#cfg-{name}", Select).value)
         text = self.query_one("#cfg-text", Input).value
-        out["text"] = None if text == self._shown_text else text
+        out["text"] = None if text == self._shown_text else typed_text(text)
         out["file"] = self.query_one("#cfg-file", Input).value
         source = str(self.query_one("#cfg-source", Select).value)
         out["corpus"] = "" if source == "text" else source
