@@ -86,6 +86,10 @@ def test_learning_sampling_memory_startup_and_app_rows_are_there(quick_run):
             assert row["unit"] == "bits/char" and 0 < row["value"] < 10
     ratio = rows["gru_core time to nn.GRU's 1 s loss"]
     assert ratio["value"] is not None or ratio["note"] == "not reached within the budget"
+    # where the time goes: shares of the operators' time that add up to the whole
+    shares = [r for r in result["rows"] if r["section"] == "where the time goes"]
+    assert any(r["name"].endswith(": matmul") for r in shares)
+    assert sum(r["value"] for r in shares) == pytest.approx(100.0)
     # thread policy: the app's default measured quiet and beside a busy process
     threads = rows["1 thread, loaded"]
     assert threads["value"] > 0 and threads["detail"]["quiet"] > 0

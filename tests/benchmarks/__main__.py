@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .common import ARTICLE, LARGE, MEDIUM, MEMORY, QUICK_SIZES, SMALL, Row, Size, machine
 
-SECTIONS = ("throughput", "learning", "quality", "sampling", "memory", "threads", "app", "startup")
+SECTIONS = ("throughput", "profile", "learning", "quality", "sampling", "memory", "threads", "app", "startup")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -44,6 +44,11 @@ def run(args: argparse.Namespace) -> dict:
         for size in sizes:
             say(f"training throughput, {size.name}")
             rows.extend(throughput.run((size,), rounds, target_s=0.02 if quick else 0.25))
+    if "profile" in sections:
+        from . import profile_step
+
+        say("where a large step's time goes (torch.profiler)")
+        rows.extend(profile_step.run(QUICK_SIZES[0] if quick else LARGE, steps=1 if quick else 3))
     if "learning" in sections:
         say("default preset")
         rows.append(misc.math_preset())
