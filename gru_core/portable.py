@@ -49,7 +49,9 @@ from .atomic import write_atomically
 from .checkpoint import read_checkpoint, trainer_from_checkpoint
 from .data import Vocab
 from .errors import GRUError
+from .history import History
 from .model import GRUModel
+from .trainer import Trainer
 
 TORCH_FORMAT = "gru-tui-torch"
 WEIGHTS_FORMAT = "gru-tui-weights"
@@ -78,12 +80,20 @@ def load_model(path: str) -> SavedModel:
         raise GRUError(f"{path!r} is an nn.GRU export (gru-tui export-torch); give the checkpoint "
                        f"it was made from, or a safetensors file")
     trainer, history = trainer_from_checkpoint(data, path=path, device="cpu")
+    return saved_from_trainer(trainer, history)
+
+
+def saved_from_trainer(trainer: Trainer, history: History) -> SavedModel:
+    """The model a trainer holds now (an independent CPU copy: training may go on)."""
     config = {f.name: getattr(trainer.config, f.name) for f in dataclasses.fields(trainer.config)}
     for key in ("text", "extra"):
         config.pop(key)
     config["text_chars"] = len(trainer.config.text)
     val = history.val_losses[-1][1] if history.val_losses else None
-    return SavedModel(trainer.model, trainer.vocab, config, trainer.step_count, val)
+    model = trainer.model.detached_copy()
+    for name in ("W", "U", "b", "bUh", "Wy", "by"):
+        setattr(model, name, getattr(model, name).cpu())
+    return SavedModel(model, trainer.vocab, config, trainer.step_count, val)
 
 
 def _is_safetensors(path: str) -> bool:

@@ -1,5 +1,5 @@
 """The `gru-tui` command: a subcommand (train, sample, export-torch, export-safetensors)
-runs headless; anything else opens the app."""
+runs headless, `serve` serves the app to web browsers; anything else opens the app."""
 
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gru_core import model_cli
 
         return getattr(model_cli, MODEL_COMMANDS[argv[0]])(argv[1:])
+    if argv and argv[0] == "serve":
+        from .serve import serve_main
+
+        return serve_main(argv[1:])
     from .launch import launch_app
 
     return launch_app(argv)

@@ -9,6 +9,10 @@ as a notification and kept in `file_message`:
              path proposed is a new file, and replacing one already there asks first (y)
     ctrl+o   load_into_session: the file is checked first; a refused one changes nothing
     ctrl+e   the loss history as PATH-loss.csv, the batch on screen as PATH-batch.json
+    ctrl+t   the model as PATH.safetensors, and PATH.pt for torch.nn.GRU (reset after)
+
+Served to a browser (`gru-tui serve`), each file written is also sent to the browser as
+a download (Textual's deliver_text / deliver_binary): it is on the server's disk.
 """
 
 from __future__ import annotations
@@ -32,9 +36,10 @@ if TYPE_CHECKING:
 class FileDone(Message):
     """A save, load or export finished: what to tell the user."""
 
-    def __init__(self, message: str, error: bool = False) -> None:
+    def __init__(self, message: str, error: bool = False, files: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.message, self.error = message, error
+        self.files = files  # written on this machine; a browser user is sent them too
 
 
 class FileActions:
@@ -99,6 +104,38 @@ class FileActions:
                                     self.default_path("")),
                          lambda base: base and self.export_to(base, snap))
 
+    def action_export_model(self) -> None:
+        if self.session is None or isinstance(self.screen, PathDialog):
+            return
+        base = self.checkpoint_base()
+        self.push_screen(PathDialog("export the model: PATH.safetensors (weights, no pickle) and, "
+                                    "for reset after, PATH.pt for torch.nn.GRU", base),
+                         lambda base: base and self.export_model_to(base))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="files")
+    def export_model_to(self, base: str) -> None:
+        from gru_core.portable import export_safetensors, export_torch, saved_from_trainer
+
+        session = self.session
+        if session is None:
+            return
+        try:
+            saved = session.with_trainer(saved_from_trainer)  # a copy, between two steps
+            files = [f"{base}.safetensors"]
+            export_safetensors(saved, files[0])
+            if saved.model.reset == "after":
+                files.append(f"{base}.pt")
+                export_torch(saved, files[1])
+                note = ""
+            else:
+                note = (" (no .pt: the reset-before GRU has no torch.nn.GRU equivalent; "
+                        "train with reset after for one)")
+        except GRUError as exc:
+            self.post_message(FileDone(f"not exported: {exc}", error=True))
+            return
+        self.post_message(FileDone(f"exported the model at step {saved.step} to {' and '.join(files)}{note}",
+                                   files=tuple(files)))
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="files")
     def save_to(self, path: str) -> None:
         from gru_core.checkpoint import save_session
@@ -112,7 +149,8 @@ class FileActions:
             self.post_message(FileDone(f"not saved: {exc}", error=True))
             return
         snap = session.snapshot()
-        self.post_message(FileDone(f"saved checkpoint to {path} (step {snap.step}, epoch {snap.epoch})"))
+        self.post_message(FileDone(f"saved checkpoint to {path} (step {snap.step}, epoch {snap.epoch})",
+                                   files=(path,)))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="files")
     def load_from(self, path: str) -> None:
@@ -140,17 +178,29 @@ class FileActions:
                           list(snap.epoch_steps))
         try:
             export_loss_csv(history, csv_path)
-            written = [f"loss history ({len(snap.losses)} steps) to {csv_path}"]
+            written, files = [f"loss history ({len(snap.losses)} steps) to {csv_path}"], [csv_path]
             if snap.trace is not None:
                 export_snapshot_json(snap, json_path)
                 written.append(f"batch {snap.batch + 1} at step {snap.step} to {json_path}")
+                files.append(json_path)
         except GRUError as exc:
             self.post_message(FileDone(f"not exported: {exc}", error=True))
             return
-        self.post_message(FileDone("exported " + "; ".join(written)))
+        self.post_message(FileDone("exported " + "; ".join(written), files=tuple(files)))
 
     @while_open
     def on_file_done(self, event: FileDone) -> None:
         self.file_message = event.message
         self.notify(event.message, severity="error" if event.error else "information",
                     timeout=8 if event.error else 5)
+        if self.is_web:  # in a browser (gru-tui serve) the file is on the server: send it as a download
+            self.deliver_files(event.files)
+
+    def deliver_files(self, paths: tuple[str, ...]) -> None:
+        """Textual's deliver_text / deliver_binary: a browser download, or ~/Downloads in a terminal."""
+        for path in paths:
+            name = os.path.basename(path)
+            if path.endswith((".csv", ".json")):
+                self.deliver_text(path, save_filename=name, encoding="utf-8")
+            else:
+                self.deliver_binary(path, save_filename=name, mime_type="application/octet-stream")

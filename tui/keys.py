@@ -78,6 +78,8 @@ ROWS: tuple[KeyRow, ...] = (
         Key("ctrl+o", "load", "Load a checkpoint"),)),
     KeyRow("ctrl+e", "export the loss history (CSV) and the batch on screen (JSON)", (
         Key("ctrl+e", "export", "Export loss and matrices"),)),
+    KeyRow("ctrl+t", "export the model: safetensors, and torch.nn.GRU's .pt for reset after", (
+        Key("ctrl+t", "export_model", "Export the model (safetensors, torch.nn.GRU)"),)),
     KeyRow("l", "loss chart: toggle a log y axis", (
         Key("l", "log_scale", "Toggle log scale (loss chart)", "Log y"),)),
     KeyRow("c", "show / hide the config pane", (
