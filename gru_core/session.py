@@ -16,7 +16,8 @@ State machine (STATES, TRANSITIONS):
     idle --start/run_epoch--> running --pause / run_epoch's epoch end--> paused
     idle, paused, finished, error --step--> paused   (one batch; finished at the last one)
     paused, finished, error --start/run_epoch--> running
-    running --config.epochs done--> finished --start--> running (config.epochs more)
+    running --config.epochs done--> finished --start/step/run_epoch--> as above, the target
+        moved on by the run's epochs (config.epochs follows: the status never reads 6/5)
     any --a fault (NaN loss, an exception)--> error (the thread lives on)
     any --reset--> idle; --adopt--> paused (idle for an untrained trainer)
 
@@ -111,6 +112,7 @@ class TrainingSession:
         self._jobs: list[Callable[[Trainer, History], None]] = []
         self._closing = False
         self._target_epochs = self._trainer.config.epochs
+        self._more_epochs = self._trainer.config.epochs  # what continuing a finished run adds
         self._error: str | None = None
         self._error_detail: str | None = None
         self._last_record: StepRecord | None = None
@@ -140,14 +142,12 @@ class TrainingSession:
     def start(self) -> None:
         """Train continuously until config.epochs are done (finished) or pause() is called.
 
-        From finished, trains config.epochs more.
+        From finished, trains as many epochs again (see _continue_finished).
         """
         with self._cond:
             if self._closing or self._state == "running":
                 return
-            trainer = self._next_trainer()
-            if trainer.epoch >= self._target_epochs:
-                self._target_epochs = trainer.epoch + trainer.config.epochs
+            self._continue_finished()
             self._pending_steps = 0
             self._stop_at_epoch_end = False
             self._rate_window.clear()
@@ -170,6 +170,7 @@ class TrainingSession:
         with self._cond:
             if self._closing or self._state == "running":
                 return False
+            self._continue_finished()
             self._pending_steps += 1
             self._cond.notify_all()
             return True
@@ -179,6 +180,7 @@ class TrainingSession:
         with self._cond:
             if self._closing or self._state == "running":
                 return False
+            self._continue_finished()
             self._pending_steps = 0
             self._stop_at_epoch_end = True
             self._rate_window.clear()
@@ -332,6 +334,15 @@ class TrainingSession:
             self._error = self._error_detail = None
         self._cond.notify_all()
 
+    def _continue_finished(self) -> None:
+        """Training a finished run (space, n or e) first moves its target as many epochs on as
+        the run was set up with; config.epochs follows, so the config pane and the status
+        line show the same target (epoch never runs past it)."""
+        trainer = self._next_trainer()
+        if trainer.epoch >= self._target_epochs:
+            self._target_epochs = trainer.epoch + self._more_epochs
+            trainer.config = trainer.config.replace(epochs=self._target_epochs)
+
     def _next_trainer(self) -> Trainer:
         """The trainer commands act on: a reset's new one as soon as reset() returns."""
         return self._pending_reset[0] if self._pending_reset is not None else self._trainer
@@ -345,7 +356,7 @@ class TrainingSession:
                 self._pending_lr = None
             self._pending_steps = 0
             self._stop_at_epoch_end = False
-            self._target_epochs = trainer.config.epochs
+            self._target_epochs = self._more_epochs = trainer.config.epochs
             self._cancel.set()  # cut the step in progress short: its result is thrown away
             self._set_state("idle" if trainer.step_count == 0 else "paused", reset=True)
 
@@ -398,9 +409,11 @@ class TrainingSession:
             while not self._has_work() and not self._is_stale():
                 self._cond.wait()
             closing = self._closing
+            loaded = False
             if not closing:
                 if self._pending_reset is not None:
                     self._take_reset()
+                    loaded = self._trainer.step_count > 0  # a checkpoint: show its sample at once
                 if self._pending_lr is not None:
                     lr, self._pending_lr = self._pending_lr, None
                     self._trainer.set_lr(lr)
@@ -416,6 +429,8 @@ class TrainingSession:
                     self._take_reset()
             self._publish(force=True, lean=True)
             return False
+        if loaded:
+            self._epoch_end_extras(trainer, force=True)
         for job in jobs:
             job(trainer, history)
         if do_step:
@@ -568,7 +583,7 @@ class TrainingSession:
                 return None
             trainer, history, run_id = self._trainer, self._history, self._run_id
             state, error, detail = self._state, self._error, self._error_detail
-            record, target = self._last_record, self._target_epochs
+            record, target, more = self._last_record, self._target_epochs, self._more_epochs
             views = history.views()
             samples = HistoryView(self._samples)
             window = list(self._rate_window)
@@ -601,13 +616,13 @@ class TrainingSession:
             seq=self._seq, state=state, config=trainer.config, vocab=trainer.vocab.chars,
             epoch=trainer.epoch, target_epochs=target, step=trainer.step_count,
             batch=trainer.batch_index, num_batches=trainer.num_batches, lr=trainer.lr,
-            loss=record.loss if record else None,
+            loss=record.loss if record else (views.losses[-1] if len(views.losses) else None),  # a loaded run
             grad_norm=record.grad_norm if record else None,
             losses=views.losses, epoch_losses=views.epoch_losses, epoch_steps=views.epoch_steps,
             val_losses=views.val_losses,
             uniform_loss=trainer.uniform_loss, trace=trace, grads=grads,
             steps_per_sec=steps_per_sec, chars_per_sec=chars_per_sec, samples=samples,
-            error=error, error_detail=detail, run_id=run_id, trace_step=trace_step,
+            error=error, error_detail=detail, run_id=run_id, trace_step=trace_step, more_epochs=more,
         )
         return self._latest
 

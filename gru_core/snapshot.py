@@ -76,6 +76,7 @@ class Snapshot:
     time: float = field(default_factory=time.time)
     run_id: int = 0  # +1 at each reset or adopt: step counts only grow within one run
     trace_step: int = 0  # the step the trace was taken at (== step, but for a big model running)
+    more_epochs: int = 0  # the epochs space, n or e add to a finished run's target
 
     @property
     def val_loss(self) -> float | None:

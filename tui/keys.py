@@ -41,7 +41,7 @@ class KeyRow:
 
 
 ROWS: tuple[KeyRow, ...] = (
-    KeyRow("space", "train / pause", (
+    KeyRow("space", "train / pause (a finished run: as many epochs again; the status says how many)", (
         Key("space", "toggle", "Train / pause", "Train/Pause"),)),
     KeyRow("n", "train one batch (one step; then pause)", (
         Key("n", "step", "Train one step (one batch)", "Step"),)),
@@ -63,6 +63,9 @@ ROWS: tuple[KeyRow, ...] = (
     KeyRow("k / K", "lower / raise top-k: draw only from the k likeliest characters (off: all)", (
         Key("k", "top_k(-1)", "Lower top-k (fewer characters to draw from)"),
         Key("K", "top_k(1)", "Raise top-k (more characters to draw from)"))),
+    KeyRow("PageUp / PageDown", "scroll the epoch samples (the wheel too)", (
+        Key("pageup", "scroll_samples(-1)", "Scroll the samples up (older)"),
+        Key("pagedown", "scroll_samples(1)", "Scroll the samples down (newer)"))),
     KeyRow("u", "colour the sample: plain, by confidence p(char), by a hidden unit's activation", (
         Key("u", "colour_mode", "Colour the sample", "Colour"),)),
     KeyRow("[ / ]", "previous / next hidden unit to colour by", (

@@ -70,6 +70,9 @@ class SampleActions:
         pane = self.query_one(SamplesPane)
         pane.top_k = step_through(TOP_KS, pane.top_k, direction)
 
+    def action_scroll_samples(self, pages: int) -> None:
+        self.query_one(SamplesPane).scroll_samples(pages)
+
     def action_colour_mode(self) -> None:
         self.query_one(SamplesPane).unit_view.cycle_mode()
 

@@ -48,3 +48,16 @@ async def wait_rendered(pilot, predicate) -> None:
 @pytest.fixture
 def article_app() -> GRUApp:
     return GRUApp(TrainConfig.article())
+
+
+def screen_text(app) -> str:
+    """What the terminal shows now, as plain text (one line a row), as a user reads it."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), record=True,
+                      color_system=None, legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()

@@ -154,14 +154,14 @@ async def test_prime_sampling_and_an_unknown_character(article_app):
 async def test_temperature_keys(article_app):
     async with article_app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
-        shown = lambda: str(article_app.query_one("#temperature", Static).render())  # noqa: E731
-        assert "temperature 1 " in shown()
+        shown = lambda: str(article_app.query_one("#sample-settings", Static).render())  # noqa: E731
+        assert "temp 1 " in shown()
         await pilot.press("t")
-        assert "temperature 0.8" in shown() and article_app.session.sample_temperature == 0.8
+        assert "temp 0.8" in shown() and article_app.session.sample_temperature == 0.8
         await pilot.press("T", "T")
-        assert "temperature 1.2" in shown()
+        assert "temp 1.2" in shown()
         await pilot.press(*["t"] * 10)
-        assert "temperature argmax" in shown() and article_app.temperature == 0
+        assert "temp argmax" in shown() and article_app.temperature == 0
         await pilot.press("slash", "M", "a", "enter")
         pane = article_app.query_one(SamplesPane)
         await wait_until(pilot, lambda: pane.result != "", what="a sample")

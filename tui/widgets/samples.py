@@ -1,5 +1,10 @@
 """SamplesPane: the sample taken at each epoch end, and a prime to sample from on demand.
 
+The epoch samples scroll (PageUp/PageDown, the wheel), the newest last and in view
+unless scrolled back; a sample's newlines are new lines, indented under its text.
+A new run (reset, Apply, a loaded checkpoint) clears the prime's sample and the unit
+view: they described the old model.
+
 The prime's sample streams in character by character, then is shown coloured by a
 UnitView (confidence, or one hidden unit's activation); `v` shows the same view over a
 stretch of the validation text instead. Length, top-k and temperature are set by keys
@@ -12,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Static
@@ -24,7 +29,7 @@ from .unit_view import Reading, UnitView
 if TYPE_CHECKING:
     from gru_core.session import Snapshot
 
-SHOWN_SAMPLES = 40  # newest epoch-end samples kept on screen
+SHOWN_SAMPLES = 100  # newest epoch-end samples kept in the scrolling log
 SAMPLE_LENGTHS = (20, 50, 100, 200, 500, 1000, 2000)
 TOP_KS = (None, 1, 2, 3, 5, 10, 20)  # None: every character may be drawn
 
@@ -33,6 +38,20 @@ def step_through(options: tuple, now: object, direction: int) -> object:
     """The option next to `now` in `direction` (clamped at the ends)."""
     k = options.index(now) if now in options else 0
     return options[max(0, min(len(options) - 1, k + direction))]
+
+
+def epoch_samples_text(samples) -> Text:
+    """`epoch    3  text`, one sample after another; a newline in a sample starts a new line
+    indented under the text."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for k, s in enumerate(samples):
+        label = f"epoch {s.epoch:>4}  "
+        text.append(label, "dim")
+        # a control character in the text must not reach the terminal; a newline is a new line
+        text.append(visible(s.text, keep_newlines=True).replace("\n", "\n" + " " * len(label)))
+        if k < len(samples) - 1:
+            text.append("\n")
+    return text
 
 
 class SamplesPane(Vertical):
@@ -60,13 +79,15 @@ class SamplesPane(Vertical):
         super().__init__(**kwargs)
         self.sample_reading: Reading | None = None
         self.validation_reading: Reading | None = None
+        self._log_key: tuple[int, int] | None = None  # (run_id, samples) on screen
+        self._run_id: int | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="samples-log")
+        with VerticalScroll(id="samples-scroll", can_focus=False):
+            yield Static("", id="samples-log")
         with Horizontal(id="prime-row"):
             yield Label("prime", id="prime-label")
-            yield Input(placeholder="/ prime, Enter", id="prime", compact=True)
-            yield Static("", id="temperature")
+            yield Input(placeholder="/ then type, Enter", id="prime", compact=True)
         yield Static("", id="prime-error")
         yield UnitView(id="unit-view")
         yield Static("", id="sample-settings")
@@ -76,7 +97,9 @@ class SamplesPane(Vertical):
         return self.query_one(UnitView)
 
     def on_mount(self) -> None:
-        self.watch_temperature()
+        # Anchored: the newest sample stays in view as samples come and the pane resizes,
+        # until the user scrolls back (scrolling to the end anchors it again).
+        self.query_one("#samples-scroll", VerticalScroll).anchor()
         self.watch_prime_error()
         self._show_settings()
 
@@ -86,26 +109,34 @@ class SamplesPane(Vertical):
         if snap is None:
             log.update(Text("samples appear at each epoch end", "dim"))
             return
-        fits = log.size.height or SHOWN_SAMPLES
-        shown = (snap.run_id, len(snap.samples), fits)
-        if shown == getattr(self, "_log_key", None):
-            return  # 10 snapshots a second, a new sample far less often
+        if snap.run_id != self._run_id:
+            if self._run_id is not None:
+                self.forget_readings()  # they were the old model's
+            self._run_id = snap.run_id
+        shown = (snap.run_id, len(snap.samples))
+        if shown == self._log_key:
+            return  # several snapshots a second, a new sample far less often
         self._log_key = shown
-        samples = snap.samples[-min(fits, SHOWN_SAMPLES):]
+        samples = snap.samples[-SHOWN_SAMPLES:]
         if not samples:
             log.update(Text(f"samples appear at each epoch end (prime {snap.config.prime!r})", "dim"))
             return
-        text = Text(no_wrap=True, overflow="ellipsis")
-        for k, s in enumerate(samples):
-            text.append(f"epoch {s.epoch:>4}  ", "dim")
-            text.append(visible(s.text))  # a control character in the text must not reach the terminal
-            if k < len(samples) - 1:
-                text.append("\n")
-        log.update(text, layout=False)  # its height is fixed by the pane: no layout pass needed
+        log.update(epoch_samples_text(samples))
+
+    def scroll_samples(self, pages: int) -> None:
+        scroll = self.query_one("#samples-scroll", VerticalScroll)
+        for _ in range(abs(pages)):
+            scroll.scroll_page_up(animate=False) if pages < 0 else scroll.scroll_page_down(animate=False)
+
+    def forget_readings(self) -> None:
+        """A new run: the prime's sample and the held-out reading showed the old weights."""
+        self.sample_reading = self.validation_reading = None
+        self.unit_view.streaming = ""
+        self.unit_view.reading = None
+        self.prime_error = ""
 
     def watch_temperature(self) -> None:
-        value = "argmax" if self.temperature == 0 else f"{self.temperature:g}"
-        self.query_one("#temperature", Static).update(f" temperature {value} (t/T)")
+        self._show_settings()
 
     def watch_sample_len(self) -> None:
         self._show_settings()
@@ -118,10 +149,15 @@ class SamplesPane(Vertical):
         self.unit_view.reading = self.validation_reading if self.view == "validation" else self.sample_reading
 
     def _show_settings(self) -> None:
+        settings = self.query("#sample-settings").results(Static)
         top_k = "off" if self.top_k is None else str(self.top_k)
+        temperature = "argmax" if self.temperature == 0 else f"{self.temperature:g}"
         view = "held-out text" if self.view == "validation" else "sample"
-        self.query_one("#sample-settings", Static).update(Text(
-            f"len {self.sample_len} (<>)  top-k {top_k} (kK)  {view} (v)", "dim"))
+        items = (f"temp {temperature} (tT)", f"len {self.sample_len} (<>)", f"top-k {top_k} (kK)",
+                 f"{view} (v)")
+        shown = "  ".join(item.replace(" ", "\N{NO-BREAK SPACE}") for item in items)  # wraps between items
+        for line in settings:
+            line.update(Text(shown, "dim"))
 
     def watch_prime_error(self) -> None:
         error = self.query_one("#prime-error", Static)

@@ -73,27 +73,47 @@ class StatusBar(Static):
             self._show(text)
             return
         text.append(f" {STATE_LABELS.get(snap.state, snap.state)} ", style("status-bar--state"))
-
-        def item(name: str, shown: str) -> None:
-            text.append(f"  {name} ", label)
+        for name, shown in self.fitting_items(snap, self.size.width or 1000):
+            if name is not None:  # None: glued to the item before
+                text.append(f"  {name} " if name else "  ", label)
             text.append(shown, value)
-
-        item("epoch", f"{snap.epoch}/{snap.target_epochs}")
-        item("step", f"{snap.step}")
-        item("batch", f"{snap.batch + 1}/{snap.num_batches}")
-        if snap.loss is None:
-            item("loss", "—")
-        else:
-            item("loss", f"{decimals(snap.loss, 4)} nats ({decimals(snap.bits_per_char, 3)} bits/char)")
-        if snap.val_loss is not None:
-            item("val", decimals(snap.val_loss, 4))
-        item("chars/s", f"{snap.chars_per_sec:,.0f}")
-        item("lr", f"{snap.lr:g}")
-        item("preset", visible(snap.config.preset))
         if snap.error:
             text.append("\n")
             text.append(f" {visible(snap.error)}  (r resets, d details) ", style("status-bar--error"))
         self._show(text)
+
+    def on_resize(self) -> None:
+        self._redraw()
+
+    @staticmethod
+    def items(snap: Snapshot) -> list[tuple[int, str | None, str]]:
+        """(priority, label, value) in screen order; the lowest priorities go first when short of room.
+
+        label "": a value alone; None: a value glued to the one before (the loss in bits)."""
+        bits = "" if snap.loss is None else f" ({decimals(snap.bits_per_char, 3)} bits/char)"
+        items = [(9, "epoch", f"{snap.epoch}/{snap.target_epochs}"), (8, "step", f"{snap.step}"),
+                 (3, "batch", f"{snap.batch + 1}/{snap.num_batches}"),
+                 (9, "loss", "—" if snap.loss is None else f"{decimals(snap.loss, 4)} nats"), (2, None, bits)]
+        if snap.state == "finished" and snap.more_epochs:
+            items.insert(0, (7, "", f"space/n/e: {snap.more_epochs} more epochs"))
+        if snap.val_loss is not None:
+            items.append((6, "val", decimals(snap.val_loss, 4)))
+        items += [(4, "chars/s", f"{snap.chars_per_sec:,.0f}"), (5, "lr", f"{snap.lr:g}"),
+                  (7, "preset", visible(snap.config.preset))]
+        return items
+
+    def fitting_items(self, snap: Snapshot, width: int) -> list[tuple[str | None, str]]:
+        """The items that fit in width cells, keeping the most important."""
+        items = self.items(snap)
+        state = len(STATE_LABELS.get(snap.state, snap.state)) + 2
+
+        def cells(kept: list) -> int:
+            return state + sum((0 if name is None else 2 + (len(name) + 1 if name else 0)) + len(shown)
+                               for _, name, shown in kept)
+
+        while items and cells(items) > width:
+            items.remove(min(items, key=lambda item: item[0]))
+        return [(name, shown) for _, name, shown in items]
 
     def _show(self, text: Text) -> None:
         """Update the line; ask for a layout pass only when the height changes (an error line

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from gru_core.sampling import Sample
 
 MODES = ("plain", "confidence", "unit")
+NEWLINE = " "  # a newline is drawn as one coloured cell (its colour), then a line break
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ class UnitView(Vertical):
     }
     UnitView #unit-text {
         height: auto;
-        max-height: 4;
+        max-height: 6;
     }
     UnitView #unit-legend {
         height: 1;
@@ -198,7 +199,7 @@ class UnitView(Vertical):
         reading = self.reading
         self.display = bool(self.streaming) or reading is not None
         if self.streaming:
-            text.update(Text(visible(self.streaming) + "▌"))
+            text.update(Text(visible(self.streaming, keep_newlines=True) + "▌"))
             legend.update("drawing the sample…")
             return
         text.update(self.coloured() if reading is not None else "")
@@ -210,7 +211,7 @@ class UnitView(Vertical):
         text = Text()
         if reading is None:
             return text
-        shown = visible(reading.text)  # one symbol a character: colours stay aligned
+        shown = visible(reading.text, keep_newlines=True)  # one symbol a character: colours stay aligned
         values: Sequence[Any]
         if self.mode == "confidence":
             values, style_of = reading.probs, confidence_style
@@ -220,12 +221,15 @@ class UnitView(Vertical):
             values, style_of = [None] * len(shown), None
         for i, ch in enumerate(shown):
             value = values[i] if i < len(values) else None
+            cell = NEWLINE if ch == "\n" else ch
             if value is not None and style_of is not None:
-                text.append(ch, style_of(value))
+                text.append(cell, style_of(value))
             elif i < reading.prime_len:
-                text.append(ch, "dim")
+                text.append(cell, "dim")
             else:
-                text.append(ch)
+                text.append(cell)
+            if ch == "\n":
+                text.append("\n")
         if reading.suffix:
             text.append(f"  {reading.suffix}", "dim")
         return text
