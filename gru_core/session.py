@@ -48,6 +48,7 @@ from collections.abc import Callable
 
 import torch
 
+from .advice import training_advice
 from .config import TrainConfig
 from .errors import GRUError
 from .forward import Trace, forward_trace
@@ -65,6 +66,7 @@ log = logging.getLogger(__name__)
 
 TRACE_SEQUENCES = 4  # sequences of the batch traced for display (all of them when B <= 4)
 TRACE_CHUNK = 32  # time steps traced between two looks at the cancel event
+PERIODIC_SECONDS = 5.0  # within a long epoch: a validation check and a sample this often
 LONG_STEP = 0.05  # seconds: an autograd step this long can be cut in its backward too
 
 
@@ -115,6 +117,8 @@ class TrainingSession:
         self._more_epochs = self._trainer.config.epochs  # what continuing a finished run adds
         self._error: str | None = None
         self._error_detail: str | None = None
+        self._note: str | None = None  # a command's outcome or why training stopped
+        self._notes = 0  # +1 at each note, so a repeated one still shows
         self._last_record: StepRecord | None = None
         self._rate_window: deque[tuple[float, int]] = deque(maxlen=64)
         self._step_seconds = math.inf  # the last step's time (unknown: assume long)
@@ -218,6 +222,29 @@ class TrainingSession:
         if history is not None and not isinstance(history, History):
             raise GRUError(f"adopt takes a History or None; got {type(history).__name__}")
         self._install(trainer, history if history is not None else History(), keep_lr=False)
+
+    def restore_best(self) -> None:
+        """Put back the weights of the best validation loss, between steps; training holds.
+
+        Returns at once; the next snapshot's `note` says what was restored (or why not).
+        """
+        def job(trainer: Trainer, history: History) -> None:
+            try:
+                step = trainer.restore_best()
+            except GRUError as exc:
+                note = str(exc)
+            else:
+                note = (f"restored the best weights: val {trainer.best_val:.4f} from step {step} "
+                        f"(training goes on from them)")
+            with self._cond:
+                self._note = note
+                self._notes += 1
+
+        with self._cond:
+            if self._closing:
+                return
+            self._jobs.append(job)
+            self._cond.notify_all()
 
     def set_lr(self, value: float) -> None:
         """Takes effect from the next step, without a reset. GRUError if not a valid lr."""
@@ -400,8 +427,9 @@ class TrainingSession:
     def _is_stale(self) -> bool:
         """Does the latest snapshot miss a change (a command's, or a rate-limited step's)?"""
         snap, trainer = self._latest, self._trainer
-        return snap is None or (snap.run_id, snap.state, snap.step, snap.lr, snap.error) != (
-            self._run_id, self._state, trainer.step_count, trainer.lr, self._error)
+        return snap is None or (snap.run_id, snap.state, snap.step, snap.lr, snap.error,
+                                snap.notes) != (
+            self._run_id, self._state, trainer.step_count, trainer.lr, self._error, self._notes)
 
     def _run_once(self) -> bool:
         """One pass of the worker loop; False when closing."""
@@ -445,6 +473,7 @@ class TrainingSession:
         self._cancel.clear()
         self._adopt_trainer(trainer)
         self._trainer, self._history, self._samples = trainer, history, []
+        self._note = None
         self._run_id += 1
         self._last_record = None
         self._step_seconds = math.inf
@@ -489,6 +518,20 @@ class TrainingSession:
             changed = single or self._state != before
         if epoch_end:
             self._epoch_end_extras(trainer, force=changed)
+        elif self._state == "running" and (
+            time.perf_counter() - max(self._last_sample_at, self._last_val_at) >= PERIODIC_SECONDS
+        ):
+            self._epoch_end_extras(trainer, force=True)  # a long epoch: every few seconds too
+        if trainer.out_of_patience:
+            with self._cond:
+                if self._state == "running" and self._pending_reset is None:
+                    self._stop_at_epoch_end = False
+                    self._note = (f"stopped: {trainer.config.patience} validation checks without "
+                                  f"a new best (best val {trainer.best_val:.4f} at step "
+                                  f"{trainer.best_step})")
+                    self._notes += 1
+                    self._set_state("finished")
+                    changed = True
         self._publish(force=changed or self._is_stale_state())
 
     def _unpack_unless_cancelled(self, saved: torch.Tensor) -> torch.Tensor:
@@ -501,20 +544,10 @@ class TrainingSession:
         return snap is None or snap.state != self._state
 
     def _epoch_end_extras(self, trainer: Trainer, force: bool) -> None:
-        """Sample and validate at epoch ends, spending at most ~10% of the time on each."""
+        """Validate, then sample (labelled with that validation loss), at epoch ends and
+        every PERIODIC_SECONDS of a long epoch, spending at most ~10% of the time on each."""
         cfg = trainer.config
         now = time.perf_counter()
-        if cfg.sample_len and (force or now - self._last_sample_at >= max(0.25, 10 * self._sample_cost)):
-            t0 = time.perf_counter()
-            try:
-                text = trainer.sample(cfg.prime, cfg.sample_len, self.sample_temperature,
-                                      on_char=lambda ch: not self._cancel.is_set())
-            except GRUError as exc:  # a prime outside a new text's vocabulary, say
-                text = f"(no sample: {exc})"
-            self._last_sample_at = time.perf_counter()
-            self._sample_cost = self._last_sample_at - t0
-            with self._cond:
-                self._samples.append(EpochSample(trainer.epoch, trainer.step_count, text))
         if trainer.val_X is not None and (force or now - self._last_val_at >= max(1.0, 10 * self._val_cost)):
             t0 = time.perf_counter()
             try:
@@ -525,6 +558,18 @@ class TrainingSession:
             self._val_cost = self._last_val_at - t0
             with self._cond:
                 self._history.add_val(trainer.step_count, val)
+        if cfg.sample_len and (force or now - self._last_sample_at >= max(0.25, 10 * self._sample_cost)):
+            t0 = time.perf_counter()
+            try:
+                text = trainer.sample(cfg.prime, cfg.sample_len, self.sample_temperature,
+                                      on_char=lambda ch: not self._cancel.is_set())
+            except GRUError as exc:  # a prime outside a new text's vocabulary, say
+                text = f"(no sample: {exc})"
+            self._last_sample_at = time.perf_counter()
+            self._sample_cost = self._last_sample_at - t0
+            with self._cond:
+                val_now = self._history.val_losses[-1][1] if self._history.val_losses else None
+                self._samples.append(EpochSample(trainer.epoch, trainer.step_count, text, val_now))
 
     def _evaluate(self, trainer: Trainer) -> float:
         """Trainer.validate, cut short by the cancel event (a big validation part takes a while)."""
@@ -583,6 +628,7 @@ class TrainingSession:
                 return None
             trainer, history, run_id = self._trainer, self._history, self._run_id
             state, error, detail = self._state, self._error, self._error_detail
+            note, notes = self._note, self._notes
             record, target, more = self._last_record, self._target_epochs, self._more_epochs
             views = history.views()
             samples = HistoryView(self._samples)
@@ -623,6 +669,8 @@ class TrainingSession:
             uniform_loss=trainer.uniform_loss, trace=trace, grads=grads,
             steps_per_sec=steps_per_sec, chars_per_sec=chars_per_sec, samples=samples,
             error=error, error_detail=detail, run_id=run_id, trace_step=trace_step, more_epochs=more,
+            best_val=trainer.best_val, best_step=trainer.best_step, note=note, notes=notes,
+            advice=training_advice(views.losses, views.val_losses, trainer.uniform_loss, trainer.lr),
         )
         return self._latest
 

@@ -42,6 +42,7 @@ class EpochSample:
     epoch: int  # epochs completed when it was taken
     step: int
     text: str  # prime + generated
+    val: float | None = None  # the validation loss when it was taken (None: no validation)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,11 @@ class Snapshot:
     run_id: int = 0  # +1 at each reset or adopt: step counts only grow within one run
     trace_step: int = 0  # the step the trace was taken at (== step, but for a big model running)
     more_epochs: int = 0  # the epochs space, n or e add to a finished run's target
+    best_val: float | None = None  # the best validation loss so far (its weights are kept)
+    best_step: int = 0  # the step it was scored at
+    note: str | None = None  # a command's outcome (restore_best) or why training stopped
+    notes: int = 0  # +1 at each note
+    advice: str | None = None  # what looks wrong and what to try (gru_core.advice)
 
     @property
     def val_loss(self) -> float | None:

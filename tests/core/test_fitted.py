@@ -133,3 +133,35 @@ def test_patience_stops_the_cli_after_checks_without_improvement(tmp_path):
     assert min(vals[-2:]) >= min(vals[:-2])  # the last two checks did not beat the best
     saved = next(line for line in lines if line.startswith("saved checkpoint"))
     assert "weights of step" in saved and "restore them first" in saved
+
+
+# ------------------------------------------------------------------ in the session
+def test_a_session_on_real_text_samples_every_few_seconds_labelled_and_restores_the_best():
+    from gru_core.session import PERIODIC_SECONDS, TrainingSession
+
+    text = load_corpus("stdlib") * 20  # ~ one long epoch at these settings
+    config = TrainConfig.for_text(text, hidden_size=32)
+    with TrainingSession(config) as session:
+        session.start()
+        snap = session.wait_for(lambda s: len(s.samples) >= 2, timeout=6 * PERIODIC_SECONDS + 30)
+        session.pause()
+        assert snap.epoch == 0  # both came within the first epoch
+        first, second = snap.samples[0], snap.samples[1]
+        assert len(first.text) >= 200 and first.text.startswith("\n")
+        assert second.step > first.step and second.val is not None
+        assert snap.best_val is not None and snap.best_val <= second.val
+        session.restore_best()
+        snap = session.wait_for(lambda s: s.note is not None, timeout=10)
+        assert snap.note.startswith(f"restored the best weights: val {snap.best_val:.4f} from step")
+
+
+def test_training_advice_names_a_too_high_learning_rate_and_overfitting():
+    from gru_core.advice import training_advice
+
+    assert training_advice([5.0] * 99, [], 4.33, 0.05) is None  # too early to judge
+    line = training_advice([5.0] * 120, [], 4.33, 0.05)
+    assert line.startswith("not learning: training loss 5.00 is above ln V = 4.33") and "0.0125" in line
+    vals = [(10, 2.5), (20, 2.3), (30, 2.35), (40, 2.4), (50, 2.45)]
+    line = training_advice([1.0] * 120, vals, 4.33, 2e-3)
+    assert line.startswith("overfitting: validation loss 2.450 has risen for 3 checks from its best 2.300")
+    assert training_advice([1.0] * 120, vals[:4], 4.33, 2e-3) is None  # 2 checks: not yet
