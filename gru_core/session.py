@@ -118,6 +118,7 @@ class TrainingSession:
         self._error: str | None = None
         self._error_detail: str | None = None
         self._note: str | None = None  # a command's outcome or why training stopped
+        self._running_since = -math.inf  # when start/run_epoch last set it running
         self._notes = 0  # +1 at each note, so a repeated one still shows
         self._last_record: StepRecord | None = None
         self._rate_window: deque[tuple[float, int]] = deque(maxlen=64)
@@ -155,6 +156,7 @@ class TrainingSession:
             self._pending_steps = 0
             self._stop_at_epoch_end = False
             self._rate_window.clear()
+            self._running_since = time.perf_counter()
             self._set_state("running")
 
     def pause(self) -> None:
@@ -188,6 +190,7 @@ class TrainingSession:
             self._pending_steps = 0
             self._stop_at_epoch_end = True
             self._rate_window.clear()
+            self._running_since = time.perf_counter()
             self._set_state("running")
             return True
 
@@ -519,7 +522,8 @@ class TrainingSession:
         if epoch_end:
             self._epoch_end_extras(trainer, force=changed)
         elif self._state == "running" and (
-            time.perf_counter() - max(self._last_sample_at, self._last_val_at) >= PERIODIC_SECONDS
+            time.perf_counter() - max(self._last_sample_at, self._last_val_at, self._running_since)
+            >= PERIODIC_SECONDS
         ):
             self._epoch_end_extras(trainer, force=True)  # a long epoch: every few seconds too
         if trainer.out_of_patience:
