@@ -6,6 +6,7 @@ had just produced; that, not too little training, is why it printed 'Mattttttttt
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,11 @@ from .errors import GRUError
 from .model import GRUModel
 
 MAX_SAMPLE_CHARS = 100_000
+PRIME_CHECK = 256  # prime characters read between two looks at `cancelled`
+
+
+class SamplingCancelled(GRUError):
+    """The caller no longer wants the sample (a newer one was asked for, or the app quits)."""
 
 
 @dataclass(frozen=True)
@@ -65,11 +71,14 @@ def sample(
     top_k: int | None = None,
     generator: torch.Generator | None = None,
     on_char=None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> Sample:
     """Prime + n characters. temperature 0 takes the most likely character (argmax).
 
     `on_char(ch)`, if given, is called after each character (for streaming); if it
-    returns False, sampling stops early.
+    returns False, sampling stops early. `cancelled()`, if given, is asked every
+    PRIME_CHECK characters of a long prime (100,000 pasted characters take seconds to
+    read): True stops with SamplingCancelled.
 
     The prime is read with GRUModel.gru_step. The characters after it follow the same
     equations, written for speed (one character is a chain of a dozen small operations,
@@ -87,7 +96,9 @@ def sample(
     check_sample_args(vocab, prime, n, temperature, top_k)
     x = vocab.encode(prime).to(model.device)
     h0 = model.zero_state(1)
-    for x_t in x[:-1]:  # read the prime; its last character is the first input below
+    for k, x_t in enumerate(x[:-1]):  # read the prime; its last character is the first input below
+        if cancelled is not None and k % PRIME_CHECK == 0 and cancelled():
+            raise SamplingCancelled(f"sampling stopped while reading the prime (at {k:,} of {len(prime):,})")
         h0 = model.gru_step(x_t.view(1), h0).h
     H, V = model.hidden_size, model.vocab_size
     as_np = lambda t: t.detach().to("cpu").numpy()  # noqa: E731

@@ -259,6 +259,7 @@ class TrainingSession:
     def sample(
         self, prime: str, n: int, temperature: float = 1.0, *, top_k: int | None = None,
         generator: torch.Generator | None = None, on_char: Callable[[str], object] | None = None,
+        cancelled: Callable[[], bool] | None = None,
     ) -> Sample:
         """Sample from a consistent copy of the weights; training goes on meanwhile.
 
@@ -270,7 +271,7 @@ class TrainingSession:
         check_sample_args(trainer.vocab, prime, n, temperature, top_k)
         model = self._copy_weights(trainer)
         return sample(model, trainer.vocab, prime, n, temperature, top_k=top_k, generator=generator,
-                      on_char=on_char)
+                      on_char=on_char, cancelled=cancelled)
 
     def with_trainer(self, fn: Callable[[Trainer, History], object]) -> object:
         """Run fn(trainer, history) on the worker between steps, training held (for saving).

@@ -110,10 +110,14 @@ class SampleActions:
                 self.post_message(SampleProgress(prime + "".join(chars)))
             return True
 
+        def cancelled() -> bool:  # asked while a long prime is read: quitting must not wait for it
+            return worker.is_cancelled or self._quitting
+
         try:
-            result = session.sample(prime, n, temperature, top_k=top_k, on_char=on_char)
+            result = session.sample(prime, n, temperature, top_k=top_k, on_char=on_char, cancelled=cancelled)
         except GRUError as exc:
-            self.post_message(PrimeSampled(error=str(exc)))
+            if not cancelled():
+                self.post_message(PrimeSampled(error=str(exc)))
             return
         if worker.is_cancelled:
             return

@@ -67,3 +67,21 @@ def test_top_k_only_ever_picks_among_the_k_most_likely():
     gen = torch.Generator().manual_seed(2)
     picks = {trainer.sample("Ma", 1, 1.0, top_k=2, generator=gen)[-1] for _ in range(300)}
     assert picks == allowed
+
+
+def test_a_long_prime_stops_when_the_caller_cancels():
+    import pytest
+
+    from gru_core.sampling import PRIME_CHECK, SamplingCancelled, sample
+
+    trainer = Trainer(TrainConfig.default())
+    asked = []
+
+    def cancelled() -> bool:
+        asked.append(1)
+        return len(asked) > 2
+
+    with pytest.raises(SamplingCancelled, match="while reading the prime"):
+        sample(trainer.model, trainer.vocab, "Math" * 5000, 10, cancelled=cancelled)
+    assert len(asked) == 3  # asked every PRIME_CHECK characters, not every one
+    assert sample(trainer.model, trainer.vocab, "Ma" * PRIME_CHECK, 5, cancelled=lambda: False).text[-5:]

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
 import torch
@@ -173,3 +176,37 @@ async def test_a_loss_a_hair_below_zero_reads_0_not_minus_0():
         assert "-0.0" not in text
         bar.snapshot = dataclasses.replace(app._latest, loss=-0.25)  # a real negative stays visible
         assert "loss -0.2500 nats" in status_text(app)
+
+
+PASTE_THEN_QUIT = textwrap.dedent("""
+    import asyncio, atexit, time
+    from textual import events
+    from gru_core import TrainConfig
+    from tests.tui.conftest import wait_ready
+    from tests.tui.test_hardening_app import type_fast
+    from tui.app import GRUApp
+
+    quit_at = []
+    atexit.register(lambda: print(f"{time.monotonic() - quit_at[0]:.3f}", flush=True))
+
+    async def main():
+        app = GRUApp(TrainConfig.default())
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_ready(pilot)
+            await pilot.press("slash")
+            app.query_one("#prime").post_message(events.Paste("Math" * 25_000))
+            await type_fast(pilot, ["enter"])  # sampling starts: the prime is read first
+            quit_at.append(time.monotonic())
+            await type_fast(pilot, ["q"])
+    asyncio.run(main())  # returns once the app's threads have ended
+""")
+
+
+def test_quit_right_after_a_pasted_100k_character_prime_is_quick():
+    """Reading the prime took 6-26 s, and quitting waited for it (70 s on a loaded machine)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, "-c", PASTE_THEN_QUIT], capture_output=True, text=True,
+                         timeout=300, cwd=root)
+    assert out.returncode == 0, out.stderr[-2000:]
+    seconds = float(out.stdout.strip().splitlines()[-1])
+    assert seconds < 3.0, seconds
