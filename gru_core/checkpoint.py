@@ -43,7 +43,7 @@ import torch
 from torch import Tensor
 
 from .atomic import write_atomically
-from .config import TrainConfig
+from .config import MAX_LR, TrainConfig
 from .errors import GRUError
 from .history import History
 from .trainer import Trainer
@@ -101,8 +101,11 @@ def read_checkpoint(path: str) -> dict[str, Any]:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise GRUError(f"no checkpoint at {path!r}; check the path")
+    if not path:
+        raise GRUError("a checkpoint path is needed; got an empty one")
     if os.path.isdir(path):
         raise GRUError(f"{path!r} is a directory; give the path of a checkpoint file")
+    _check_zip_directory(path)
     try:
         with warnings.catch_warnings():  # torch warns about old pickle protocols on stderr
             warnings.simplefilter("ignore")
@@ -118,12 +121,74 @@ def read_checkpoint(path: str) -> dict[str, Any]:
             f"which could run code when loaded; it is not a gru-tui checkpoint. Nothing was loaded."
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError,
-            IndexError, TypeError, AttributeError, UnicodeDecodeError, MemoryError) as exc:
+            IndexError, TypeError, AttributeError, UnicodeDecodeError, MemoryError,
+            RecursionError) as exc:
         raise _damaged(path, exc) from None
+    _check_plain(data, path)
     return data
 
 
+# A checkpoint's zip holds its records stored, uncompressed (torch writes them so); a
+# member that inflates to far more than the whole file is a zip bomb, refused from the
+# zip's directory before a byte of it is inflated.
+_INFLATE_SLACK = 1 << 20
+_MAX_DEPTH = 32  # gru-tui's own checkpoints nest 5 deep
+
+
+def _check_zip_directory(path: str) -> None:
+    try:
+        if not zipfile.is_zipfile(path):
+            return  # torch.load reads the old pickle format too; it refuses what is neither
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise _damaged(path, exc) from None
+    on_disk = os.path.getsize(path)
+    inflated = sum(m.file_size for m in members)
+    if inflated > on_disk + _INFLATE_SLACK:
+        raise GRUError(
+            f"{path!r} was refused: its {len(members)} parts would inflate to {inflated:,} bytes from "
+            f"{on_disk:,} on disk (gru-tui stores them uncompressed), like a zip bomb. Nothing was loaded."
+        )
+
+
+def _check_plain(data: Any, path: str) -> None:
+    """Every tensor dense and on the CPU, nesting shallow: what gru-tui itself writes.
+
+    Sparse, quantized or meta tensors, or containers nested thousands deep, are refused
+    here, before any of it reaches torch's ops or a recursive function.
+    """
+    stack = [(data, 0)]
+    while stack:
+        obj, depth = stack.pop()
+        if depth > _MAX_DEPTH:
+            raise GRUError(f"{path!r} cannot be loaded: its contents nest more than {_MAX_DEPTH} deep, "
+                           f"which gru-tui never writes. Nothing was loaded.")
+        if isinstance(obj, Tensor):
+            if obj.layout != torch.strided or obj.is_quantized or obj.device.type != "cpu":
+                where = obj.device.type if obj.device.type != "cpu" else str(obj.layout).split(".")[-1]
+                raise GRUError(f"{path!r} cannot be loaded: it holds a {where} tensor, where gru-tui "
+                               f"writes only dense ones. Nothing was loaded.")
+        elif isinstance(obj, dict):
+            stack.extend((v, depth + 1) for v in obj.values())
+            stack.extend((k, depth + 1) for k in obj.keys() if not isinstance(k, (str, int)))
+        elif isinstance(obj, (list, tuple)):
+            stack.extend((v, depth + 1) for v in obj)
+
+
 def _damaged(path: str, exc: BaseException) -> GRUError:
+    try:
+        with open(path, "rb") as f:
+            is_zip = f.read(4) == b"PK\x03\x04"  # a zip's first bytes, also when truncated
+    except OSError:
+        is_zip = True
+    if is_zip is False and os.path.getsize(path) == 0:
+        return GRUError(f"{path!r} is empty, not a gru-tui checkpoint. Nothing was loaded.")
+    if not is_zip:  # every checkpoint is a zip: this is some other file, e.g. a text
+        return GRUError(
+            f"{path!r} is not a gru-tui checkpoint (it is not a zip archive, as every checkpoint is; "
+            f"a text file?): give a file saved with ctrl+s or `gru-tui train --save`. Nothing was loaded."
+        )
     return GRUError(
         f"{path!r} is not a readable checkpoint: it is damaged or truncated, or not made by "
         f"gru-tui ({type(exc).__name__}: {_first_line(exc)}). Nothing was loaded."
@@ -143,6 +208,18 @@ def load_checkpoint(path: str, *, device: str | None = None) -> tuple[Trainer, H
 def trainer_from_checkpoint(
     data: Any, *, path: str = "checkpoint", device: str | None = None
 ) -> tuple[Trainer, History]:
+    """Check every part of a checkpoint's dictionary against the others, then build the run."""
+    try:
+        return _trainer_from(data, path, device)
+    except GRUError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError,
+            RecursionError) as exc:  # a part changed in a way no check above foresaw
+        raise GRUError(f"{path!r} cannot be loaded: it is damaged ({type(exc).__name__}: "
+                       f"{_first_line(exc)}). Nothing was changed.") from None
+
+
+def _trainer_from(data: Any, path: str, device: str | None) -> tuple[Trainer, History]:
     def bad(problem: str) -> GRUError:
         return GRUError(f"{path!r} cannot be loaded: {problem}. Nothing was changed.")
 
@@ -190,6 +267,8 @@ def trainer_from_checkpoint(
     if not isinstance(h, Tensor) or tuple(h.shape) != (B, H) or not h.is_floating_point():
         shape = tuple(h.shape) if isinstance(h, Tensor) else type(h).__name__
         raise bad(f"its hidden state has shape {shape}; batch {B} x hidden {H} needs ({B}, {H})")
+    if not bool(torch.isfinite(h).all()):
+        raise bad("its hidden state holds NaN or infinite numbers")
 
     rng = data["sample_rng"]
     try:
@@ -206,7 +285,7 @@ def trainer_from_checkpoint(
 
     try:
         history = History.from_dict(data["history"], steps_per_epoch=trainer.num_batches)
-    except (TypeError, ValueError, AttributeError) as exc:
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
         raise bad(f"its loss history is damaged ({_first_line(exc)})") from None
 
     trainer.step_count, trainer.epoch, trainer.batch_index = step, epoch, batch_index
@@ -253,6 +332,8 @@ def _check_weights(model_state: Any, trainer: Trainer, bad: Callable[[str], GRUE
                       f"and hidden size {H} need {tuple(target.shape)}")
         if not src.is_floating_point():
             raise bad(f"weight {name} holds {src.dtype}, not floating-point numbers")
+        if not bool(torch.isfinite(src).all()):
+            raise bad(f"weight {name} holds NaN or infinite numbers; training from it cannot work")
 
 
 def _load_optimizer(trainer: Trainer, state: Any, bad: Callable[[str], GRUError]) -> None:
@@ -264,6 +345,7 @@ def _load_optimizer(trainer: Trainer, state: Any, bad: Callable[[str], GRUError]
     marker = "betas" if trainer.config.optimizer == "adam" else "momentum"  # present in each
     if marker not in groups[0]:
         raise bad(f"its optimizer state is not {trainer.config.optimizer}'s, which its config names")
+    _check_param_group(groups[0], trainer.optimizer.state_dict()["param_groups"][0], bad)
     params = trainer.model.parameters()
     per_param = state["state"]
     if not isinstance(per_param, dict):
@@ -271,14 +353,64 @@ def _load_optimizer(trainer: Trainer, state: Any, bad: Callable[[str], GRUError]
     for key, entry in per_param.items():
         if not isinstance(key, int) or not 0 <= key < len(params) or not isinstance(entry, dict):
             raise bad("its optimizer state does not fit this model")
+        expected = _OPTIMIZER_STATE[trainer.config.optimizer]
+        if set(entry) - set(expected) or (trainer.config.optimizer == "adam" and set(entry) != set(expected)):
+            raise bad(f"its optimizer state has {', '.join(map(repr, sorted(map(str, entry))))} where "
+                      f"{trainer.config.optimizer} keeps {', '.join(map(repr, expected))}")
         for name, value in entry.items():
-            if isinstance(value, Tensor) and value.dim() > 0 and value.shape != params[key].shape:
+            if value is None and name == "momentum_buffer":
+                continue
+            if not isinstance(value, Tensor) or not value.is_floating_point():
+                raise bad(f"its optimizer's {name} is {type(value).__name__}, not a tensor of numbers")
+            if value.dim() > 0 and value.shape != params[key].shape:
                 raise bad(f"its optimizer's {name} has shape {tuple(value.shape)} where the "
                           f"weights have {tuple(params[key].shape)}")
+            if not bool(torch.isfinite(value).all()):
+                raise bad(f"its optimizer's {name} holds NaN or infinite numbers")
     try:
         trainer.optimizer.load_state_dict(state)
     except (ValueError, KeyError, RuntimeError, TypeError) as exc:
         raise bad(f"its optimizer state does not fit this model ({_first_line(exc)})") from None
+
+
+_OPTIMIZER_STATE = {"adam": ("step", "exp_avg", "exp_avg_sq"), "sgd": ("momentum_buffer",)}
+# the optimizer's numbers a file may hold: (lowest, highest, lowest allowed itself)
+_GROUP_RANGES = {"lr": (0.0, MAX_LR, False), "momentum": (0.0, 0.999, True),
+                 "dampening": (0.0, 1.0, True), "weight_decay": (0.0, 1e6, True),
+                 "eps": (0.0, 1.0, False), "betas": (0.0, 1.0, True)}
+
+
+def _check_param_group(group: dict, fresh: dict, bad: Callable[[str], GRUError]) -> None:
+    """The optimizer's settings: the same keys as a fresh optimizer's, numbers in range.
+
+    A string, NaN or a flag gru-tui never sets (amsgrad, fused, ...) would fail, livelock
+    or crash the worker at the first step; here it is refused before anything starts.
+    """
+    unknown = sorted(map(str, set(group) - set(fresh)))
+    missing = sorted(set(fresh) - set(group))
+    if unknown or missing:
+        raise bad(f"its optimizer settings differ from {', '.join(map(repr, fresh))} "
+                  f"(unknown {unknown or 'none'}, missing {missing or 'none'})")
+    if group["params"] != fresh["params"]:
+        raise bad("its optimizer state does not fit this model")
+    for key, want in fresh.items():
+        value = group[key]
+        if key == "params":
+            continue
+        if key in _GROUP_RANGES:
+            low, high, low_ok = _GROUP_RANGES[key]
+            numbers = value if isinstance(value, (tuple, list)) else (value,)
+            if isinstance(want, tuple) and (not isinstance(value, (tuple, list)) or len(value) != len(want)):
+                raise bad(f"its optimizer's {key} is {value!r}, not {len(want)} numbers")
+            for x in numbers:
+                if isinstance(x, bool) or not isinstance(x, (int, float)) or not (
+                    (low <= x if low_ok else low < x) and x <= high
+                ):
+                    above = "from" if low_ok else "above"
+                    raise bad(f"its optimizer's {key} is {value!r}; it must be a number {above} {low:g} "
+                              f"to {high:g}")
+        elif value != want or type(value) is not type(want):
+            raise bad(f"its optimizer's {key} is {value!r}; gru-tui uses {want!r}")
 
 
 def _first_line(exc: BaseException) -> str:
