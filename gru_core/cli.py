@@ -16,6 +16,7 @@ from typing import TextIO
 from .config import BACKWARDS, DEVICES, DTYPES, OPTIMIZERS, RESETS, TrainConfig
 from .errors import GRUError
 from .printable import visible
+from .threads import check_threads
 
 
 class FlagParser(argparse.ArgumentParser):
@@ -67,13 +68,6 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
                         "the app keeps one for itself on machines with more than two)")
 
 
-def check_threads(value: int) -> int:
-    """A --threads value, or GRUError saying what would work."""
-    if not 1 <= value <= 1024:
-        raise GRUError(f"--threads must be from 1 to 1024; got {value}")
-    return value
-
-
 def _int(flag: str):
     def parse(text: str) -> int:
         try:
@@ -106,12 +100,26 @@ CONFIG_FLAGS = (
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The config the flags describe (see _config_from_args), its --prime checked before training."""
+    config = _config_from_args(args)
+    unknown = sorted(set(config.prime) - set(config.vocab_chars))
+    if unknown:
+        shown = ", ".join(repr(visible(c)) for c in unknown[:10])
+        raise GRUError(f"--prime {visible(config.prime)!r} has characters the text lacks: {shown}; "
+                       f"use characters of the text, such as {visible(config.vocab_chars[:20])!r}")
+    return config
+
+
+def _config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The preset, then the text source, then every flag given; GRUError if invalid.
 
     A text from --file or --corpus gets settings fitted to it (TrainConfig.for_text)
-    unless --preset names a preset; the flags given always win.
+    unless --preset names a preset; the flags given always win. A --prime is checked
+    against the text's characters here, before any training.
     """
     overrides = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k, None) is not None}
+    if "sample_prime" in overrides:
+        _check_unicode("--prime", overrides["sample_prime"])
     text_source = text_from_args(args)
     preset = getattr(args, "preset", None)
     if text_source is not None:
@@ -133,6 +141,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def text_from_args(args: argparse.Namespace) -> tuple[str, str] | None:
     if getattr(args, "text", None) is not None:
+        if not args.text:
+            raise GRUError("--text is empty; give at least a few characters to learn from, "
+                           "e.g. --text 'MathMathMath'")
+        _check_unicode("--text", args.text)
         return args.text, "text"
     if getattr(args, "file", None) is not None:
         from .textfile import read_text_file
@@ -143,6 +155,96 @@ def text_from_args(args: argparse.Namespace) -> tuple[str, str] | None:
 
         return load_corpus(args.corpus), f"corpus:{args.corpus}"
     return None
+
+
+def _check_unicode(flag: str, text: str) -> None:
+    """GRUError for a lone surrogate: the stand-in Python uses for argv bytes that are not UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start]
+        raise GRUError(f"{flag} holds {ascii(bad)}, a byte that is not UTF-8 text (at character "
+                       f"{exc.start}); give it as UTF-8") from None
+
+
+# flags that set up a new run: a resumed run keeps its checkpoint's, so they cannot apply
+_NEW_RUN_FLAGS = ("text", "file", "corpus") + tuple(k for k in CONFIG_FLAGS if k != "epochs")
+
+
+def check_load_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """With --load, refuse the flags a resumed run would ignore (all but --epochs)."""
+    load = getattr(args, "load", None)
+    if load is None:
+        return
+    if not load:
+        raise GRUError("--load needs the path of a checkpoint; got an empty one")
+    given = [k for k in _NEW_RUN_FLAGS if getattr(args, k, None) is not None]
+    if given:
+        names = {a.dest: a.option_strings[0] for a in parser._actions if a.option_strings}
+        flags = ", ".join(names.get(k, k) for k in given)
+        raise GRUError(f"--load resumes the checkpoint's own text and settings, so {flags} would be "
+                       f"ignored; only --epochs applies to a resumed run: drop {flags}, or leave out "
+                       f"--load to start a new run")
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Check --save and the exports before any training: a run is never lost to a bad path."""
+    from .atomic import check_save_target, same_file
+
+    outputs = [(flag, getattr(args, dest), what) for flag, dest, what in (
+        ("--save", "save", "checkpoint"), ("--export-csv", "export_csv", "loss history"),
+        ("--export-json", "export_json", "matrices")) if getattr(args, dest, None) is not None]
+    if getattr(args, "save", None) and os.path.isdir(args.save):
+        outputs = outputs[1:]  # a folder: the checkpoint gets a name of its own in it
+    for flag, path, what in outputs:
+        try:
+            check_save_target(path, what=what)
+        except GRUError as exc:
+            raise GRUError(f"{flag}: {exc}") from None
+    for i, (flag_a, path_a, _) in enumerate(outputs):
+        for flag_b, path_b, _ in outputs[i + 1:]:
+            if same_file(path_a, path_b):
+                raise GRUError(f"{flag_a} and {flag_b} name the same file {visible(path_a)!r}; "
+                               f"the second would overwrite the first: give each its own path")
+
+
+class _Output:
+    """stdout for `gru-tui train`: text from data shown harmlessly, a closed pipe noted.
+
+    When the reader goes away (`gru-tui train ... | head -2`), printing stops quietly;
+    the caller decides whether the run goes on (it does when there is something to save).
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.closed = False
+
+    def print(self, text: str = "", *, end: str = "\n", flush: bool = False) -> None:
+        if self.closed:
+            return
+        try:
+            print(text, end=end, file=self.stream, flush=flush)
+        except BrokenPipeError:
+            self.closed = True
+            _silence(self.stream)
+
+    def isatty(self) -> bool:
+        try:
+            return self.stream.isatty()
+        except (ValueError, OSError):
+            return False
+
+
+def _silence(stream: TextIO) -> None:
+    """Point a closed stdout at /dev/null, so Python's final flush does not complain."""
+    if stream is not sys.stdout:
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def train_main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
@@ -158,30 +260,44 @@ def train_main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> 
     parser.add_argument("--export-csv", metavar="PATH", help="write the loss history as CSV")
     parser.add_argument("--export-json", metavar="PATH", help="write the current batch's matrices as JSON")
     parser.add_argument("--list-corpora", action="store_true", help="list the built-in texts and exit")
+    if out is sys.stdout and hasattr(out, "reconfigure"):
+        # a text may hold characters a strict or narrow stdout cannot encode: escape, not crash
+        out.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+    output = _Output(out)
     try:
         args = parser.parse_args(argv)
         if args.list_corpora:
             from .corpora import describe_corpora
 
-            print(describe_corpora(), file=out)
+            output.print(describe_corpora())
             return 0
-        return _train(args, out)
+        if args.every is not None and args.every < 1:
+            raise GRUError(f"--every must be a whole number of at least 1 (print every N epochs); "
+                           f"got {args.every}")
+        if args.threads is not None:
+            check_threads(args.threads)
+        check_load_flags(args, parser)
+        check_outputs(args)
+        return _train(args, output)
     except GRUError as exc:
-        print(f"gru-tui: error: {exc}", file=sys.stderr)
+        print(f"gru-tui: error: {visible(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("gru-tui: interrupted", file=sys.stderr)
         return 130
 
 
-def _train(args: argparse.Namespace, out: TextIO) -> int:
+BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
+
+
+def _train(args: argparse.Namespace, out: _Output) -> int:
     from .history import History
     from .trainer import Trainer  # torch loads here, after the flags are known to be valid
 
     if args.threads is not None:
         import torch
 
-        torch.set_num_threads(check_threads(args.threads))
+        torch.set_num_threads(args.threads)
 
     if args.load:
         from .checkpoint import load_checkpoint
@@ -190,18 +306,19 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
         if args.epochs is not None:
             trainer.config = trainer.config.replace(epochs=args.epochs)
     else:
-        trainer, history = Trainer(config_from_args(args)), History()
+        config = config_from_args(args)  # the prime is checked here, before any training
+        trainer, history = Trainer(config), History()
     config = trainer.config
     every = args.every or max(1, config.epochs // 20)
     if config.fitted:
-        print(config.fitted, file=out)
+        out.print(visible(str(config.fitted), keep_newlines=True))
     tty = out.isatty()
-    print(
-        f"training on {len(config.text):,} characters ({config.source}), vocabulary "
+    out.print(
+        f"training on {len(config.text):,} characters ({visible(config.source)}), vocabulary "
         f"{trainer.vocab.size}, hidden {config.hidden_size}, {trainer.num_batches} batches "
-        f"of {config.batch_size}x{config.seq_len}, {config.optimizer} lr {config.lr:g}",
-        file=out,
+        f"of {config.batch_size}x{config.seq_len}, {config.optimizer} lr {config.lr:g}"
     )
+    saving = bool(args.save or args.export_csv or args.export_json)
     t0, steps0 = time.perf_counter(), trainer.step_count
     while trainer.epoch < config.epochs:
         e = trainer.epoch
@@ -211,26 +328,28 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
         mean = history.epoch_losses[-1]
         if tty:
             bar = "#" * int(30 * trainer.epoch / config.epochs)
-            print(f"\r[{bar:<30}] epoch {trainer.epoch}/{config.epochs} loss {mean:.4f}",
-                  end="", file=out, flush=True)
+            out.print(f"\r[{bar:<30}] epoch {trainer.epoch}/{config.epochs} loss {mean:.4f}",
+                      end="", flush=True)
         if e % every == 0 or trainer.epoch == config.epochs:
             if tty:
-                print(file=out)
+                out.print()
             val = trainer.validate()
             if val is not None:
                 history.add_val(trainer.step_count, val)
             val_text = f"  val {val:.4f}" if val is not None else ""
-            print(f"Epoch: {e + 1}/{config.epochs}", file=out)
-            print(f"Loss: {mean:.4f}{val_text}", file=out)
-            print(trainer.sample(config.prime, config.sample_len, temperature=0), file=out, flush=True)
+            out.print(f"Epoch: {e + 1}/{config.epochs}")
+            out.print(f"Loss: {mean:.4f}{val_text}")
+            out.print(visible(trainer.sample(config.prime, config.sample_len, temperature=0),
+                              keep_newlines=True), flush=True)
             if trainer.out_of_patience:
-                print(f"stopped: {config.patience} validation checks without a new best "
-                      f"(best val {trainer.best_val:.4f} at step {trainer.best_step})", file=out)
+                out.print(f"stopped: {config.patience} validation checks without a new best "
+                          f"(best val {trainer.best_val:.4f} at step {trainer.best_step})")
                 break
+        if out.closed and not saving:
+            return BROKEN_PIPE
     seconds = time.perf_counter() - t0
     chars = (trainer.step_count - steps0) * trainer.chars_per_step
-    print(f"done: {trainer.step_count} steps, {chars / max(seconds, 1e-9):,.0f} characters/s",
-          file=out)
+    out.print(f"done: {trainer.step_count} steps, {chars / max(seconds, 1e-9):,.0f} characters/s")
     if args.save:
         from .checkpoint import checkpoint_name, save_checkpoint
 
@@ -239,18 +358,18 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
             val = history.val_losses[-1][1] if history.val_losses else None
             path = os.path.join(path, checkpoint_name(trainer.step_count, val))
         save_checkpoint(trainer, history, path)
-        print(f"saved checkpoint to {visible(path)}: {describe_weights(trainer)}", file=out)
+        out.print(f"saved checkpoint to {visible(path)}: {describe_weights(trainer)}")
     if args.export_csv:
         from .export import export_loss_csv
 
         export_loss_csv(history, args.export_csv)
-        print(f"wrote loss history to {args.export_csv}", file=out)
+        out.print(f"wrote loss history to {visible(args.export_csv)}")
     if args.export_json:
         from .export import export_trace_json
 
         export_trace_json(trainer, args.export_json)
-        print(f"wrote the current batch's matrices to {args.export_json}", file=out)
-    return 0
+        out.print(f"wrote the current batch's matrices to {visible(args.export_json)}")
+    return BROKEN_PIPE if out.closed else 0
 
 
 def describe_weights(trainer) -> str:

@@ -56,7 +56,7 @@ from .history import History, HistoryView
 from .model import GRUModel
 from .sampling import Sample, check_sample_args, sample
 from .snapshot import STATES, TRANSITIONS, EpochSample, Snapshot, SnapshotBoard, Subscriber
-from .threads import ui_torch_threads
+from .threads import check_threads, ui_torch_threads
 from .trainer import Cancelled, StepRecord, Trainer, TrainingDiverged
 
 __all__ = ["STATES", "TRANSITIONS", "EpochSample", "Snapshot", "Subscriber", "TrainingSession",
@@ -74,6 +74,11 @@ def _pack(saved: torch.Tensor) -> torch.Tensor:
     return saved
 
 
+# Snapshots a second: below 0.01 the wait between two outgrows the clock (1e-300 killed the
+# delivery thread); above 1000 a subscriber would be called faster than a screen can draw.
+MIN_RATE, MAX_RATE = 0.01, 1000.0
+
+
 class TrainingSession:
     """Owns a Trainer and one worker thread. All methods are safe from any thread."""
 
@@ -88,15 +93,12 @@ class TrainingSession:
         history: History | None = None,
     ) -> None:
         if isinstance(max_rate, bool) or not isinstance(max_rate, (int, float)) or not (
-            math.isfinite(max_rate) and max_rate > 0
+            MIN_RATE <= max_rate <= MAX_RATE
         ):
-            raise GRUError(f"max_rate must be a positive number of snapshots a second, e.g. 8; "
-                           f"got {max_rate!r}")
-        if torch_threads is not None and (
-            isinstance(torch_threads, bool) or not isinstance(torch_threads, int) or torch_threads < 1
-        ):
-            raise GRUError(f"torch_threads must be a whole number of at least 1, or None; "
-                           f"got {torch_threads!r}")
+            raise GRUError(f"max_rate must be from {MIN_RATE:g} to {MAX_RATE:g} snapshots a second, "
+                           f"e.g. 8; got {max_rate!r}")
+        if torch_threads is not None:
+            check_threads(torch_threads, "torch_threads")
         self._torch_threads = torch_threads
         self._trainer = trainer if trainer is not None else Trainer(config or TrainConfig.default())
         self._history = history if history is not None else History()
@@ -354,6 +356,9 @@ class TrainingSession:
 
     def wait_for(self, predicate: Callable[[Snapshot], bool], timeout: float = 10.0) -> Snapshot:
         """Block until a published snapshot satisfies predicate; TimeoutError if none does."""
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+            raise GRUError(f"timeout must be a number of seconds, 0 or more (inf waits for ever); "
+                           f"got {timeout!r}")
         return self._board.wait_for(predicate, timeout)
 
     # ================================================================ helpers (hold _cond)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from .errors import GRUError
+
 
 def available_cores() -> int:
     """Cores this process may run on (its affinity mask where the OS has one)."""
@@ -37,3 +39,18 @@ def ui_torch_threads(cores: int | None = None) -> int:
     if cores is None:
         cores = available_cores()
     return cores - 1 if cores > 2 else 1
+
+
+def check_threads(value: object, name: str = "--threads") -> int:
+    """A thread count from 1 to the cores this process may use; GRUError saying what would work.
+
+    More threads than cores only make OpenMP's threads queue for the cores (1,024 crawled),
+    and a huge count made torch crash outright.
+    """
+    cores = available_cores()
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise GRUError(f"{name} must be a whole number from 1 to {cores}; got {value!r}")
+    if not 1 <= value <= cores:
+        more = f" (this process may use {cores} core{'s' if cores != 1 else ''})" if value > cores else ""
+        raise GRUError(f"{name} must be from 1 to {cores}{more}; got {value}")
+    return value

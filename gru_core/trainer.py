@@ -45,9 +45,21 @@ def resolve_device(name: str) -> torch.device:
 
 
 class Trainer:
-    """Owns the data, the model and the optimizer of one run."""
+    """Owns the data, the model and the optimizer of one run.
+
+    Single-threaded: use a Trainer from one thread at a time (TrainingSession drives one
+    from its worker thread). Two threads stepping one Trainer at once would corrupt its
+    tensors and could crash torch, so a second concurrent step() raises GRUError instead.
+    """
 
     def __init__(self, config: TrainConfig) -> None:
+        self._stepping = threading.Lock()
+        try:
+            self._build(config)
+        except (MemoryError, RuntimeError) as exc:
+            raise _out_of_memory(exc, config) or exc from None
+
+    def _build(self, config: TrainConfig) -> None:
         self.config = config
         self.device = resolve_device(config.device)
         self.dtype = torch.float64 if config.dtype == "float64" else torch.float32
@@ -134,6 +146,17 @@ class Trainer:
     # ------------------------------------------------------------ training
     def step(self) -> StepRecord:
         """One batch: forward, backward, clip, update; the hidden state carries on."""
+        if not self._stepping.acquire(blocking=False):
+            raise GRUError("this Trainer is already taking a step on another thread; a Trainer is "
+                           "single-threaded: step it from one thread (or use a TrainingSession)")
+        try:
+            return self._step()
+        except (MemoryError, RuntimeError) as exc:
+            raise _out_of_memory(exc, self.config) or exc from None
+        finally:
+            self._stepping.release()
+
+    def _step(self) -> StepRecord:
         t0 = time.perf_counter()
         cfg = self.config
         i = self.batch_index
@@ -352,3 +375,16 @@ def _name_nonfinite(value: float) -> str:
     if math.isnan(value):
         return "NaN"
     return "infinite" if value > 0 else "-infinite"
+
+
+def _out_of_memory(exc: BaseException, config: TrainConfig) -> GRUError | None:
+    """A GRUError for an allocation that failed (CPU or GPU), None for any other error."""
+    text = str(exc)
+    if not (isinstance(exc, MemoryError) or isinstance(exc, torch.OutOfMemoryError)
+            or "can't allocate memory" in text or "out of memory" in text.lower()):
+        return None
+    return GRUError(
+        f"not enough memory for this model on {config.device}: hidden {config.hidden_size}, "
+        f"batch {config.batch_size} x seq_len {config.seq_len}, {len(config.text):,} characters "
+        f"of text; lower hidden, batch or seq_len"
+    )

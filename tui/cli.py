@@ -11,6 +11,15 @@ MODEL_COMMANDS = {"sample": "sample_main", "export-torch": "export_torch_main",
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Ctrl+C before the app takes the terminal (while torch loads, say) is one line, exit 130."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("gru-tui: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     from gru_core.threads import prefer_passive_openmp
 
     prefer_passive_openmp()  # before anything loads torch

@@ -10,9 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gru_core.cli import FlagParser, add_config_arguments, check_threads, config_from_args
+from gru_core.cli import FlagParser, add_config_arguments, check_load_flags, config_from_args
 from gru_core.errors import GRUError
-from gru_core.threads import ui_torch_threads
+from gru_core.printable import visible
+from gru_core.threads import check_threads, ui_torch_threads
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -45,13 +46,15 @@ def launch_app(argv: Sequence[str]) -> int:
     """Parse `argv`, run the app until it quits; 2 with one line on stderr for a bad flag."""
     resume = None
     try:
-        args = make_parser().parse_args(list(argv))
+        parser = make_parser()
+        args = parser.parse_args(list(argv))
+        check_load_flags(args, parser)
         config = config_from_args(args)
         threads = ui_torch_threads() if args.threads is None else check_threads(args.threads)
         if args.load:
             resume = load_resume(args.load, args.epochs)
     except GRUError as exc:
-        print(f"gru-tui: error: {exc}", file=sys.stderr)
+        print(f"gru-tui: error: {visible(str(exc))}", file=sys.stderr)
         return 2
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print("gru-tui: error: the app needs a terminal, and stdin or stdout is not one "

@@ -170,7 +170,8 @@ def test_a_flipped_byte_in_the_middle_is_refused(tmp_path, saved):
 
 @pytest.mark.parametrize("content, message", [
     (b"", "is empty, not a gru-tui checkpoint"),
-    (b"just some text, not a checkpoint", r"is not a gru-tui checkpoint \(it is not a zip archive.*a text file"),
+    (b"just some text, not a checkpoint",
+     r"is not a gru-tui checkpoint \(it is not a zip archive.*a text file"),
 ])
 def test_other_files_are_refused(tmp_path, content, message):
     path = tmp_path / "other.pt"
