@@ -5,8 +5,10 @@ running and shows what the user expects.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
+import random
 import subprocess
 import sys
 import textwrap
@@ -24,10 +26,10 @@ from tui.app import GRUApp
 from tui.widgets.config_form import ConfigForm
 from tui.widgets.loss_chart import LossChart
 from tui.widgets.path_dialog import PathDialog, ReplaceDialog
-from tui.widgets.status import StatusBar
+from tui.widgets.status import STATE_LABELS, StatusBar
 
 from .conftest import wait_ready, wait_rendered, wait_until
-from .test_hardening_app import type_fast
+from .test_hardening_app import STORM_KEYS, settle, type_fast
 
 SIZE = (120, 40)
 
@@ -210,3 +212,38 @@ def test_quit_right_after_a_pasted_100k_character_prime_is_quick():
     assert out.returncode == 0, out.stderr[-2000:]
     seconds = float(out.stdout.strip().splitlines()[-1])
     assert seconds < 3.0, seconds
+
+
+# Every key the app has, the palette and the dialogs included (PageUp/PageDown in each).
+EVERY_KEY = STORM_KEYS + ["pageup", "pagedown", "left", "right", "ctrl+s", "ctrl+o", "ctrl+e", "y", "n"]
+BURSTS = (
+    ["ctrl+p", "pageup", "pagedown", "down", "pageup", "pagedown", "escape"],  # the palette, closed again
+    ["ctrl+s", "enter", "enter", "n", "escape"],  # save, asked to replace, kept
+    ["ctrl+e", "enter", "enter"],
+    ["tab", "tab", "c", "enter", "pageup", "c", "escape"],  # a Select of a pane being hidden
+    ["space", "n", "e", "r"] * 3,
+)
+STORM_SIZE = 3000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+async def test_a_storm_of_every_key_survives(seed, tmp_path, monkeypatch):
+    """3,000 keys from a seeded generator (rerun one with -k 'survives and 3')."""
+    monkeypatch.chdir(tmp_path)  # ctrl+s and ctrl+e write their default files here
+    rng = random.Random(seed)
+    app = GRUApp(TrainConfig.default(epochs=100_000))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("space")
+        pressed = 0
+        while pressed < STORM_SIZE:
+            burst = rng.choice([[rng.choice(EVERY_KEY) for _ in range(20)], rng.choice(BURSTS)])
+            await asyncio.wait_for(type_fast(pilot, burst), 30)  # a deadlock fails, never hangs
+            pressed += len(burst)
+            assert app.is_running and app.session.alive, (seed, pressed, burst)
+        await settle(pilot, app)
+        snap = app._latest
+        text = status_text(app)
+        assert f" {STATE_LABELS[snap.state]} " in text and f"step {snap.step} " in text
+        assert app.worker_error is None, app.worker_error
