@@ -65,6 +65,8 @@ class ConfigApplied(Message):
         self.message = message
 
 
+NEEDS_SESSION = frozenset({"toggle", "step", "epoch", "reset", "save", "load", "export", "export_model"})
+
 def validation_status(snap: Snapshot, note: str | None) -> str:
     """What the config pane says about validation for the run on screen."""
     config = snap.config
@@ -179,7 +181,9 @@ class GRUApp(FileActions, SampleActions, App[None]):
         if not self.query(StatusBar):  # the app is closing: its widgets are gone (the timer may still tick)
             return
         self._rendered_seq = snap.seq
-        self.shown = snap
+        before, self.shown = self.shown, snap
+        if before is None or before.state != snap.state:
+            self.refresh_bindings()  # check_action's answers depend on the state
         if snap.run_id != self._val_note_run:
             self._val_note_run, self.val_note = snap.run_id, None
             self.read_val_note(snap.run_id)
@@ -234,6 +238,18 @@ class GRUApp(FileActions, SampleActions, App[None]):
         return getattr(self.session, name)(*args)
 
     # ================================================================ actions
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys that cannot act now show disabled (footer, palette) instead of answering with a notice.
+
+        None is Textual's "shown, but disabled": training and file keys while torch loads,
+        a step or an epoch while training runs (the session would ignore them).
+        """
+        if action in NEEDS_SESSION and self.session is None:
+            return None
+        if action in ("step", "epoch") and self.session is not None and self.session.state == "running":
+            return None
+        return True
+
     def action_toggle(self) -> None:
         self._command("toggle")
 

@@ -38,6 +38,31 @@ CHOICE_FIELDS = (
     ("reset", "reset gate", RESETS),
     ("backward", "backward", BACKWARDS),
 )
+TOOLTIPS = {  # shown on hover: what each knob does, in the article's words
+    "preset": "Starting settings. 'article' is the article's exact setup (H=2, T=3, B=2, SGD lr 0.01): "
+              "its printed numbers reproduce; 'default' learns the same text in seconds.",
+    "source": "Where the training text comes from: the text field or a file, or a built-in corpus.",
+    "text": "The characters to learn. The vocabulary V is its distinct characters; each is fed "
+            "to the GRU as a one-hot row x_t.",
+    "file": "A UTF-8 text file to learn instead of the text field.",
+    "hidden_size": "H, the size of the hidden state h: Wz, Wr, Wh are V x H, Uz, Ur, Uh are H x H. "
+                   "More units remember more, and train slower.",
+    "seq_len": "T, time steps per sequence: truncated BPTT backpropagates through T steps, "
+               "and h carries over to the next batch.",
+    "batch_size": "B, sequences trained side by side: each batch is T x B characters.",
+    "lr": "Learning rate: the step size of each weight update. Enter sets it live, without a reset.",
+    "epochs": "Passes over the whole text before training stops (finished).",
+    "seed": "Seed for the initial weights and the sampling: the same seed gives the same run.",
+    "clip": "Largest global gradient norm before an update (0: no clipping): keeps one bad "
+            "batch from blowing the weights up.",
+    "val_fraction": "Share of the text held out for validation: its loss shows whether the model "
+                    "generalises or memorises (0: off).",
+    "optimizer": "How gradients become weight updates: plain SGD (the article's), or Adam.",
+    "reset": "Where the reset gate r applies: 'before' (the article, Cho et al.) "
+             "h_tilde = tanh(x Wh + (r * h) Uh + bh); 'after' (torch.nn.GRU) r * (h Uh + bUh).",
+    "backward": "How gradients are found: 'manual', BPTT derived by hand as in the article, "
+                "or 'autograd', torch's; they agree to float precision.",
+}
 TEXT_SHOWN = 2000  # characters of a long text put in the text field
 SOURCES = (("text field / file", "text"), ("corpus: zen", "zen"), ("corpus: stdlib", "stdlib"),
            ("corpus: article", "article"))
@@ -196,6 +221,10 @@ class ConfigForm(VerticalScroll):
                          compact=True)
         yield Button("Apply (resets)", id="cfg-apply", variant="primary", compact=True)
         yield Static("", id="cfg-message")
+
+    def on_mount(self) -> None:
+        for name, tip in TOOLTIPS.items():
+            self.query_one(f"#cfg-{name}").tooltip = tip
 
     # ------------------------------------------------------------- filling in
     def watch_config(self, config: TrainConfig | None) -> None:

@@ -30,6 +30,17 @@ def decimals(value: float, places: int) -> str:
     return shown[1:] if shown.startswith("-") and float(shown) == 0 else shown
 
 
+STATUS_TOOLTIP = (
+    "epoch e/E: passes over the text so far / in all\n"
+    "step: weight updates so far (one per batch)\n"
+    "batch b/N: the batch the next step trains\n"
+    "loss: the last batch's cross-entropy, the mean of -log y_hat[target] over its T x B "
+    "characters, in nats and in bits per character (ln 2 nats = 1 bit)\n"
+    "val: the same loss on held-out text: lower is learning, rising is memorising\n"
+    "chars/s: characters trained per second\n"
+    "lr: the learning rate now (Enter in the config's lr field sets it live)"
+)
+
 class StatusBar(Static):
     """One line (two when there is an error) at the top of the screen."""
 
@@ -53,6 +64,7 @@ class StatusBar(Static):
         self._redraw()
 
     def on_mount(self) -> None:
+        self.tooltip = STATUS_TOOLTIP
         self._redraw()
 
     @property
