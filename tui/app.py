@@ -127,7 +127,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
                 yield LossChart(id="chart")
                 yield SamplesPane(id="samples")
             yield MatricesView(id="matrices")
-        yield Footer()
+        yield Footer(compact=True)  # compact: `? Help` and `q Quit` still fit at 80 columns
 
     def on_mount(self) -> None:
         self.query_one("#config", ConfigForm).border_title = "config"

@@ -42,7 +42,7 @@ class KeyRow:
 
 ROWS: tuple[KeyRow, ...] = (
     KeyRow("space", "train / pause (a finished run: as many epochs again; the status says how many)", (
-        Key("space", "toggle", "Train / pause", "Train/Pause"),)),
+        Key("space", "toggle", "Train / pause", "Train"),)),
     KeyRow("n", "train one batch (one step; then pause)", (
         Key("n", "step", "Train one step (one batch)", "Step"),)),
     KeyRow("e", "train to the end of the epoch (then pause)", (
@@ -67,7 +67,7 @@ ROWS: tuple[KeyRow, ...] = (
         Key("pageup", "scroll_samples(-1)", "Scroll the samples up (older)"),
         Key("pagedown", "scroll_samples(1)", "Scroll the samples down (newer)"))),
     KeyRow("u", "colour the sample: plain, by confidence p(char), by a hidden unit's activation", (
-        Key("u", "colour_mode", "Colour the sample", "Colour"),)),
+        Key("u", "colour_mode", "Colour the sample"),)),
     KeyRow("[ / ]", "previous / next hidden unit to colour by", (
         Key("left_square_bracket", "unit(-1)", "Previous hidden unit"),
         Key("right_square_bracket", "unit(1)", "Next hidden unit"))),

@@ -143,3 +143,41 @@ async def test_a_samples_newlines_are_new_lines():
         assert "⏎" not in str(app.query_one("#samples-log", Static).render())
         first, second = sample.split("\n")[:2]
         assert f"epoch    2  {first}" in screen and f"            {second}" in screen
+
+
+def chart_rows(app: GRUApp) -> list[str]:
+    chart = app.query_one("#chart")
+    region = chart.region
+    lines = screen_text(app).splitlines()
+    return [line[region.x:region.right] for line in lines[region.y:region.bottom]]
+
+
+async def test_loss_chart_at_80x24_log_mode_integer_steps_ticks_and_a_legend_off_the_data(article_app):
+    import re
+
+    async with article_app.run_test(size=(80, 24)) as pilot:
+        await wait_ready(pilot)
+        await pilot.press(*["n"] * 6, "e", "l")
+        await wait_rendered(pilot, lambda s: s.epoch == 3 and s.state == "paused")
+        chart = article_app.query_one("#chart")
+        await wait_until(pilot, lambda: "━step" in chart_rows(article_app)[0], 5, "the legend in the border")
+        rows = chart_rows(article_app)
+        assert "━ln V" in rows[0] and "━epoch" in rows[0]  # the legend is the border, not over the curve
+        inside = "\n".join(rows[1:-1])
+        assert "loss per step" not in inside and "uniform" not in inside
+        y_ticks = [row for row in rows if re.search(r"[\d.]+┤", row)]
+        assert len(y_ticks) >= 3, rows  # was a single tick in log mode
+        axis = next(k for k, row in enumerate(rows) if "└" in row)
+        x_labels = rows[axis + 1].strip("│").split()
+        assert x_labels and all(label.isdigit() for label in x_labels), x_labels  # was 0.75, 1.50 …
+        assert [row.strip("│ ") for row in rows[axis + 2:-1]] == ["step"]  # no stray `1` under the axis
+        await pilot.press("n")
+        await wait_rendered(pilot, lambda s: s.step == 10)
+        assert f"last {article_app.shown.loss:.4f} nats" in str(chart.border_subtitle)  # not 2 s behind
+
+
+async def test_the_footer_keeps_help_and_quit_at_80_columns(article_app):
+    async with article_app.run_test(size=(80, 24)) as pilot:
+        await wait_ready(pilot)
+        footer = screen_text(article_app).splitlines()[-1]
+        assert "? Help" in footer and "q Quit" in footer, footer

@@ -16,6 +16,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual.app import RenderResult
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
@@ -73,17 +74,35 @@ def downsample(sums: RunningSums, n: int, max_points: int) -> tuple[list[float],
     return xs, ys
 
 
-def log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
-    """Tick positions (log10) and labels (original values) for a log axis from low to high."""
+def log_ticks(low: float, high: float, count: int = 5) -> tuple[list[float], list[str]]:
+    """About `count` tick positions (log10) and labels (original values) from low to high:
+    1-2-5 values where the range holds enough of them, else evenly spaced in log."""
     ticks: list[float] = []
     for exponent in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1):
         for mantissa in (1, 2, 5):
             value = mantissa * 10.0**exponent
             if low <= value <= high:
                 ticks.append(value)
-    if len(ticks) < 3:
-        ticks = sorted({low, high, *ticks, math.sqrt(low * high)})
+    if len(ticks) < max(3, count - 1):
+        a, b = math.log10(low), math.log10(high)
+        ticks = [10 ** (a + (b - a) * k / (count - 1)) for k in range(count)]
     return [math.log10(v) for v in ticks], [f"{v:.3g}" for v in ticks]
+
+
+def step_ticks(end: float, count: int) -> list[int]:
+    """Whole step numbers 0, d, 2d, … up to end, d a 1-2-5 number giving at most `count` ticks."""
+    end = max(1, int(end))
+    for exponent in range(0, 12):
+        for mantissa in (1, 2, 5):
+            d = mantissa * 10**exponent
+            if end // d + 1 <= max(2, count):
+                return list(range(0, end + 1, d))
+    return [0, end]
+
+
+SERIES = (  # (name in the legend, plotext colour); the legend sits in the border, off the data
+    ("step", "cyan"), ("epoch", "orange"), ("val", "magenta"), ("ln V", "gray"))
+COLOUR = dict(SERIES)
 
 
 class LossChart(PlotextPlot):
@@ -113,6 +132,13 @@ class LossChart(PlotextPlot):
         return self._rendered[1]
 
     def watch_snapshot(self, old: Snapshot | None, new: Snapshot | None) -> None:
+        # The last loss under the chart follows every snapshot, as the status line does.
+        subtitle = ""
+        if new is not None and new.loss is not None:
+            subtitle = f"last {new.loss:.4f} nats = {new.bits_per_char:.3f} bits/char"
+            if len(subtitle) > self.size.width - 4:
+                subtitle = f"last {new.loss:.4f} nats"
+        self.border_subtitle = subtitle
         # A plotext build costs tens of ms: while training, redraw at most REPLOT_HZ a second.
         self._throttle.request(old, new, 1 / REPLOT_HZ)
 
@@ -121,6 +147,19 @@ class LossChart(PlotextPlot):
 
     def on_resize(self) -> None:
         self.replot()
+
+    def legend(self, step: bool, epoch: bool, val: bool, uniform: float, scale: str) -> str:
+        """The border title: a key to the curves, in their colours (the longest that fits)."""
+        shown = {"step": step, "epoch": epoch, "val": val, "ln V": True}
+        names = {"ln V": f"ln V {uniform:.3f}"}
+        legend = " ".join(f"[{colour}]━[/]{names.get(name, name)}" for name, colour in SERIES if shown[name])
+        room = self.size.width - 4
+        short = " ".join(f"[{colour}]━[/]{name}" for name, colour in SERIES if shown[name])
+        for title in (f"loss {legend}  nats, {scale} y", f"loss {legend} {scale}", f"loss {legend}",
+                      f"loss {short}"):
+            if len(Text.from_markup(title)) <= room:
+                return title
+        return title
 
     def replot(self) -> None:
         self._throttle.drawn()
@@ -152,26 +191,24 @@ class LossChart(PlotextPlot):
                 low, high = low / 1.25, high * 1.25
             f = lambda values: [math.log10(v) if v > 0 and math.isfinite(v) else math.log10(low)
                                 for v in values]
-            ticks, labels = log_ticks(low, high)
+            ticks, labels = log_ticks(low, high, max(3, min(6, (self.size.height - 4) // 2)))
             plt.yticks(ticks, labels)
+            plt.ylim(math.log10(low), math.log10(high))  # the ticks span the axis: none fall off it
         else:
             f = lambda values: list(values)
 
         if xs:
-            plt.plot(xs, f(ys), label="loss per step", color="cyan", marker="braille")
+            plt.plot(xs, f(ys), color=COLOUR["step"], marker="braille")
         if epoch_y:
-            plt.plot(epoch_x, f(epoch_y), label="epoch mean", color="orange", marker="braille")
+            plt.plot(epoch_x, f(epoch_y), color=COLOUR["epoch"], marker="braille")
         if val_y:
-            plt.plot(val_x, f(val_y), label="validation", color="magenta", marker="braille")
-        plt.plot([0.0, x_end], f([uniform, uniform]), label=f"uniform ln V = {uniform:.3f}",
-                 color="gray", marker="braille")
+            plt.plot(val_x, f(val_y), color=COLOUR["val"], marker="braille")
+        plt.plot([0.0, x_end], f([uniform, uniform]), color=COLOUR["ln V"], marker="braille")
         plt.xlim(0, x_end)
+        ticks = step_ticks(x_end, max(2, (self.size.width - 8) // 8))
+        plt.xticks(ticks, [str(t) for t in ticks])
         plt.xlabel("step")
-        title = f"nats, {scale} y"
+        self.border_title = self.legend(bool(xs), bool(epoch_y), bool(val_y), uniform, scale)
         if not xs:
-            title += ": space trains, n steps"
-        self.border_subtitle = (
-            f"last {snap.loss:.4f} nats = {snap.bits_per_char:.3f} bits/char" if snap.loss is not None else ""
-        )
-        plt.title(title)
+            plt.title("nats: space trains, n steps")
         self.refresh()
