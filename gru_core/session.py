@@ -51,6 +51,7 @@ import torch
 from .advice import training_advice
 from .config import TrainConfig
 from .errors import GRUError
+from .explain import batch_detail, model_weights
 from .forward import Trace, forward_trace
 from .history import History, HistoryView
 from .model import GRUModel
@@ -637,7 +638,7 @@ class TrainingSession:
             if self._pending_reset is not None:
                 return None
             trainer, history, run_id = self._trainer, self._history, self._run_id
-            state, error, detail = self._state, self._error, self._error_detail
+            state, error, error_detail = self._state, self._error, self._error_detail
             note, notes = self._note, self._notes
             record, target, more = self._last_record, self._target_epochs, self._more_epochs
             views = history.views()
@@ -654,13 +655,16 @@ class TrainingSession:
         now = time.perf_counter()
         if not lean and (force or not same_run or previous.trace is None
                          or now - self._last_trace_at >= 10 * self._trace_cost):
-            trace, trace_step = self._current_trace(trainer), trainer.step_count
+            trace, trace_step, trace_batch = (self._current_trace(trainer), trainer.step_count,
+                                              trainer.batch_index)
+            detail = batch_detail(model_weights(trainer.model), trace, trainer.config.reset)
             self._last_trace_at = time.perf_counter()
             self._trace_cost = self._last_trace_at - now
         elif same_run:
-            trace, trace_step = previous.trace, previous.trace_step
+            trace, trace_step, trace_batch = previous.trace, previous.trace_step, previous.trace_batch
+            detail = previous.detail
         else:
-            trace, trace_step = None, 0
+            trace, trace_step, trace_batch, detail = None, 0, 0, None
         steps_per_sec = chars_per_sec = 0.0
         if state == "running" and len(window) >= 2:
             span = window[-1][0] - window[0][0]
@@ -678,9 +682,10 @@ class TrainingSession:
             val_losses=views.val_losses,
             uniform_loss=trainer.uniform_loss, trace=trace, grads=grads,
             steps_per_sec=steps_per_sec, chars_per_sec=chars_per_sec, samples=samples,
-            error=error, error_detail=detail, run_id=run_id, trace_step=trace_step, more_epochs=more,
+            error=error, error_detail=error_detail, run_id=run_id, trace_step=trace_step, more_epochs=more,
             best_val=trainer.best_val, best_step=trainer.best_step, note=note, notes=notes,
             advice=training_advice(views.losses, views.val_losses, trainer.uniform_loss, trainer.lr),
+            trace_batch=trace_batch, detail=detail,
         )
         return self._latest
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from torch import Tensor
 
 from .config import TrainConfig
+from .explain import BatchDetail
 from .forward import Trace
 from .history import HistoryView
 
@@ -83,6 +84,8 @@ class Snapshot:
     note: str | None = None  # a command's outcome (restore_best) or why training stopped
     notes: int = 0  # +1 at each note
     advice: str | None = None  # what looks wrong and what to try (gru_core.advice)
+    trace_batch: int = 0  # the batch index the trace is of (== batch, but for a big model running)
+    detail: BatchDetail | None = None  # the trace's weights and backward pass: what explains its numbers
 
     @property
     def val_loss(self) -> float | None:

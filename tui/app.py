@@ -312,7 +312,8 @@ class GRUApp(FileActions, SampleActions, App[None]):
         from .help import HelpScreen  # Markdown is slow to import: not before the first frame
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.torch_threads))
+            config = self.shown.config if self.shown is not None else self.initial_config
+            self.push_screen(HelpScreen(self.torch_threads, config.reset))
 
     async def action_quit(self) -> None:
         self.shutdown_session()

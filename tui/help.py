@@ -8,10 +8,12 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
+from gru_core.equations import equations
+
 from .keys import keys_markdown
 
 MATRICES = """
-## What the matrices pane shows
+## What the matrices pane shows ({form})
 
 The current batch, as the article prints it, at one time step **t** (←/→ move it).
 Shapes are in brackets: **B** sequences (at most 4 shown), **H** hidden units, **V**
@@ -20,11 +22,11 @@ characters in the vocabulary.
 - **input → target**: each sequence's input characters `x` and the characters it
   should predict `y`; the one at time step t is highlighted.
 - **h_prev** [B,H]: the hidden state carried into this step.
-- **z** = σ(x Wz + h_prev Uz + bz): the update gate, how much of h_prev to keep.
-- **r** = σ(x Wr + h_prev Ur + br): the reset gate, how much of h_prev the candidate sees.
-- **h_tilde** = tanh(x Wh + (r⊙h_prev) Uh + bh): the candidate state.
-- **h** = z⊙h_prev + (1−z)⊙h_tilde: the new hidden state.
-- **y_hat** = softmax(h Wy + by) [B,V]: the predicted probability of each next
+- **z** = {z}: the update gate, how much of h_prev to keep.
+- **r** = {r}: the reset gate, how much of h_prev the candidate sees.
+- **h_tilde** = {h_tilde}: the candidate state.
+- **h** = {h}: the new hidden state.
+- **y_hat** = {y_hat} [B,V]: the predicted probability of each next
   character; the target is marked.
 - **term1** = y⊙log(y_hat) [B,V], **term2** = Σ over the vocabulary [B],
   **term3** = −mean over the batch [T], **loss** = mean of term3: the cross-entropy,
@@ -65,9 +67,13 @@ def threads_markdown(torch_threads: int | None) -> str:
     )
 
 
-def help_markdown(torch_threads: int | None = None) -> str:
-    return ("# gru-tui help  (escape closes)\n\n## Keys\n\n" + keys_markdown() + MATRICES
-            + threads_markdown(torch_threads))
+def help_markdown(torch_threads: int | None = None, reset: str = "before") -> str:
+    """The help for the GRU form in use: its equations come from gru_core.equations."""
+    eq = {name: text.split(" = ", 1)[-1] for name, text in equations(reset).items()}
+    form = ("reset gate before Uh, as the article" if reset == "before"
+            else "reset gate after Uh, as torch.nn.GRU")
+    return ("# gru-tui help  (escape closes)\n\n## Keys\n\n" + keys_markdown()
+            + MATRICES.format(form=form, **eq) + threads_markdown(torch_threads))
 
 
 class HelpScreen(ModalScreen[None]):
@@ -78,10 +84,11 @@ class HelpScreen(ModalScreen[None]):
         Binding("q", "dismiss", "Close", show=False),
     ]
 
-    def __init__(self, torch_threads: int | None = None) -> None:
+    def __init__(self, torch_threads: int | None = None, reset: str = "before") -> None:
         super().__init__()
         self.torch_threads = torch_threads
+        self.reset = reset
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body"):
-            yield Markdown(help_markdown(self.torch_threads))
+            yield Markdown(help_markdown(self.torch_threads, self.reset))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -57,6 +58,22 @@ async def test_article_matrices_match_the_trace(article_app):
         assert "  1.6710  1.3337  0.7760" in text  # term3
         assert "1.2602" in text
         assert "seq 1  x Mat  y ath" in text
+
+
+async def test_matrices_header_names_the_batch_and_step_of_the_numbers_below_it(article_app):
+    """A running big model publishes new steps over an older trace (traced at most ~10% of the
+    time): the header names the batch and step those rows were traced at, not the live counter."""
+    async with article_app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        view = article_app.query_one(MatricesView)
+        traced = article_app._latest  # batch 1 of 3, about to be trained by step 1
+        trace_rows = row(traced.trace.h[0, 0].tolist())
+        later = dataclasses.replace(traced, seq=traced.seq + 1, step=7, batch=2)  # same trace, newer counters
+        view.snapshot = later
+        await pilot.pause()
+        header = view.plain.splitlines()[0]
+        assert header.startswith("batch 1/3 (before step 1)"), header
+        assert trace_rows in view.plain
 
 
 async def test_left_right_move_the_time_step(article_app):
@@ -270,6 +287,22 @@ async def test_help_screen_explains_keys_and_matrices(article_app):
         assert "update gate" in source and "`space`" in source and "h_tilde" in source
         await pilot.press("escape")
         assert not isinstance(article_app.screen, HelpScreen)
+
+
+async def test_help_and_pane_show_the_equations_of_the_reset_form_in_use():
+    """reset="after" runs h_tilde = tanh(x Wh + bh + r⊙(h_prev Uh + bUh)): help and pane say so."""
+    app = GRUApp(TrainConfig.article(reset="after"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        pane = app.query_one(MatricesView).plain
+        assert "h_tilde = tanh(x Wh + bh + r⊙(h_prev Uh + bUh))" in pane
+        assert "(r⊙h_prev) Uh" not in pane
+        await pilot.press("question_mark")
+        from textual.widgets import Markdown
+
+        source = app.screen.query_one(Markdown).source
+        assert "**h_tilde** = tanh(x Wh + bh + r⊙(h_prev Uh + bUh))" in source
+        assert "(r⊙h_prev) Uh" not in source
 
 
 async def test_c_shows_the_config_on_a_narrow_screen(article_app):

@@ -23,6 +23,8 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from gru_core.equations import equations
+
 from .matrix_text import MAX_HEATMAP_ROWS, Extent, MatrixWriter, char_label
 from .throttle import RedrawThrottle
 
@@ -34,14 +36,6 @@ WINDOW_MARGIN = 20  # lines drawn above and below the visible ones, so scrolling
 
 GRAD_ORDER = ("Wz", "Wr", "Wh", "Uz", "Ur", "Uh", "bz", "br", "bh", "bUh", "Wy", "by")
 
-EQUATIONS = {
-    "h_prev": "h_prev",
-    "z": "z = σ(x Wz + h_prev Uz + bz)",
-    "r": "r = σ(x Wr + h_prev Ur + br)",
-    "h_tilde": "h_tilde = tanh(x Wh + (r⊙h_prev) Uh + bh)",
-    "h": "h = z⊙h_prev + (1−z)⊙h_tilde",
-    "y_hat": "y_hat = softmax(h Wy + by)",
-}
 
 
 class MatricesView(VerticalScroll, can_focus=False):
@@ -140,7 +134,10 @@ class MatricesView(VerticalScroll, can_focus=False):
         H, V = int(tr.h.shape[-1]), len(vocab)
         x, y = tr.x.tolist(), tr.y.tolist()  # [T, B]
         seqs = [f"seq {b + 1}" for b in range(B)]
-        out.heading(f"batch {snap.batch + 1}/{snap.num_batches}   time step t = {t + 1} of {T} (←/→)")
+        eq = equations(snap.config.reset)
+        # batch and step of the trace itself: a running big model reuses an older trace
+        out.heading(f"batch {snap.trace_batch + 1}/{snap.num_batches} (before step {snap.trace_step + 1})"
+                    f"   time step t = {t + 1} of {T} (←/→)")
         out.heading(f"B = {snap.config.batch_size} ({B} shown)   H = {H}   V = {V}", style="dim")
         for b in range(B):
             line = Text()
@@ -155,11 +152,11 @@ class MatricesView(VerticalScroll, can_focus=False):
 
         for name in ("h_prev", "z", "r", "h_tilde", "h"):
             kind = "sequential" if name in ("z", "r") else "diverging"
-            note = EQUATIONS[name] if name != "h_prev" else "carried in"
+            note = eq[name] if name != "h_prev" else "carried in"
             out.block(f"{name} [{B},{H}]", rows(getattr(tr, name)), kind=kind, note=note)
         targets = [y[t][b] for b in range(B)]
         out.block(f"y_hat [{B},{V}]", rows(tr.y_hat), kind="sequential", header=vocab, highlight=targets,
-                  note=EQUATIONS["y_hat"] + " (target marked)")
+                  note=eq["y_hat"] + " (target marked)")
         out.block(f"term1 [{B},{V}]", rows(tr.term1), kind="diverging", header=vocab, highlight=targets,
                   note="term1 = y ⊙ log(y_hat)")
         out.block(f"term2 [{B}]", [(s, [v]) for s, v in zip(seqs, tr.term2[t].tolist())],

@@ -1,0 +1,410 @@
+r"""Where each number of a traced batch comes from: the article's equations with the numbers filled in.
+
+UI-free (the tui only shows the strings this module returns). The equation texts
+themselves are in gru_core/equations.py (no torch: the app draws them before torch loads).
+
+- `batch_detail(weights, trace, reset)`: the weights a trace was computed with, and a
+  readable backward pass over the traced sequences (the hand-derived BPTT of
+  gru_core/bptt.py, one time step at a time, every delta kept):
+
+      do      = (y_hat - onehot(y)) / (T*k)                       [T, k, V]
+      dh_t    = do_t Wy^T + dh_next                               dL/dh_t, [T, k, H]
+      da_h    = dh (1 - z)(1 - h_tilde^2) ;  da_z = dh (h_prev - h_tilde) z (1 - z)
+      before: d_rh = da_h Uh^T ; da_r = d_rh h_prev r(1 - r)
+              dh_next = dh z + d_rh r + da_z Uz^T + da_r Ur^T
+      after:  hn = h_prev Uh + bUh ; da_hn = da_h r ; da_r = da_h hn r(1 - r)
+              dh_next = dh z + da_hn Uh^T + da_z Uz^T + da_r Ur^T
+
+  so a gradient entry is a sum over time steps whose terms can be listed, and
+  ‖dL/dh_t‖ per t shows how far back the loss reaches.
+- `explain(...)`: one selected cell's equation, its numbers and its result, computed
+  from the weights and the batch (not read off the trace's own result).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .equations import FORMS, equations  # noqa: F401 - re-exported: the text beside the numbers
+from .forward import Trace
+
+TOP_CONTRIBUTIONS = 6  # a gradient over more time steps than this lists its largest terms
+GATE_PARAMS = {"z": ("Wz", "Uz", "bz"), "r": ("Wr", "Ur", "br"), "h": ("Wh", "Uh", "bh")}
+
+
+# ===================================================================== the record
+
+
+@dataclass(frozen=True)
+class BatchDetail:
+    """What a trace was computed with, and its backward pass (CPU copies; never written again).
+
+    weights: article names (Wz … by, bUh for reset="after").
+    grads: dL/dθ of the trace's loss (the mean over its T*k positions).
+    do [T, k, V]; da: "z", "r", "h" (and "hn" for reset="after") [T, k, H], the deltas
+    of the pre-activations; dh [T, k, H] = dL/dh_t; dh_norm [T] = ‖dL/dh_t‖;
+    mean_z [T]: the mean update gate at each step (how much of the past it keeps).
+    """
+
+    reset: str
+    weights: dict[str, Tensor]
+    grads: dict[str, Tensor]
+    do: Tensor
+    da: dict[str, Tensor]
+    dh: Tensor
+    dh_norm: Tensor
+    mean_z: Tensor
+
+
+def model_weights(model) -> dict[str, Tensor]:
+    """Independent CPU copies of a GRUModel's article-named weights."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.named_tensors().items()}
+
+
+@torch.no_grad()
+def batch_detail(weights: dict[str, Tensor], trace: Trace, reset: str) -> BatchDetail:
+    """The readable BPTT of the module docstring over `trace`, at `weights`."""
+    w = weights
+    x, y = trace.x, trace.y
+    T, k = x.shape
+    H, V = trace.h.shape[-1], trace.y_hat.shape[-1]
+    do = trace.y_hat.clone()
+    do.scatter_add_(2, y.unsqueeze(-1), torch.full_like(do[..., :1], -1.0))
+    do /= T * k
+    z, r, h_tilde, h_prev = trace.z, trace.r, trace.h_tilde, trace.h_prev
+    dh_all = torch.empty_like(trace.h)
+    names = ("z", "r", "h", "hn") if reset == "after" else ("z", "r", "h")
+    da = {name: torch.empty_like(trace.h) for name in names}
+    dh_next = torch.zeros_like(trace.h[0])
+    for t in range(T - 1, -1, -1):
+        dh = do[t] @ w["Wy"].T + dh_next
+        dh_all[t] = dh
+        da_h = dh * (1 - z[t]) * (1 - h_tilde[t] ** 2)
+        da_z = dh * (h_prev[t] - h_tilde[t]) * z[t] * (1 - z[t])
+        if reset == "before":
+            d_rh = da_h @ w["Uh"].T
+            da_r = d_rh * h_prev[t] * r[t] * (1 - r[t])
+            dh_next = dh * z[t] + d_rh * r[t] + da_z @ w["Uz"].T + da_r @ w["Ur"].T
+        else:
+            hn = h_prev[t] @ w["Uh"] + w["bUh"]
+            da_hn = da_h * r[t]
+            da_r = da_h * hn * r[t] * (1 - r[t])
+            dh_next = dh * z[t] + da_hn @ w["Uh"].T + da_z @ w["Uz"].T + da_r @ w["Ur"].T
+            da["hn"][t] = da_hn
+        da["z"][t], da["r"][t], da["h"][t] = da_z, da_r, da_h
+    flat = lambda a: a.reshape(T * k, -1)  # noqa: E731
+    grads: dict[str, Tensor] = {}
+    for gate, (Wn, Un, bn) in GATE_PARAMS.items():
+        grads[Wn] = torch.zeros(V, H, dtype=do.dtype).index_add_(0, x.reshape(-1), flat(da[gate]))
+        grads[bn] = flat(da[gate]).sum(0)
+        if gate != "h":
+            grads[Un] = flat(h_prev).T @ flat(da[gate])
+    if reset == "before":
+        grads["Uh"] = flat(r * h_prev).T @ flat(da["h"])
+    else:
+        grads["Uh"] = flat(h_prev).T @ flat(da["hn"])
+        grads["bUh"] = flat(da["hn"]).sum(0)
+    grads["Wy"] = flat(trace.h).T @ flat(do)
+    grads["by"] = flat(do).sum(0)
+    return BatchDetail(
+        reset=reset, weights=w, grads=grads, do=do, da=da, dh=dh_all,
+        dh_norm=dh_all.reshape(T, -1).norm(dim=1), mean_z=z.reshape(T, -1).mean(dim=1),
+    )
+
+
+# ===================================================================== explanations
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One number of the pane: a matrix by its article name, the time step, row and column.
+
+    Activations (h_prev, z, r, h_tilde, h: row = sequence, col = unit; y_hat, term1:
+    col = character; term2: col 0; term3: col = t; loss) are at time step t. A gradient
+    ("dWz" … "dby") is over the whole batch: row, col index the matrix (a bias: col).
+    """
+
+    name: str
+    t: int = 0
+    row: int = 0
+    col: int = 0
+
+
+@dataclass(frozen=True)
+class Explanation:
+    title: str  # "z[seq 1, unit 2] at t = 3"
+    lines: tuple[str, ...]  # the equation; the last line starting "  =" ends with the result
+    value: float  # the result, computed from the weights and the batch
+
+
+def n4(v: float) -> str:
+    """A number as the pane prints it, with a real minus sign."""
+    if v != 0 and abs(v) < 1e-3:
+        return f"{v:.3e}".replace("-", "−")
+    return f"{v:.4f}".replace("-", "−")
+
+
+def s4(v: float) -> str:
+    """A signed term of a sum: '+ 0.1234' or '− 0.1234'."""
+    return f"{'−' if v < 0 else '+'} {n4(abs(v))}"
+
+
+def char_name(c: str) -> str:
+    """A vocabulary character quoted, as one visible cell ('⏎' for a newline)."""
+    return "'" + {"\n": "⏎", " ": "␣", "\t": "⇥"}.get(c, c if c.isprintable() else "·") + "'"
+
+
+def sigmoid(v: float) -> float:
+    return 1 / (1 + math.exp(-v)) if v >= 0 else math.exp(v) / (1 + math.exp(v))
+
+
+class Explainer:
+    """Explanations for the cells of one traced batch. vocab: index -> character."""
+
+    def __init__(self, trace: Trace, detail: BatchDetail, vocab: str) -> None:
+        self.trace, self.detail, self.vocab = trace, detail, vocab
+        self.w = {k: v.double() for k, v in detail.weights.items()}
+
+    # ---------------------------------------------------------------- the forward
+    def _gate(self, t: int, b: int, gate: str) -> tuple[float, float, float]:
+        """(x W[x, :], h_prev U, b) of a gate, [H] each, recomputed from the weights."""
+        Wn, Un, bn = GATE_PARAMS[gate]
+        xi = int(self.trace.x[t, b])
+        h_prev = self.trace.h_prev[t, b].double()
+        return self.w[Wn][xi], h_prev @ self.w[Un], self.w[bn]
+
+    def _z_r(self, t: int, b: int) -> tuple[Tensor, Tensor]:
+        z = torch.sigmoid(sum(self._gate(t, b, "z")))
+        r = torch.sigmoid(sum(self._gate(t, b, "r")))
+        return z, r
+
+    def _h_tilde(self, t: int, b: int) -> tuple[Tensor, tuple]:
+        """h_tilde [H], and its parts: (xW, inner, bh) before; (xW, bh, hn) after."""
+        _, r = self._z_r(t, b)
+        xi = int(self.trace.x[t, b])
+        h_prev = self.trace.h_prev[t, b].double()
+        xW, bh = self.w["Wh"][xi], self.w["bh"]
+        if self.detail.reset == "before":
+            inner = (r * h_prev) @ self.w["Uh"]
+            return torch.tanh(xW + inner + bh), (xW, inner, bh, r)
+        hn = h_prev @ self.w["Uh"] + self.w["bUh"]
+        return torch.tanh(xW + bh + r * hn), (xW, bh, hn, r)
+
+    def _h(self, t: int, b: int) -> Tensor:
+        z, _ = self._z_r(t, b)
+        h_tilde, _ = self._h_tilde(t, b)
+        return z * self.trace.h_prev[t, b].double() + (1 - z) * h_tilde
+
+    def _logits(self, t: int, b: int) -> Tensor:
+        return self._h(t, b) @ self.w["Wy"] + self.w["by"]
+
+    def _log_y_hat(self, t: int, b: int) -> Tensor:
+        return torch.log_softmax(self._logits(t, b), dim=-1)
+
+    # ---------------------------------------------------------------- cells
+    def explain(self, cell: Cell) -> Explanation:
+        name = cell.name
+        if name.startswith("d") and name[1:] in self.detail.grads:
+            return self._gradient(cell)
+        method = getattr(self, f"_explain_{name}", None)
+        if method is None:
+            raise ValueError(f"no explanation for {name!r}")
+        return method(cell)
+
+    def _where(self, cell: Cell, what: str) -> str:
+        return f"{cell.name}[seq {cell.row + 1}, {what}] at t = {cell.t + 1}"
+
+    def _char(self, index: int) -> str:
+        return char_name(self.vocab[index])
+
+    def _explain_h_prev(self, c: Cell) -> Explanation:
+        v = float(self.trace.h_prev[c.t, c.row, c.col])
+        if c.t == 0:
+            how = "carried in: h at the last step of the batch before (zero at an epoch's start)"
+        else:
+            how = f"h[seq {c.row + 1}, unit {c.col}] of step t = {c.t}"
+        return Explanation(self._where(c, f"unit {c.col}"), (f"h_prev = {how}", f"  = {n4(v)}"), v)
+
+    def _gate_cell(self, c: Cell, gate: str) -> Explanation:
+        Wn, Un, bn = GATE_PARAMS[gate]
+        xW, hU, bias = self._gate(c.t, c.row, gate)
+        j = c.col
+        a, s, k = float(xW[j]), float(hU[j]), float(bias[j])
+        pre = a + s + k
+        v = sigmoid(pre)
+        x = self._char(int(self.trace.x[c.t, c.row]))
+        lines = (
+            f"{gate} = σ({Wn}[x={x}, {j}] + Σ_i h_prev[i]·{Un}[i, {j}] + {bn}[{j}])",
+            f"  = σ({n4(a)} + ({n4(s)}) + {n4(k)}) = σ({n4(pre)}) = {n4(v)}",
+        )
+        return Explanation(self._where(c, f"unit {j}"), lines, v)
+
+    def _explain_z(self, c: Cell) -> Explanation:
+        return self._gate_cell(c, "z")
+
+    def _explain_r(self, c: Cell) -> Explanation:
+        return self._gate_cell(c, "r")
+
+    def _explain_h_tilde(self, c: Cell) -> Explanation:
+        j = c.col
+        h_tilde, parts = self._h_tilde(c.t, c.row)
+        v = float(h_tilde[j])
+        x = self._char(int(self.trace.x[c.t, c.row]))
+        if self.detail.reset == "before":
+            xW, inner, bh, _ = parts
+            a, s, k = float(xW[j]), float(inner[j]), float(bh[j])
+            lines = (
+                f"h_tilde = tanh(Wh[x={x}, {j}] + Σ_i (r⊙h_prev)[i]·Uh[i, {j}] + bh[{j}])",
+                f"  = tanh({n4(a)} + ({n4(s)}) + {n4(k)}) = tanh({n4(a + s + k)}) = {n4(v)}",
+            )
+        else:
+            xW, bh, hn, r = parts
+            a, k, n, g = float(xW[j]), float(bh[j]), float(hn[j]), float(r[j])
+            lines = (
+                f"h_tilde = tanh(Wh[x={x}, {j}] + bh[{j}] + r[{j}]·(Σ_i h_prev[i]·Uh[i, {j}]"
+                f" + bUh[{j}]))",
+                f"  = tanh({n4(a)} + {n4(k)} + {n4(g)}·({n4(n)})) = tanh({n4(a + k + g * n)}) = {n4(v)}",
+            )
+        return Explanation(self._where(c, f"unit {j}"), lines, v)
+
+    def _explain_h(self, c: Cell) -> Explanation:
+        j = c.col
+        z, _ = self._z_r(c.t, c.row)
+        h_tilde, _ = self._h_tilde(c.t, c.row)
+        zj, hp, ht = float(z[j]), float(self.trace.h_prev[c.t, c.row, j]), float(h_tilde[j])
+        v = zj * hp + (1 - zj) * ht
+        lines = (
+            f"h = z[{j}]·h_prev[{j}] + (1−z[{j}])·h_tilde[{j}]",
+            f"  = {n4(zj)}·({n4(hp)}) + {n4(1 - zj)}·({n4(ht)}) = {n4(v)}",
+        )
+        return Explanation(self._where(c, f"unit {j}"), lines, v)
+
+    def _explain_y_hat(self, c: Cell) -> Explanation:
+        v_i = c.col
+        h = self._h(c.t, c.row)
+        logits = h @ self.w["Wy"] + self.w["by"]
+        s, k = float(h @ self.w["Wy"][:, v_i]), float(self.w["by"][v_i])
+        m = float(logits.max())
+        denom = float(torch.exp(logits - m).sum())
+        v = math.exp(float(logits[v_i]) - m) / denom
+        shift = f" (logits shifted by their max {n4(m)})" if m > 30 else ""
+        num = math.exp(float(logits[v_i]) - (m if shift else 0.0))
+        den = denom * (1.0 if shift else math.exp(m))
+        lines = (
+            f"logit[{self._char(v_i)}] = Σ_i h[i]·Wy[i, {v_i}] + by[{v_i}]"
+            f" = {n4(s)} + ({n4(k)}) = {n4(s + k)}",
+            f"y_hat = exp(logit) / Σ_v exp(logit_v){shift}",
+            f"  = {n4(num)} / {n4(den)} = {n4(v)}",
+        )
+        return Explanation(self._where(c, f"char {self._char(v_i)}"), lines, v)
+
+    def _explain_term1(self, c: Cell) -> Explanation:
+        target = int(self.trace.y[c.t, c.row])
+        log_p = float(self._log_y_hat(c.t, c.row)[c.col])
+        y = 1.0 if c.col == target else 0.0
+        v = y * log_p
+        lines = (
+            f"term1 = y[{self._char(c.col)}]·log(y_hat[{self._char(c.col)}])  (y = 1 at the target "
+            f"{self._char(target)}, else 0)",
+            f"  = {y:.0f}·log({n4(math.exp(log_p))}) = {y:.0f}·({n4(log_p)}) = {n4(v)}",
+        )
+        return Explanation(self._where(c, f"char {self._char(c.col)}"), lines, v)
+
+    def _explain_term2(self, c: Cell) -> Explanation:
+        target = int(self.trace.y[c.t, c.row])
+        v = float(self._log_y_hat(c.t, c.row)[target])
+        lines = (
+            "term2 = Σ_v term1[v] = log(y_hat[target]): every other term is 0",
+            f"  = log(y_hat[{self._char(target)}]) = log({n4(math.exp(v))}) = {n4(v)}",
+        )
+        return Explanation(f"term2[seq {c.row + 1}] at t = {c.t + 1}", lines, v)
+
+    def _term3(self, t: int) -> tuple[list[float], float]:
+        k = int(self.trace.x.shape[1])
+        term2 = [float(self._log_y_hat(t, b)[int(self.trace.y[t, b])]) for b in range(k)]
+        return term2, -sum(term2) / k
+
+    def _explain_term3(self, c: Cell) -> Explanation:
+        t = c.col
+        term2, v = self._term3(t)
+        parts = " ".join(s4(x) for x in term2).lstrip("+ ")
+        lines = (
+            f"term3 = −mean_b term2 = −(Σ_b term2[b]) / {len(term2)}",
+            f"  = −({parts}) / {len(term2)} = {n4(v)}",
+        )
+        return Explanation(f"term3[t = {t + 1}]", lines, v)
+
+    def _explain_loss(self, c: Cell) -> Explanation:
+        T = int(self.trace.x.shape[0])
+        term3 = [self._term3(t)[1] for t in range(T)]
+        v = sum(term3) / T
+        if T <= 8:
+            listed = " + ".join(n4(x) for x in term3)
+        else:
+            listed = " + ".join(n4(x) for x in term3[:4]) + f" + … ({T - 4} more)"
+        lines = (f"loss = mean over t of term3 = (Σ_t term3[t]) / {T}",
+                 f"  = ({listed}) / {T} = {n4(v)}")
+        return Explanation("loss", lines, v)
+
+    # ---------------------------------------------------------------- gradients
+    def contributions(self, name: str, i: int, j: int) -> tuple[str, str, list[float]]:
+        """(equation, delta's name, per-time-step terms) of dL/d<name>[i, j] (a bias: j only)."""
+        d, tr = self.detail, self.trace
+        T = int(tr.x.shape[0])
+        gate = {"z": "z", "r": "r", "h": "h"}.get(name[-1]) if name[0] in "WUb" and name != "by" else None
+        if name in ("Wy", "by"):
+            delta, dname = d.do[..., j].double(), "do"
+        elif name in ("Uh", "bUh") and d.reset == "after":
+            delta, dname = d.da["hn"][..., j].double(), "da_hn"
+        else:
+            delta, dname = d.da[gate][..., j].double(), f"da_{gate}"
+        if name.startswith("b") or name == "by":
+            terms = delta.sum(1)
+            eq = f"dL/d{name}[{j}] = Σ_t Σ_b {dname}[t, b, {j}]"
+        elif name.startswith("W") and name != "Wy":
+            terms = (delta * (tr.x == i).double()).sum(1)
+            eq = f"dL/d{name}[{self._char(i)}, {j}] = Σ_t Σ_b [x[t, b] = {self._char(i)}]·{dname}[t, b, {j}]"
+        elif name == "Wy":
+            terms = (tr.h[..., i].double() * delta).sum(1)
+            eq = f"dL/dWy[{i}, {self._char(j)}] = Σ_t Σ_b h[t, b, {i}]·do[t, b, {self._char(j)}]"
+        elif name == "Uh" and d.reset == "before":
+            terms = ((tr.r * tr.h_prev)[..., i].double() * delta).sum(1)
+            eq = f"dL/dUh[{i}, {j}] = Σ_t Σ_b (r⊙h_prev)[t, b, {i}]·da_h[t, b, {j}]"
+        else:
+            terms = (tr.h_prev[..., i].double() * delta).sum(1)
+            eq = f"dL/d{name}[{i}, {j}] = Σ_t Σ_b h_prev[t, b, {i}]·{dname}[t, b, {j}]"
+        assert len(terms) == T
+        return eq, dname, [float(v) for v in terms]
+
+    def _gradient(self, c: Cell) -> Explanation:
+        name = c.name[1:]
+        eq, dname, terms = self.contributions(name, c.row, c.col)
+        v = sum(terms)
+        T = len(terms)
+        if T <= TOP_CONTRIBUTIONS:
+            listed = " ".join(f"{s4(x)} (t{t + 1})" for t, x in enumerate(terms))
+            body = f"  = {listed.lstrip('+ ')} = {n4(v)}"
+        else:
+            top = sorted(range(T), key=lambda t: -abs(terms[t]))[: TOP_CONTRIBUTIONS - 1]
+            rest = v - sum(terms[t] for t in top)
+            listed = " ".join(f"{s4(terms[t])} (t{t + 1})" for t in sorted(top))
+            body = f"  = {listed.lstrip('+ ')} {s4(rest)} (the other {T - len(top)} steps) = {n4(v)}"
+            eq += f"   ({len(top)} largest of {T} steps listed)"
+        note = {"da_z": "da_z = dh⊙(h_prev − h_tilde)⊙z⊙(1−z)", "da_h": "da_h = dh⊙(1−z)⊙(1−h_tilde²)",
+                "da_r": ("da_r = (da_h Uh^T)⊙h_prev⊙r⊙(1−r)" if self.detail.reset == "before"
+                         else "da_r = da_h⊙(h_prev Uh + bUh)⊙r⊙(1−r)"),
+                "da_hn": "da_hn = da_h⊙r", "do": "do = (y_hat − y) / (T·B)"}[dname]
+        lines = (eq, body, f"  where {note}, dh = dL/dh_t")
+        if name == "Wy":
+            where = f"[{c.row}, {self._char(c.col)}]"
+        elif name[0] == "W":
+            where = f"[{self._char(c.row)}, {c.col}]"
+        elif name == "by":
+            where = f"[{self._char(c.col)}]"
+        else:
+            where = f"[{c.col}]" if name[0] == "b" else f"[{c.row}, {c.col}]"
+        return Explanation(f"d{name}{where}, over the whole batch", lines, v)
