@@ -1,4 +1,5 @@
-"""The text of the article's equations, for the GRU form in use (no torch: cheap to import).
+"""The text of the article's equations for the GRU form in use, and the name of one number
+of the pane (`Cell`). No torch: the app draws these before torch has loaded.
 
 The matrices pane, the help screen and the explanations (gru_core/explain.py) all take
 their equation text from `equations(reset)`, so reset="after" never shows the
@@ -6,6 +7,8 @@ reset-before h_tilde.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 FORMS = ("before", "after")
 
@@ -28,3 +31,21 @@ def equations(reset: str) -> dict[str, str]:
         "term3": "term3 = −mean_b term2, one per t",
         "loss": "loss = mean over t of term3",
     }
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One number of the pane: a matrix by its article name, the time step, row and column.
+
+    Indices count from 0 here; explanations print units and hidden rows from 1, as the
+    pane labels them (seq 1, h1).
+
+    Activations (h_prev, z, r, h_tilde, h: row = sequence, col = unit; y_hat, term1:
+    col = character; term2: col 0; term3: col = t; loss) are at time step t. A gradient
+    ("dWz" … "dby") is over the whole batch: row, col index the matrix (a bias: col).
+    """
+
+    name: str
+    t: int = 0
+    row: int = 0
+    col: int = 0

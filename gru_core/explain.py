@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .equations import FORMS, equations  # noqa: F401 - re-exported: the text beside the numbers
+from .equations import FORMS, Cell, equations  # noqa: F401 - re-exported: the text beside the numbers
 from .forward import Trace
 
 TOP_CONTRIBUTIONS = 6  # a gradient over more time steps than this lists its largest terms
@@ -117,21 +117,6 @@ def batch_detail(weights: dict[str, Tensor], trace: Trace, reset: str) -> BatchD
 
 
 # ===================================================================== explanations
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One number of the pane: a matrix by its article name, the time step, row and column.
-
-    Activations (h_prev, z, r, h_tilde, h: row = sequence, col = unit; y_hat, term1:
-    col = character; term2: col 0; term3: col = t; loss) are at time step t. A gradient
-    ("dWz" … "dby") is over the whole batch: row, col index the matrix (a bias: col).
-    """
-
-    name: str
-    t: int = 0
-    row: int = 0
-    col: int = 0
 
 
 @dataclass(frozen=True)
@@ -226,22 +211,22 @@ class Explainer:
         if c.t == 0:
             how = "carried in: h at the last step of the batch before (zero at an epoch's start)"
         else:
-            how = f"h[seq {c.row + 1}, unit {c.col}] of step t = {c.t}"
-        return Explanation(self._where(c, f"unit {c.col}"), (f"h_prev = {how}", f"  = {n4(v)}"), v)
+            how = f"h[seq {c.row + 1}, unit {c.col + 1}] of step t = {c.t}"
+        return Explanation(self._where(c, f"unit {c.col + 1}"), (f"h_prev = {how}", f"  = {n4(v)}"), v)
 
     def _gate_cell(self, c: Cell, gate: str) -> Explanation:
         Wn, Un, bn = GATE_PARAMS[gate]
         xW, hU, bias = self._gate(c.t, c.row, gate)
-        j = c.col
+        j, u = c.col, c.col + 1  # units are numbered from 1 on screen (h1, h2, …)
         a, s, k = float(xW[j]), float(hU[j]), float(bias[j])
         pre = a + s + k
         v = sigmoid(pre)
         x = self._char(int(self.trace.x[c.t, c.row]))
         lines = (
-            f"{gate} = σ({Wn}[x={x}, {j}] + Σ_i h_prev[i]·{Un}[i, {j}] + {bn}[{j}])",
+            f"{gate} = σ({Wn}[x={x}, {u}] + Σ_i h_prev[i]·{Un}[i, {u}] + {bn}[{u}])",
             f"  = σ({n4(a)} + ({n4(s)}) + {n4(k)}) = σ({n4(pre)}) = {n4(v)}",
         )
-        return Explanation(self._where(c, f"unit {j}"), lines, v)
+        return Explanation(self._where(c, f"unit {j + 1}"), lines, v)
 
     def _explain_z(self, c: Cell) -> Explanation:
         return self._gate_cell(c, "z")
@@ -250,7 +235,7 @@ class Explainer:
         return self._gate_cell(c, "r")
 
     def _explain_h_tilde(self, c: Cell) -> Explanation:
-        j = c.col
+        j, u = c.col, c.col + 1
         h_tilde, parts = self._h_tilde(c.t, c.row)
         v = float(h_tilde[j])
         x = self._char(int(self.trace.x[c.t, c.row]))
@@ -258,18 +243,17 @@ class Explainer:
             xW, inner, bh, _ = parts
             a, s, k = float(xW[j]), float(inner[j]), float(bh[j])
             lines = (
-                f"h_tilde = tanh(Wh[x={x}, {j}] + Σ_i (r⊙h_prev)[i]·Uh[i, {j}] + bh[{j}])",
+                f"h_tilde = tanh(Wh[x={x}, {u}] + Σ_i (r⊙h_prev)[i]·Uh[i, {u}] + bh[{u}])",
                 f"  = tanh({n4(a)} + ({n4(s)}) + {n4(k)}) = tanh({n4(a + s + k)}) = {n4(v)}",
             )
         else:
             xW, bh, hn, r = parts
             a, k, n, g = float(xW[j]), float(bh[j]), float(hn[j]), float(r[j])
             lines = (
-                f"h_tilde = tanh(Wh[x={x}, {j}] + bh[{j}] + r[{j}]·(Σ_i h_prev[i]·Uh[i, {j}]"
-                f" + bUh[{j}]))",
+                f"h_tilde = tanh(Wh[x={x}, {u}] + bh[{u}] + r[{u}]·(Σ_i h_prev[i]·Uh[i, {u}] + bUh[{u}]))",
                 f"  = tanh({n4(a)} + {n4(k)} + {n4(g)}·({n4(n)})) = tanh({n4(a + k + g * n)}) = {n4(v)}",
             )
-        return Explanation(self._where(c, f"unit {j}"), lines, v)
+        return Explanation(self._where(c, f"unit {j + 1}"), lines, v)
 
     def _explain_h(self, c: Cell) -> Explanation:
         j = c.col
@@ -278,10 +262,10 @@ class Explainer:
         zj, hp, ht = float(z[j]), float(self.trace.h_prev[c.t, c.row, j]), float(h_tilde[j])
         v = zj * hp + (1 - zj) * ht
         lines = (
-            f"h = z[{j}]·h_prev[{j}] + (1−z[{j}])·h_tilde[{j}]",
+            f"h = z[{j + 1}]·h_prev[{j + 1}] + (1−z[{j + 1}])·h_tilde[{j + 1}]",
             f"  = {n4(zj)}·({n4(hp)}) + {n4(1 - zj)}·({n4(ht)}) = {n4(v)}",
         )
-        return Explanation(self._where(c, f"unit {j}"), lines, v)
+        return Explanation(self._where(c, f"unit {j + 1}"), lines, v)
 
     def _explain_y_hat(self, c: Cell) -> Explanation:
         v_i = c.col
@@ -295,7 +279,7 @@ class Explainer:
         num = math.exp(float(logits[v_i]) - (m if shift else 0.0))
         den = denom * (1.0 if shift else math.exp(m))
         lines = (
-            f"logit[{self._char(v_i)}] = Σ_i h[i]·Wy[i, {v_i}] + by[{v_i}]"
+            f"logit[{self._char(v_i)}] = Σ_i h[i]·Wy[i, {self._char(v_i)}] + by[{self._char(v_i)}]"
             f" = {n4(s)} + ({n4(k)}) = {n4(s + k)}",
             f"y_hat = exp(logit) / Σ_v exp(logit_v){shift}",
             f"  = {n4(num)} / {n4(den)} = {n4(v)}",
@@ -364,19 +348,21 @@ class Explainer:
             delta, dname = d.da[gate][..., j].double(), f"da_{gate}"
         if name.startswith("b") or name == "by":
             terms = delta.sum(1)
-            eq = f"dL/d{name}[{j}] = Σ_t Σ_b {dname}[t, b, {j}]"
+            eq = f"dL/d{name}[{j + 1}] = Σ_t Σ_b {dname}[t, b, {j + 1}]"
         elif name.startswith("W") and name != "Wy":
             terms = (delta * (tr.x == i).double()).sum(1)
-            eq = f"dL/d{name}[{self._char(i)}, {j}] = Σ_t Σ_b [x[t, b] = {self._char(i)}]·{dname}[t, b, {j}]"
+            eq = (f"dL/d{name}[{self._char(i)}, {j + 1}] = Σ_t Σ_b [x[t, b] = {self._char(i)}]"
+                  f"·{dname}[t, b, {j + 1}]")
         elif name == "Wy":
             terms = (tr.h[..., i].double() * delta).sum(1)
-            eq = f"dL/dWy[{i}, {self._char(j)}] = Σ_t Σ_b h[t, b, {i}]·do[t, b, {self._char(j)}]"
+            eq = (f"dL/dWy[{i + 1}, {self._char(j)}] = Σ_t Σ_b h[t, b, {i + 1}]"
+                  f"·do[t, b, {self._char(j)}]")
         elif name == "Uh" and d.reset == "before":
             terms = ((tr.r * tr.h_prev)[..., i].double() * delta).sum(1)
-            eq = f"dL/dUh[{i}, {j}] = Σ_t Σ_b (r⊙h_prev)[t, b, {i}]·da_h[t, b, {j}]"
+            eq = f"dL/dUh[{i + 1}, {j + 1}] = Σ_t Σ_b (r⊙h_prev)[t, b, {i + 1}]·da_h[t, b, {j + 1}]"
         else:
             terms = (tr.h_prev[..., i].double() * delta).sum(1)
-            eq = f"dL/d{name}[{i}, {j}] = Σ_t Σ_b h_prev[t, b, {i}]·{dname}[t, b, {j}]"
+            eq = f"dL/d{name}[{i + 1}, {j + 1}] = Σ_t Σ_b h_prev[t, b, {i + 1}]·{dname}[t, b, {j + 1}]"
         assert len(terms) == T
         return eq, dname, [float(v) for v in terms]
 
@@ -400,11 +386,11 @@ class Explainer:
                 "da_hn": "da_hn = da_h⊙r", "do": "do = (y_hat − y) / (T·B)"}[dname]
         lines = (eq, body, f"  where {note}, dh = dL/dh_t")
         if name == "Wy":
-            where = f"[{c.row}, {self._char(c.col)}]"
+            where = f"[{c.row + 1}, {self._char(c.col)}]"
         elif name[0] == "W":
-            where = f"[{self._char(c.row)}, {c.col}]"
+            where = f"[{self._char(c.row)}, {c.col + 1}]"
         elif name == "by":
             where = f"[{self._char(c.col)}]"
         else:
-            where = f"[{c.col}]" if name[0] == "b" else f"[{c.row}, {c.col}]"
+            where = f"[{c.col + 1}]" if name[0] == "b" else f"[{c.row + 1}, {c.col + 1}]"
         return Explanation(f"d{name}{where}, over the whole batch", lines, v)

@@ -133,7 +133,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
         self.query_one("#config", ConfigForm).border_title = "config"
         self.query_one("#chart", LossChart).border_title = "loss"
         self.query_one("#samples", SamplesPane).border_title = "samples"
-        self.query_one("#matrices", MatricesView).border_title = "matrices (←/→ time step)"
+        self.query_one("#matrices", MatricesView).border_title = "matrices (←/→ time step, x explain)"
         self.query_one(ConfigForm).config = self.initial_config
         self.query_one(SamplesPane).temperature = self.temperature
         self.set_interval(1 / RENDER_HZ, self.render_latest)
@@ -265,6 +265,9 @@ class GRUApp(FileActions, SampleActions, App[None]):
 
     def action_time_step(self, delta: int) -> None:
         self.query_one(MatricesView).move(delta)
+
+    def action_explain(self) -> None:
+        self.query_one(MatricesView).enter_cursor()
 
     def action_focus_prime(self) -> None:
         # set_focus now, not focus() (deferred): keys typed right after / must reach the input

@@ -52,6 +52,9 @@ ROWS: tuple[KeyRow, ...] = (
     KeyRow("← / →", "previous / next time step t in the matrices pane", (
         Key("left", "time_step(-1)", "Previous time step t (matrices)"),
         Key("right", "time_step(1)", "Next time step t (matrices)"))),
+    KeyRow("x", "explain a number: a cell cursor in the matrices pane (arrows move it, the mouse too; "
+                "x or escape leaves); the panel below shows its equation with this batch's numbers", (
+        Key("x", "explain", "Explain a number (cell cursor in the matrices)", "Explain"),)),
     KeyRow("/", "type a prime in the samples pane; Enter samples from it", (
         Key("slash", "focus_prime", "Sample from a prime", "Prime"),)),
     KeyRow("t / T", "lower / raise the sampling temperature", (

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from gru_core.config import ARTICLE_VOCAB
-from gru_core.explain import Cell, Explainer, batch_detail, equations, model_weights
+from gru_core.equations import Cell, equations
+from gru_core.explain import Explainer, batch_detail, model_weights
 from gru_core.forward import forward_trace
 from gru_core.model import PARAM_NAMES, GRUModel
 
@@ -141,7 +142,7 @@ def test_gradient_explanation_lists_each_step_when_T_is_small_and_the_largest_wh
             trace = forward_trace(model, x, y, h0)
         e = Explainer(trace, batch_detail(model_weights(model), trace, "before"), "abcde").explain(
             Cell("dUz", 0, 1, 2))
-        assert e.lines[0].startswith("dL/dUz[1, 2] = Σ_t Σ_b h_prev[t, b, 1]·da_z[t, b, 2]")
+        assert e.lines[0].startswith("dL/dUz[2, 3] = Σ_t Σ_b h_prev[t, b, 2]·da_z[t, b, 3]")
         assert len(re.findall(r"\(t\d+\)", e.lines[1])) == listed
         if T > 6:
             assert "(the other 6 steps)" in e.lines[1]
@@ -154,8 +155,8 @@ def test_the_article_example_reads_as_the_issue_writes_it():
     e = Explainer(trace, batch_detail(model_weights(model), trace, "before"), ARTICLE_VOCAB).explain(
         Cell("z", 0, 0, 1))
     char = ARTICLE_VOCAB[int(x[0, 0])]
-    assert e.title == "z[seq 1, unit 1] at t = 1"
-    assert e.lines[0] == f"z = σ(Wz[x='{char}', 1] + Σ_i h_prev[i]·Uz[i, 1] + bz[1])"
+    assert e.title == "z[seq 1, unit 2] at t = 1"  # units count from 1, as the pane's h1, h2
+    assert e.lines[0] == f"z = σ(Wz[x='{char}', 2] + Σ_i h_prev[i]·Uz[i, 2] + bz[2])"
     assert re.fullmatch(r"  = σ\(\S+ \+ \(\S+\) \+ \S+\) = σ\(\S+\) = \S+", e.lines[1])
 
 

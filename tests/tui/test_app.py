@@ -6,6 +6,7 @@ import dataclasses
 import threading
 import time
 
+import torch
 from textual.widgets import Button, Input, Static
 
 from gru_core import TrainConfig
@@ -89,20 +90,26 @@ async def test_left_right_move_the_time_step(article_app):
         assert row(trace.y_hat[2, 1].tolist()) in view.plain
 
 
-async def test_n_trains_one_batch_and_shows_its_gradients(article_app):
+async def test_n_trains_one_batch_with_the_gradients_the_pane_showed(article_app):
+    """Before n, the pane shows this batch's gradients; the step n takes computes exactly those."""
     async with article_app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
-        assert "gradients of the last step: none yet" in article_app.query_one(MatricesView).plain
+        text = article_app.query_one(MatricesView).plain
+        shown = article_app._latest.detail.grads
+        assert "gradients of this batch's loss, dL/dθ (step 1 computes them)" in text
+        assert "dWz [4,2]" in text and "dWy [2,4]" in text
+        assert row(shown["Wy"][0].tolist()) in text
         await pilot.press("n")
         await wait_rendered(pilot, lambda s: s.step == 1)
         snap = article_app._latest
         assert snap.state == "paused" and snap.batch == 1
         assert "step 1" in status_text(article_app) and "paused" in status_text(article_app)
         assert "1.2602 nats (1.818 bits/char)" in status_text(article_app)
+        for name, g in snap.grads.items():  # the step's own gradients, from its backward
+            assert torch.allclose(g, shown[name], atol=1e-6), name
         text = article_app.query_one(MatricesView).plain
-        assert "dWz [4,2]" in text and "dWy [2,4]" in text
-        assert row(snap.grads["Wz"][0].tolist()) in text or "e-" in text
-        assert "batch 2/3" in text  # the pane moved on to the next batch
+        assert "batch 2/3 (before step 2)" in text  # the pane moved on to the next batch
+        assert "(step 2 computes them)" in text
 
 
 async def test_space_trains_then_pauses():

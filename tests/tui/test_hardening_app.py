@@ -30,6 +30,7 @@ from tui.app import GRUApp
 from tui.error_details import NO_TRACEBACK, ErrorDetailsScreen
 from tui.widgets.config_form import NUMBER_FIELDS, ConfigForm
 from tui.widgets.loss_chart import LossChart
+from tui.widgets.matrices import MatricesView
 from tui.widgets.samples import SamplesPane
 from tui.widgets.status import STATE_LABELS, StatusBar
 
@@ -292,7 +293,7 @@ async def test_edge_sizes_train_in_the_app():
             await pilot.press("e")
             await wait_rendered(pilot, lambda s: s.epoch == 1 and s.state == "paused")
             assert all(loss == loss and abs(loss) < 1e6 for loss in app._latest.losses)
-            assert f"H = {hidden}" in app.query_one("#matrices-body", Static).render().plain \
+            assert f"H = {hidden}" in app.query_one(MatricesView).plain \
                 or app._latest.config.hidden_size == hidden
 
 

@@ -1,47 +1,237 @@
-"""MatricesView: the current batch as the article prints it, one time step t at a time.
+"""MatricesView: the current batch as the article prints it, one time step t at a time,
+and where each of its numbers comes from.
 
 For time step t: the input and target characters of each sequence, h_prev, the gates z
-and r, h_tilde, h, y_hat (with the vocabulary), the three cross-entropy terms, and the
-gradients of the last step. Everything comes from the Snapshot's trace and grads,
-CPU copies the training thread never writes again.
+and r, h_tilde, h, y_hat (with the vocabulary), the three cross-entropy terms, the loss
+and the gradients of this batch's loss. Everything comes from one Snapshot: its trace,
+and its detail (the weights the trace was computed with, and its backward pass), CPU
+copies the training thread never writes again. The header names that trace's batch and
+step, not the live counters.
 
-Cost: the whole text is hundreds of lines of coloured cells, and Textual renders all of
-a Static's content whenever it changes. So the Static holds only the lines near the
-visible ones (padding stands in for the rest, keeping the scroll height), and while
-training runs the pane is rebuilt at most once every RUNNING_REDRAW_S; a change of state,
-of t or of size is drawn at once.
+    MatrixLines     the matrices, on Textual's Line API: render_line draws only the visible
+                    lines, and every number is a cell the cursor and the mouse can select
+    #matrices-time  ‖dL/dh_t‖ and the mean update gate per time step, under the matrices
+    #matrices-explain  the selected cell's equation with its numbers (gru_core.explain)
+
+Cursor mode (x, or a click) moves focus to the lines: arrows move the cell cursor there,
+while outside it ←/→ step the time step t. Hovering a cell selects it too.
+
+Cost: a new snapshot rewrites the lines (plain lists, heatmap rows built only when
+shown); drawing a frame renders the visible lines only, each cached until the next
+rewrite. While training runs the text is rewritten at most once every RUNNING_REDRAW_S;
+a change of state, of t or of size is drawn at once.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.geometry import Region, Size
+from textual.message import Message
 from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 from textual.widgets import Static
 
-from gru_core.equations import equations
+from gru_core.equations import Cell, equations
 
 from .matrix_text import MAX_HEATMAP_ROWS, Extent, MatrixWriter, char_label
 from .throttle import RedrawThrottle
 
 if TYPE_CHECKING:
+    from textual import events
+
+    from gru_core.explain import Explainer
     from gru_core.session import Snapshot
 
 RUNNING_REDRAW_S = 1.0  # while training runs, the pane is rebuilt at most this often
-WINDOW_MARGIN = 20  # lines drawn above and below the visible ones, so scrolling rarely re-windows
-
 GRAD_ORDER = ("Wz", "Wr", "Wh", "Uz", "Ur", "Uh", "bz", "br", "bh", "bUh", "Wy", "by")
+SPARK = "▁▂▃▄▅▆▇█"
+CURSOR_HINT = "x: point at any number (arrows, mouse) to see its equation with this batch's numbers"
 
 
+def cell_key(cell: Cell) -> tuple[str, int, int]:
+    """What the cursor follows across time steps and snapshots: matrix, row, column."""
+    return (cell.name, cell.row, cell.col)
 
-class MatricesView(VerticalScroll, can_focus=False):
-    """The matrices pane. Left/right (app keys) move the time step `t`."""
 
-    COMPONENT_CLASSES = {"matrices--body"}
+class MatrixLines(ScrollView, can_focus=True):
+    """The matrices' lines, drawn with render_line; a cell cursor over their numbers."""
+
+    COMPONENT_CLASSES = {"matrix-lines--cursor"}
+    DEFAULT_CSS = """
+    MatrixLines {
+        height: 1fr;
+        overflow-x: hidden;
+        scrollbar-size-vertical: 1;
+    }
+    MatrixLines > .matrix-lines--cursor {
+        background: $accent 60%;
+        text-style: bold underline;
+    }
+    MatrixLines:focus > .matrix-lines--cursor {
+        background: $accent;
+        text-style: bold;
+    }
+    """
+    BINDINGS = [
+        Binding("up", "cursor(0, -1)", "Cell ↑", show=False),
+        Binding("down", "cursor(0, 1)", "Cell ↓", show=False),
+        Binding("left", "cursor(-1, 0)", "Cell ←", show=False),
+        Binding("right", "cursor(1, 0)", "Cell →", show=False),
+        Binding("x", "leave", "Leave cursor", show=False),
+    ]
+
+    class Selected(Message):
+        """The cursor moved to a cell (or off every cell: None)."""
+
+        def __init__(self, cell: Hashable | None) -> None:
+            super().__init__()
+            self.cell = cell
+
+    cursor: reactive[tuple[str, int, int] | None] = reactive(None, repaint=False)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.writer = MatrixWriter(80)
+        self._strips: dict[int, Strip] = {}  # line -> its strip, uncropped, until the next rewrite
+        self._where: dict[tuple[str, int, int], tuple[int, int]] = {}  # cell key -> (line, index)
+        self._cursor_line: int | None = None
+        self.lines_rendered = 0  # render_line calls that built a strip (the cost of a frame)
+
+    # ------------------------------------------------------------- content
+    def show(self, writer: MatrixWriter) -> None:
+        self.writer = writer
+        self._strips.clear()
+        self._where = {cell_key(cell): (line, k) for line, placed in writer.placed.items()
+                       for k, (_, _, cell) in enumerate(placed)}
+        self._cursor_line = self._where.get(self.cursor, (None,))[0] if self.cursor else None
+        self.virtual_size = Size(writer.width, len(writer.lines))
+        self.refresh()
+        self.post_message(self.Selected(self.cell))
+
+    @property
+    def cell(self) -> Cell | None:
+        """The cell under the cursor, at the time step shown."""
+        if self.cursor is None or self.cursor not in self._where:
+            return None
+        line, k = self._where[self.cursor]
+        return self.writer.placed[line][k][2]  # type: ignore[return-value]
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = scroll_y + y
+        width = self.size.width
+        rich_style = self.rich_style
+        if index >= len(self.writer.lines):
+            return Strip.blank(width, rich_style)
+        strip = self._strips.get(index)
+        if strip is None:
+            text = self.writer.lines_text(index, index + 1)[0]
+            if index == self._cursor_line and self.cursor in self._where:
+                x0, x1, _ = self.writer.placed[index][self._where[self.cursor][1]]
+                text = text.copy()
+                text.stylize(self.get_component_rich_style("matrix-lines--cursor"), x0, x1)
+            strip = Strip(text.render(self.app.console), text.cell_len).apply_style(rich_style)
+            self._strips[index] = strip
+            self.lines_rendered += 1
+        return strip.crop_extend(scroll_x, scroll_x + width, rich_style)
+
+    # ------------------------------------------------------------- the cursor
+    def select(self, key: tuple[str, int, int] | None, scroll: bool = True) -> None:
+        if key == self.cursor:
+            return
+        old = self._cursor_line
+        self.cursor = key
+        self._cursor_line = self._where[key][0] if key in self._where else None
+        for line in {old, self._cursor_line} - {None}:
+            self._strips.pop(line, None)  # type: ignore[arg-type]
+            self.refresh_line(line)
+        if scroll and self._cursor_line is not None:
+            x0, x1, _ = self.writer.placed[self._cursor_line][self._where[key][1]]
+            self.scroll_to_region(Region(x0, self._cursor_line, x1 - x0, 1), animate=False, immediate=True)
+        self.post_message(self.Selected(self.cell))
+
+    def refresh_line(self, line: int) -> None:
+        self.refresh(Region(0, line - self.scroll_offset.y, self.size.width, 1))
+
+    def enter(self) -> None:
+        """Cursor mode: focus here; the cursor starts on the first number in view."""
+        if self.cursor not in self._where:
+            top = self.scroll_offset.y
+            lines = sorted(line for line in self.writer.placed if line >= top) or sorted(self.writer.placed)
+            if lines:
+                self.select(cell_key(self.writer.placed[lines[0]][0][2]))  # type: ignore[arg-type]
+        self.focus()
+
+    def action_leave(self) -> None:
+        self.screen.set_focus(None)
+
+    def action_cursor(self, dx: int, dy: int) -> None:
+        if self.cursor not in self._where:
+            self.enter()
+            return
+        line, k = self._where[self.cursor]
+        placed = self.writer.placed
+        if dx:
+            k2 = k + dx
+            if 0 <= k2 < len(placed[line]):
+                self.select(cell_key(placed[line][k2][2]))  # type: ignore[arg-type]
+            return
+        x0, x1, _ = placed[line][k]
+        centre = (x0 + x1) / 2
+        candidates = sorted(placed)
+        ahead = [n for n in candidates if (n > line if dy > 0 else n < line)]
+        if not ahead:
+            return
+        target = ahead[0] if dy > 0 else ahead[-1]
+        best = min(placed[target], key=lambda p: abs((p[0] + p[1]) / 2 - centre))
+        self.select(cell_key(best[2]))  # type: ignore[arg-type]
+
+    def cell_at(self, x: int, y: int) -> Cell | None:
+        """The cell at a point of the widget (content coordinates), if any."""
+        line, col = y + self.scroll_offset.y, x + self.scroll_offset.x
+        for x0, x1, cell in self.writer.placed.get(line, ()):
+            if x0 <= col < x1:
+                return cell  # type: ignore[return-value]
+        return None
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        offset = event.get_content_offset(self)
+        cell = self.cell_at(offset.x, offset.y) if offset is not None else None
+        if cell is not None:
+            self.select(cell_key(cell), scroll=False)
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        cell = self.cell_at(offset.x, offset.y) if offset is not None else None
+        if cell is not None:
+            self.select(cell_key(cell), scroll=False)
+            self.focus()
+
+
+class MatricesView(Vertical):
+    """The matrices pane. Left/right (app keys) move the time step `t`; x enters cursor mode."""
+
+    DEFAULT_CSS = """
+    MatricesView #matrices-time {
+        height: auto;
+        color: $text-muted;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    MatricesView #matrices-explain {
+        height: auto;
+        max-height: 9;
+        border-top: hkey $accent;
+    }
+    """
 
     # repaint=False: a new snapshot arrives several times a second; redraw() updates the body when it draws
     snapshot: reactive[Snapshot | None] = reactive(None, always_update=True, repaint=False)
@@ -49,19 +239,33 @@ class MatricesView(VerticalScroll, can_focus=False):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._writer = MatrixWriter(80)  # the text last drawn, line by line
-        self._window: tuple[int, int] | None = None  # the lines the Static holds
         self._throttle = RedrawThrottle(self, self.redraw)
         self._draw_cost = 0.0  # seconds the last redraw() took
+        self._explainer: tuple[int, Explainer] | None = None  # (id of the trace, its explainer)
+        self._drawn: Snapshot | None = None  # the snapshot the lines show
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="matrices-body", classes="matrices--body")
+        yield MatrixLines(id="matrices-lines")
+        yield Static("", id="matrices-time")
+        yield Static(CURSOR_HINT, id="matrices-explain")
+
+    @property
+    def lines(self) -> MatrixLines:
+        return self.query_one(MatrixLines)
 
     @property
     def plain(self) -> str:
         """The text last drawn, for tests and screen readers."""
-        writer = self._writer
+        writer = self.lines.writer
         return "\n".join(line.plain for line in writer.lines_text(0, len(writer.lines)))
+
+    @property
+    def explanation(self) -> str:
+        return str(self.query_one("#matrices-explain", Static).render())
+
+    @property
+    def through_time(self) -> str:
+        return str(self.query_one("#matrices-time", Static).render())
 
     @property
     def steps(self) -> int:
@@ -71,6 +275,9 @@ class MatricesView(VerticalScroll, can_focus=False):
     def move(self, delta: int) -> None:
         if self.steps:
             self.t = (self.t + delta) % self.steps
+
+    def enter_cursor(self) -> None:
+        self.lines.enter()
 
     def validate_t(self, t: int) -> int:
         return max(0, min(t, self.steps - 1)) if self.steps else 0
@@ -87,39 +294,53 @@ class MatricesView(VerticalScroll, can_focus=False):
     def on_resize(self) -> None:
         self.redraw()
 
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        if self._window is None:
-            return
-        start, stop = self._window
-        top, height = int(new_value), self.scrollable_content_region.height
-        if (start > 0 and top < start) or (stop < len(self._writer.lines) and top + height > stop):
-            self._show_window()
-
     def redraw(self) -> None:
+        if not self.is_mounted:
+            return
         self._throttle.drawn()
-        self._writer = self.write(max(40, self.scrollable_content_region.width or 80))
-        self._show_window()
+        lines = self.lines
+        self._drawn = self.snapshot
+        lines.show(self.write(max(40, lines.scrollable_content_region.width or 80)))
+        self.query_one("#matrices-time", Static).update(self.through_time_text(lines.size.width or 48))
         self._draw_cost = time.monotonic() - self._throttle.last
 
-    def _show_window(self) -> None:
-        """Put the lines near the visible ones in the Static, blank lines for the rest."""
-        total = len(self._writer.lines)
-        top, height = int(self.scroll_y), self.scrollable_content_region.height or 50
-        start = max(0, top - WINDOW_MARGIN)
-        stop = min(total, top + height + WINDOW_MARGIN)
-        self._window = (start, stop)
-        shown = Text("\n", no_wrap=True, overflow="crop").join(self._writer.lines_text(start, stop))
-        body = self.query_one("#matrices-body", Static)
-        padding = (start, 0, max(0, total - 1 - stop), 0)  # blank rows: cheap to draw
-        # A layout pass re-renders the whole screen: only when the pane's height changes.
-        rows = stop - start
-        same_height = padding == getattr(self, "_padding", None) and rows == getattr(self, "_rows", None)
-        if not same_height:
-            body.styles.padding = padding
-        self._padding, self._rows = padding, rows
-        body.update(shown, layout=not same_height)
+    # ------------------------------------------------------------- explanation
+    def on_matrix_lines_selected(self, event: MatrixLines.Selected) -> None:
+        self.query_one("#matrices-explain", Static).update(self.explain(event.cell))
 
+    def explain(self, cell: Cell | None) -> Text:
+        snap = self._drawn
+        if cell is None or snap is None or snap.trace is None or snap.detail is None:
+            return Text(CURSOR_HINT, "dim italic")
+        from gru_core.explain import Explainer  # torch is loaded: a snapshot exists
+
+        if self._explainer is None or self._explainer[0] != id(snap.trace):
+            self._explainer = (id(snap.trace), Explainer(snap.trace, snap.detail, snap.vocab))
+        e = self._explainer[1].explain(cell)
+        out = Text(e.title, "bold")
+        for line in e.lines:
+            out.append("\n" + line)
+        return out
+
+    def through_time_text(self, width: int) -> Text:
+        """‖dL/dh_t‖ and mean z per time step, as sparklines (max-binned to the width)."""
+        snap = self.snapshot
+        detail = snap.detail if snap is not None else None
+        if detail is None:
+            return Text("")
+        norms, zs = detail.dh_norm.tolist(), detail.mean_z.tolist()
+        T = len(norms)
+        span = max(8, width - 32)
+        out = Text("through time, t = 1…" + str(T) + " (this batch's last step back to its first)\n", "bold")
+        out.append("‖dL/dh_t‖ ")
+        out.append(sparkline(norms, span, top=max(norms) or 1.0))
+        out.append(f" t1 {norms[0]:.2e}  t{T} {norms[-1]:.2e}\n")
+        out.append("mean z    ")
+        out.append(sparkline(zs, span, top=1.0))
+        out.append(f" t1 {zs[0]:.2f}  t{T} {zs[-1]:.2f}")
+        return out
+
+    # ------------------------------------------------------------- the lines
     def render_text(self, width: int) -> Text:
         return self.write(width).text
 
@@ -150,33 +371,41 @@ class MatricesView(VerticalScroll, can_focus=False):
         def rows(tensor) -> list[tuple[str, list[float]]]:
             return list(zip(seqs, tensor[t].tolist()))
 
+        def at(name: str):
+            return lambda i, j: Cell(name, t, i, j)
+
         for name in ("h_prev", "z", "r", "h_tilde", "h"):
             kind = "sequential" if name in ("z", "r") else "diverging"
-            note = eq[name] if name != "h_prev" else "carried in"
-            out.block(f"{name} [{B},{H}]", rows(getattr(tr, name)), kind=kind, note=note)
+            out.block(f"{name} [{B},{H}]", rows(getattr(tr, name)), kind=kind, note=eq[name], cell=at(name))
         targets = [y[t][b] for b in range(B)]
         out.block(f"y_hat [{B},{V}]", rows(tr.y_hat), kind="sequential", header=vocab, highlight=targets,
-                  note=eq["y_hat"] + " (target marked)")
+                  note=eq["y_hat"] + " (target marked)", cell=at("y_hat"))
         out.block(f"term1 [{B},{V}]", rows(tr.term1), kind="diverging", header=vocab, highlight=targets,
-                  note="term1 = y ⊙ log(y_hat)")
+                  note=eq["term1"], cell=at("term1"))
         out.block(f"term2 [{B}]", [(s, [v]) for s, v in zip(seqs, tr.term2[t].tolist())],
-                  note="term2 = Σ_v term1")
+                  note=eq["term2"], cell=at("term2"))
         term3 = tr.term3.tolist()
-        out.block(f"term3 [{T}]", [("all t", term3)], highlight=[t],
-                  note="term3 = −mean_b term2, one per t")
-        out.line("loss", "", Text(f"{float(tr.loss):.4f}   = mean over t of term3", "bold"))
+        out.block(f"term3 [{T}]", [("all t", term3)], highlight=[t], note=eq["term3"],
+                  cell=lambda i, j: Cell("term3", t, 0, j))
+        loss = f"{float(tr.loss):.4f}"
+        out.line("loss", "", Text(f"{loss}   = mean over t of term3", "bold"),
+                 cells=[(0, len(loss), Cell("loss"))])
         out.newline()
         self._gradients(out, snap)
         return out
 
     def _gradients(self, out: MatrixWriter, snap: Snapshot) -> None:
-        if not snap.grads:
-            out.heading("gradients of the last step: none yet (n trains one batch)")
+        grads = snap.detail.grads if snap.detail is not None else {}
+        if not grads:
+            out.heading("gradients: not computed for this batch")
             return
-        out.heading(f"gradients of the last step (step {snap.step}), dL/dθ")
+        shown = int(snap.trace.x.shape[1])
+        whose = "" if shown == snap.config.batch_size else f", its {shown} sequences shown"
+        out.heading(f"gradients of this batch's loss, dL/dθ "
+                    f"(step {snap.trace_step + 1} computes them{whose})")
         vocab = snap.vocab
         for name in GRAD_ORDER:
-            g = snap.grads.get(name)
+            g = grads.get(name)
             if g is None:
                 continue
             shape = list(g.shape)
@@ -188,15 +417,29 @@ class MatricesView(VerticalScroll, can_focus=False):
                 g = g[:MAX_HEATMAP_ROWS]
             values = g.tolist()
             label = f"d{name} [{','.join(str(n) for n in shape)}]"
+            cell = (lambda i, j, n="d" + name: Cell(n, 0, i, j))
             if g.dim() == 1:
                 header = vocab if name == "by" else None
-                out.block(label, [("", values)], header=header, small=small)
+                out.block(label, [("", values)], header=header, small=small, cell=cell)
             elif name.startswith("W") and name != "Wy":  # [V, H]: a row per input character
                 out.block(label, [(f"'{char_label(c)}'", row) for c, row in zip(vocab, values)], small=small,
-                          extent=extent)
+                          extent=extent, cell=cell)
             elif name == "Wy":  # [H, V]
                 out.block(label, [(f"h{k + 1}", row) for k, row in enumerate(values)], header=vocab,
-                          small=small, extent=extent)
+                          small=small, extent=extent, cell=cell)
             else:  # U [H, H]
                 out.block(label, [(f"h{k + 1}", row) for k, row in enumerate(values)], small=small,
-                          extent=extent)
+                          extent=extent, cell=cell)
+
+
+def sparkline(values: list[float], width: int, top: float) -> str:
+    """One block character per time step (the largest of each bin when there are more)."""
+    if not values:
+        return ""
+    bins = min(len(values), width)
+    out = []
+    for k in range(bins):
+        part = values[k * len(values) // bins:(k + 1) * len(values) // bins] or [values[-1]]
+        v = max(part) / top if top > 0 else 0.0
+        out.append(SPARK[max(0, min(len(SPARK) - 1, int(v * (len(SPARK) - 1) + 0.5)))])
+    return "".join(out)

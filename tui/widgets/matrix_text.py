@@ -6,7 +6,7 @@ Pure formatting of plain Python lists (no torch): diverging colours for signed v
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from functools import lru_cache, partial
 from typing import NamedTuple
 
@@ -22,6 +22,8 @@ MAX_HEATMAP_ROWS = 8
 
 Rows = Sequence[tuple[str, Sequence[float]]]
 Line = Text | Callable[[], Text]  # a heatmap row is built only when it is shown
+CellOf = Callable[[int, int], Hashable]  # (row, column) of a block -> what the cell is
+Placed = tuple[int, int, Hashable]  # x from, x to (exclusive), the cell: on one line
 
 
 class Extent(NamedTuple):
@@ -68,6 +70,7 @@ class MatrixWriter:
         self.width = max(30, width)
         self.label_width = LABEL_WIDTH if self.width >= WIDE else 0
         self.lines: list[Line] = [Text()]  # kept line by line: the pane shows a window of them
+        self.placed: dict[int, list[Placed]] = {}  # line -> its addressable cells, left to right
 
     @property
     def cells(self) -> int:
@@ -102,7 +105,9 @@ class MatrixWriter:
         for part in rest:
             self.lines.append(Text(part, style) if part else Text())
 
-    def line(self, label: str = "", row_label: str = "", body: Line | str = "", style: str = "") -> None:
+    def line(self, label: str = "", row_label: str = "", body: Line | str = "", style: str = "",
+             cells: Sequence[Placed] = ()) -> None:
+        """cells: where each cell of body is, x counted from the body's start."""
         if not self.label_width:  # narrow: the label on a line of its own
             if label:
                 self._append(label, style or "bold")
@@ -110,6 +115,9 @@ class MatrixWriter:
         else:
             self._append(f"{label:<{LABEL_WIDTH}}"[:LABEL_WIDTH], style or "bold")
         self._append(f"{row_label:<{ROW_LABEL_WIDTH}}"[:ROW_LABEL_WIDTH], "dim")
+        if cells:
+            x0 = self.label_width + ROW_LABEL_WIDTH
+            self.placed[len(self.lines) - 1] = [(x0 + a, x0 + b, cell) for a, b, cell in cells]
         if callable(body):
             prefix = self.lines[-1]
             self.lines[-1] = lambda: prefix.append_text(body())  # type: ignore[union-attr]
@@ -132,12 +140,14 @@ class MatrixWriter:
         small: bool = False,
         note: str = "",
         extent: Extent | None = None,
+        cell: CellOf | None = None,
     ) -> None:
         """One matrix: a row per (row label, values). highlight[i] marks a column of row i.
 
         `note` (an equation) goes beside the label on a narrow pane, under the block on a wide one.
         `extent`: `rows` holds only the first rows of a bigger matrix (enough for a heatmap);
-        extent says how many it has and its range.
+        extent says how many it has and its range. cell(i, j): what the value in row i,
+        column j is (the pane's cursor addresses it).
         """
         if not rows:
             return
@@ -148,7 +158,7 @@ class MatrixWriter:
             label = ""
         elif note:
             self.block(label, rows, kind=kind, header=header, highlight=highlight, small=small,
-                       extent=extent)
+                       extent=extent, cell=cell)
             self.line("", "", Text(note, "dim italic"))
             return
         columns = len(rows[0][1])
@@ -169,7 +179,8 @@ class MatrixWriter:
                 for j, v in enumerate(values):
                     marked = highlight is not None and highlight[i] == j
                     body.append(fmt(v, small), "bold reverse" if marked else "")
-                self.line(label, row_label, body)
+                placed = [(j * CELL, (j + 1) * CELL, cell(i, j)) for j in range(len(values))] if cell else ()
+                self.line(label, row_label, body, cells=placed)
                 label = ""
             return
         # heatmap: one cell per value, wrapped at the pane's width
@@ -182,8 +193,9 @@ class MatrixWriter:
                 label = ""
             for i, (row_label, values) in enumerate(shown):
                 mark = highlight[i] if highlight is not None else None
+                placed = [(j - start, j - start + 1, cell(i, j)) for j in range(start, stop)] if cell else ()
                 self.line(label, row_label, partial(_heat_row, values[start:stop], mark - start
-                                                    if mark is not None else None, paint))
+                                                    if mark is not None else None, paint), cells=placed)
                 label = ""
         total = extent.rows if extent is not None else len(rows)
         if total > len(shown):

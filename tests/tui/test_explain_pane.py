@@ -1,0 +1,107 @@
+"""The matrices pane explains its numbers: a cell cursor (x, arrows), mouse hover and click,
+the explanation panel, and the gradient-through-time chart, as they show on screen."""
+
+from __future__ import annotations
+
+import torch
+
+from gru_core import TrainConfig
+from gru_core.model import GRUModel
+from tests.core.test_explain import _reference
+from tui.app import GRUApp
+from tui.widgets.matrices import MatricesView, MatrixLines
+
+from .conftest import wait_ready
+
+SIZE = (120, 40)
+
+
+def n4(v: float) -> str:
+    """A number as the explanations print it: 4 decimals, a real minus sign."""
+    return f"{v:.4f}".replace("-", "−")
+
+
+def where(view: MatricesView, name: str, row: int, col: int) -> tuple[int, int]:
+    """(x, line) of a cell in the pane's lines."""
+    for line, placed in view.lines.writer.placed.items():
+        for x0, _, cell in placed:
+            if (cell.name, cell.row, cell.col) == (name, row, col):
+                return x0, line
+    raise AssertionError(f"no cell {name}[{row}, {col}] in the pane")
+
+
+async def test_x_enters_cursor_mode_and_arrows_select_cells_with_their_equation(article_app):
+    async with article_app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        view = article_app.query_one(MatricesView)
+        trace = article_app._latest.trace
+        assert "x: point at any number" in view.explanation
+        await pilot.press("x")
+        assert isinstance(article_app.focused, MatrixLines)
+        assert view.explanation.startswith("h_prev[seq 1, unit 1] at t = 1")
+        await pilot.press("down", "down", "right")  # h_prev seq 2, then z seq 1, then its unit 2
+        text = view.explanation
+        assert text.startswith("z[seq 1, unit 2] at t = 1"), text
+        assert "z = σ(Wz[x='M', 2] + Σ_i h_prev[i]·Uz[i, 2] + bz[2])" in text
+        assert text.rstrip().endswith("= " + n4(float(trace.z[0, 0, 1])))
+        assert view.t == 0  # in cursor mode ←/→ move the cursor, not the time step
+        await pilot.press("x", "right")  # leave; → steps time again, the cursor follows to t = 2
+        assert view.t == 1 and view.explanation.startswith("z[seq 1, unit 2] at t = 2")
+        assert view.explanation.rstrip().endswith("= " + n4(float(trace.z[1, 0, 1])))
+
+
+async def test_hover_and_click_select_cells_and_the_panel_explains_them(article_app):
+    async with article_app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        view = article_app.query_one(MatricesView)
+        trace = article_app._latest.trace
+        lines = view.lines
+        x, line = where(view, "y_hat", 1, 2)  # seq 2, 't'
+        await pilot.hover(MatrixLines, offset=(x + 2, line - lines.scroll_offset.y))
+        text = view.explanation
+        assert text.startswith("y_hat[seq 2, char 't'] at t = 1"), text
+        assert "y_hat = exp(logit) / Σ_v exp(logit_v)" in text
+        assert text.rstrip().endswith("= " + n4(float(trace.y_hat[0, 1, 2])))
+        x, line = where(view, "dUz", 1, 0)  # below the fold: scroll there, then click
+        lines.scroll_to(y=line - 3, animate=False, immediate=True)
+        await pilot.pause()
+        await pilot.click(MatrixLines, offset=(x + 2, line - lines.scroll_offset.y))
+        text = view.explanation
+        assert text.startswith("dUz[2, 1], over the whole batch"), text
+        assert "dL/dUz[2, 1] = Σ_t Σ_b h_prev[t, b, 2]·da_z[t, b, 1]" in text
+        assert "(t1)" in text and "(t3)" in text  # T = 3: each step's term is listed
+        want = float(article_app._latest.detail.grads["Uz"][1, 0])
+        assert text.splitlines()[2].rstrip().endswith("= " + n4(want))
+        assert isinstance(article_app.focused, MatrixLines)  # a click enters cursor mode
+
+
+async def test_a_heatmap_cell_shows_its_unit_index():
+    app = GRUApp(TrainConfig.default(hidden_size=64))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        view = app.query_one(MatricesView)
+        assert "heatmap" in view.plain
+        x, line = where(view, "h", 0, 40)
+        view.lines.scroll_to(y=line - 2, animate=False, immediate=True)
+        await pilot.pause()
+        await pilot.click(MatrixLines, offset=(x, line - view.lines.scroll_offset.y))
+        assert view.explanation.startswith("h[seq 1, unit 41] at t = 1"), view.explanation
+        await pilot.press("right")
+        assert view.explanation.startswith("h[seq 1, unit 42] at t = 1")
+        want = float(app._latest.trace.h[0, 0, 41])
+        assert view.explanation.rstrip().endswith("= " + n4(want))
+
+
+async def test_gradient_through_time_chart_shows_autograd_norms(article_app):
+    async with article_app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        snap = article_app._latest
+        model = GRUModel(len(snap.vocab), snap.config.hidden_size, reset=snap.config.reset)
+        model.load_state_dict(snap.detail.weights)
+        tr = snap.trace
+        ref = _reference(model, tr.x, tr.y, tr.h_prev[0])  # autograd, from the weights and the batch
+        norms, mean_z = ref["dh_norm"].tolist(), ref["z"].mean(dim=(1, 2)).tolist()
+        chart = article_app.query_one(MatricesView).through_time
+        assert "‖dL/dh_t‖ " in chart and f"t1 {norms[0]:.2e}  t3 {norms[-1]:.2e}" in chart
+        assert "mean z " in chart and f"t1 {mean_z[0]:.2f}  t3 {mean_z[-1]:.2f}" in chart
+        assert torch.allclose(snap.detail.dh_norm.double(), ref["dh_norm"], atol=1e-5)
