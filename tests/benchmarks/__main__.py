@@ -15,7 +15,8 @@ from pathlib import Path
 
 from .common import ARTICLE, LARGE, MEDIUM, MEMORY, QUICK_SIZES, SMALL, Row, Size, machine
 
-SECTIONS = ("throughput", "profile", "learning", "quality", "sampling", "memory", "threads", "app", "startup")
+SECTIONS = ("throughput", "profile", "learning", "quality", "sampling", "memory", "threads", "app", "startup",
+            "pane")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -82,6 +83,11 @@ def run(args: argparse.Namespace) -> dict:
             say("in-app training")
             rows.extend(app_cost.in_app(SMALL if not quick else QUICK_SIZES[0],
                                         seconds=0.6 if quick else 6.0, rounds=1 if quick else 2))
+    if "pane" in sections:
+        from . import pane_cost
+
+        say("matrices pane: cost of a frame at H=1024, V=200, T=200" if not quick else "matrices pane")
+        rows.extend(pane_cost.run(frames=1, size=pane_cost.QUICK) if quick else pane_cost.run())
     say("done")
     return {
         "machine": machine(),

@@ -23,10 +23,9 @@ def n4(v: float) -> str:
 
 def where(view: MatricesView, name: str, row: int, col: int) -> tuple[int, int]:
     """(x, line) of a cell in the pane's lines."""
-    for line, placed in view.lines.writer.placed.items():
-        for x0, _, cell in placed:
-            if (cell.name, cell.row, cell.col) == (name, row, col):
-                return x0, line
+    for line, run in view.lines.writer.placed.items():
+        if run.row == row and run.col0 <= col < run.col0 + run.count and run.cell(0).name == name:
+            return run.span(col - run.col0)[0], line
     raise AssertionError(f"no cell {name}[{row}, {col}] in the pane")
 
 

@@ -41,7 +41,7 @@ from textual.widgets import Static
 
 from gru_core.equations import Cell, equations
 
-from .matrix_text import MAX_HEATMAP_ROWS, Extent, MatrixWriter, char_label
+from .matrix_text import MAX_HEATMAP_ROWS, Extent, MatrixWriter, Run, char_label
 from .throttle import RedrawThrottle
 
 if TYPE_CHECKING:
@@ -101,28 +101,37 @@ class MatrixLines(ScrollView, can_focus=True):
         super().__init__(**kwargs)
         self.writer = MatrixWriter(80)
         self._strips: dict[int, Strip] = {}  # line -> its strip, uncropped, until the next rewrite
-        self._where: dict[tuple[str, int, int], tuple[int, int]] = {}  # cell key -> (line, index)
-        self._cursor_line: int | None = None
+        self._at: tuple[int, int] | None = None  # the cursor's (line, index in its run)
         self.lines_rendered = 0  # render_line calls that built a strip (the cost of a frame)
 
     # ------------------------------------------------------------- content
     def show(self, writer: MatrixWriter) -> None:
         self.writer = writer
         self._strips.clear()
-        self._where = {cell_key(cell): (line, k) for line, placed in writer.placed.items()
-                       for k, (_, _, cell) in enumerate(placed)}
-        self._cursor_line = self._where.get(self.cursor, (None,))[0] if self.cursor else None
+        self._at = self.find(self.cursor)
         self.virtual_size = Size(writer.width, len(writer.lines))
         self.refresh()
         self.post_message(self.Selected(self.cell))
 
+    def find(self, key: tuple[str, int, int] | None) -> tuple[int, int] | None:
+        """(line, index) of the cell with this key in the lines shown, if it is there."""
+        if key is None:
+            return None
+        name, row, col = key
+        for line, run in self.writer.placed.items():
+            if run.row == row and run.col0 <= col < run.col0 + run.count:
+                first = run.cell(0)
+                if first.name == name:  # type: ignore[attr-defined]
+                    return line, col - run.col0
+        return None
+
     @property
     def cell(self) -> Cell | None:
         """The cell under the cursor, at the time step shown."""
-        if self.cursor is None or self.cursor not in self._where:
+        if self._at is None:
             return None
-        line, k = self._where[self.cursor]
-        return self.writer.placed[line][k][2]  # type: ignore[return-value]
+        line, k = self._at
+        return self.writer.placed[line].cell(k)  # type: ignore[return-value]
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
@@ -134,8 +143,8 @@ class MatrixLines(ScrollView, can_focus=True):
         strip = self._strips.get(index)
         if strip is None:
             text = self.writer.lines_text(index, index + 1)[0]
-            if index == self._cursor_line and self.cursor in self._where:
-                x0, x1, _ = self.writer.placed[index][self._where[self.cursor][1]]
+            if self._at is not None and index == self._at[0]:
+                x0, x1 = self.writer.placed[index].span(self._at[1])
                 text = text.copy()
                 text.stylize(self.get_component_rich_style("matrix-lines--cursor"), x0, x1)
             strip = Strip(text.render(self.app.console), text.cell_len).apply_style(rich_style)
@@ -147,15 +156,17 @@ class MatrixLines(ScrollView, can_focus=True):
     def select(self, key: tuple[str, int, int] | None, scroll: bool = True) -> None:
         if key == self.cursor:
             return
-        old = self._cursor_line
+        old = self._at
         self.cursor = key
-        self._cursor_line = self._where[key][0] if key in self._where else None
-        for line in {old, self._cursor_line} - {None}:
-            self._strips.pop(line, None)  # type: ignore[arg-type]
-            self.refresh_line(line)
-        if scroll and self._cursor_line is not None:
-            x0, x1, _ = self.writer.placed[self._cursor_line][self._where[key][1]]
-            self.scroll_to_region(Region(x0, self._cursor_line, x1 - x0, 1), animate=False, immediate=True)
+        self._at = self.find(key)
+        for at in (old, self._at):
+            if at is not None:
+                self._strips.pop(at[0], None)
+                self.refresh_line(at[0])
+        if scroll and self._at is not None:
+            line, k = self._at
+            x0, x1 = self.writer.placed[line].span(k)
+            self.scroll_to_region(Region(x0, line, x1 - x0, 1), animate=False, immediate=True)
         self.post_message(self.Selected(self.cell))
 
     def refresh_line(self, line: int) -> None:
@@ -163,44 +174,39 @@ class MatrixLines(ScrollView, can_focus=True):
 
     def enter(self) -> None:
         """Cursor mode: focus here; the cursor starts on the first number in view."""
-        if self.cursor not in self._where:
+        if self._at is None:
             top = self.scroll_offset.y
             lines = sorted(line for line in self.writer.placed if line >= top) or sorted(self.writer.placed)
             if lines:
-                self.select(cell_key(self.writer.placed[lines[0]][0][2]))  # type: ignore[arg-type]
+                self.select(cell_key(self.writer.placed[lines[0]].cell(0)))  # type: ignore[arg-type]
         self.focus()
 
     def action_leave(self) -> None:
         self.screen.set_focus(None)
 
     def action_cursor(self, dx: int, dy: int) -> None:
-        if self.cursor not in self._where:
+        if self._at is None:
             self.enter()
             return
-        line, k = self._where[self.cursor]
+        line, k = self._at
         placed = self.writer.placed
         if dx:
-            k2 = k + dx
-            if 0 <= k2 < len(placed[line]):
-                self.select(cell_key(placed[line][k2][2]))  # type: ignore[arg-type]
+            if 0 <= k + dx < placed[line].count:
+                self.select(cell_key(placed[line].cell(k + dx)))  # type: ignore[arg-type]
             return
-        x0, x1, _ = placed[line][k]
-        centre = (x0 + x1) / 2
-        candidates = sorted(placed)
-        ahead = [n for n in candidates if (n > line if dy > 0 else n < line)]
+        x0, x1 = placed[line].span(k)
+        ahead = [n for n in sorted(placed) if (n > line if dy > 0 else n < line)]
         if not ahead:
             return
-        target = ahead[0] if dy > 0 else ahead[-1]
-        best = min(placed[target], key=lambda p: abs((p[0] + p[1]) / 2 - centre))
-        self.select(cell_key(best[2]))  # type: ignore[arg-type]
+        run = placed[ahead[0] if dy > 0 else ahead[-1]]
+        nearest = max(0, min(run.count - 1, int(((x0 + x1) / 2 - run.x0) // run.width)))
+        self.select(cell_key(run.cell(nearest)))  # type: ignore[arg-type]
 
     def cell_at(self, x: int, y: int) -> Cell | None:
         """The cell at a point of the widget (content coordinates), if any."""
-        line, col = y + self.scroll_offset.y, x + self.scroll_offset.x
-        for x0, x1, cell in self.writer.placed.get(line, ()):
-            if x0 <= col < x1:
-                return cell  # type: ignore[return-value]
-        return None
+        run = self.writer.placed.get(y + self.scroll_offset.y)
+        k = run.index_at(x + self.scroll_offset.x) if run is not None else None
+        return run.cell(k) if k is not None else None  # type: ignore[return-value,union-attr]
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
         offset = event.get_content_offset(self)
@@ -243,6 +249,8 @@ class MatricesView(Vertical):
         self._draw_cost = 0.0  # seconds the last redraw() took
         self._explainer: tuple[int, Explainer] | None = None  # (id of the trace, its explainer)
         self._drawn: Snapshot | None = None  # the snapshot the lines show
+        self._texts: dict[str, Text] = {}  # what each Static below the lines shows
+        self._grad_lines: tuple[tuple[int, int], MatrixWriter] | None = None  # ((detail id, width), lines)
 
     def compose(self) -> ComposeResult:
         yield MatrixLines(id="matrices-lines")
@@ -301,12 +309,18 @@ class MatricesView(Vertical):
         lines = self.lines
         self._drawn = self.snapshot
         lines.show(self.write(max(40, lines.scrollable_content_region.width or 80)))
-        self.query_one("#matrices-time", Static).update(self.through_time_text(lines.size.width or 48))
+        self._update("#matrices-time", self.through_time_text(lines.size.width or 48))
         self._draw_cost = time.monotonic() - self._throttle.last
 
     # ------------------------------------------------------------- explanation
     def on_matrix_lines_selected(self, event: MatrixLines.Selected) -> None:
-        self.query_one("#matrices-explain", Static).update(self.explain(event.cell))
+        self._update("#matrices-explain", self.explain(event.cell))
+
+    def _update(self, selector: str, text: Text) -> None:
+        """Update a Static only when its text changes: each update lays the screen out again."""
+        if self._texts.get(selector) != text:
+            self._texts[selector] = text
+            self.query_one(selector, Static).update(text)
 
     def explain(self, cell: Cell | None) -> Text:
         snap = self._drawn
@@ -389,9 +403,14 @@ class MatricesView(Vertical):
                   cell=lambda i, j: Cell("term3", t, 0, j))
         loss = f"{float(tr.loss):.4f}"
         out.line("loss", "", Text(f"{loss}   = mean over t of term3", "bold"),
-                 cells=[(0, len(loss), Cell("loss"))])
+                 cells=Run(0, len(loss), 1, 0, 0, lambda i, j: Cell("loss")))
         out.newline()
-        self._gradients(out, snap)
+        key = (id(snap.detail), out.width)  # the gradients do not change with t: written once
+        if self._grad_lines is None or self._grad_lines[0] != key:
+            grads = MatrixWriter(width)
+            self._gradients(grads, snap)
+            self._grad_lines = (key, grads)
+        out.extend(self._grad_lines[1])
         return out
 
     def _gradients(self, out: MatrixWriter, snap: Snapshot) -> None:

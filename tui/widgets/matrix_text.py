@@ -23,7 +23,29 @@ MAX_HEATMAP_ROWS = 8
 Rows = Sequence[tuple[str, Sequence[float]]]
 Line = Text | Callable[[], Text]  # a heatmap row is built only when it is shown
 CellOf = Callable[[int, int], Hashable]  # (row, column) of a block -> what the cell is
-Placed = tuple[int, int, Hashable]  # x from, x to (exclusive), the cell: on one line
+
+
+class Run(NamedTuple):
+    """A line's addressable cells: `count` cells `width` wide from x0, columns col0 onward
+    of a block's row `row`. Cells are made only when asked for (a big heatmap has
+    thousands)."""
+
+    x0: int
+    width: int
+    count: int
+    row: int
+    col0: int
+    cell_of: CellOf
+
+    def cell(self, k: int) -> Hashable:
+        return self.cell_of(self.row, self.col0 + k)
+
+    def span(self, k: int) -> tuple[int, int]:
+        return self.x0 + k * self.width, self.x0 + (k + 1) * self.width
+
+    def index_at(self, x: int) -> int | None:
+        k = (x - self.x0) // self.width
+        return k if x >= self.x0 and k < self.count else None
 
 
 class Extent(NamedTuple):
@@ -70,7 +92,7 @@ class MatrixWriter:
         self.width = max(30, width)
         self.label_width = LABEL_WIDTH if self.width >= WIDE else 0
         self.lines: list[Line] = [Text()]  # kept line by line: the pane shows a window of them
-        self.placed: dict[int, list[Placed]] = {}  # line -> its addressable cells, left to right
+        self.placed: dict[int, Run] = {}  # line -> its addressable cells
 
     @property
     def cells(self) -> int:
@@ -92,6 +114,12 @@ class MatrixWriter:
                 lines[i] = lines[i]()
         return lines[start:stop]  # type: ignore[return-value]
 
+    def extend(self, other: MatrixWriter) -> None:
+        """Append another writer's lines (and cells) from the current line on."""
+        offset = len(self.lines) - 1
+        self.lines[-1:] = other.lines
+        self.placed.update({offset + line: run for line, run in other.placed.items()})
+
     def newline(self) -> None:
         self.lines.append(Text())
 
@@ -106,8 +134,8 @@ class MatrixWriter:
             self.lines.append(Text(part, style) if part else Text())
 
     def line(self, label: str = "", row_label: str = "", body: Line | str = "", style: str = "",
-             cells: Sequence[Placed] = ()) -> None:
-        """cells: where each cell of body is, x counted from the body's start."""
+             cells: Run | None = None) -> None:
+        """cells: the addressable cells of body, x counted from the body's start."""
         if not self.label_width:  # narrow: the label on a line of its own
             if label:
                 self._append(label, style or "bold")
@@ -115,12 +143,13 @@ class MatrixWriter:
         else:
             self._append(f"{label:<{LABEL_WIDTH}}"[:LABEL_WIDTH], style or "bold")
         self._append(f"{row_label:<{ROW_LABEL_WIDTH}}"[:ROW_LABEL_WIDTH], "dim")
-        if cells:
-            x0 = self.label_width + ROW_LABEL_WIDTH
-            self.placed[len(self.lines) - 1] = [(x0 + a, x0 + b, cell) for a, b, cell in cells]
+        if cells is not None:
+            body_x = self.label_width + ROW_LABEL_WIDTH
+            self.placed[len(self.lines) - 1] = cells._replace(x0=cells.x0 + body_x)
         if callable(body):
             prefix = self.lines[-1]
-            self.lines[-1] = lambda: prefix.append_text(body())  # type: ignore[union-attr]
+            # a copy: the same writer's lines may be spliced into several (extend)
+            self.lines[-1] = lambda: prefix.copy().append_text(body())  # type: ignore[union-attr]
         else:
             self._append(body if isinstance(body, Text) else Text(body))
         self.newline()
@@ -179,7 +208,7 @@ class MatrixWriter:
                 for j, v in enumerate(values):
                     marked = highlight is not None and highlight[i] == j
                     body.append(fmt(v, small), "bold reverse" if marked else "")
-                placed = [(j * CELL, (j + 1) * CELL, cell(i, j)) for j in range(len(values))] if cell else ()
+                placed = Run(0, CELL, len(values), i, 0, cell) if cell else None
                 self.line(label, row_label, body, cells=placed)
                 label = ""
             return
@@ -193,7 +222,7 @@ class MatrixWriter:
                 label = ""
             for i, (row_label, values) in enumerate(shown):
                 mark = highlight[i] if highlight is not None else None
-                placed = [(j - start, j - start + 1, cell(i, j)) for j in range(start, stop)] if cell else ()
+                placed = Run(0, 1, stop - start, i, start, cell) if cell else None
                 self.line(label, row_label, partial(_heat_row, values[start:stop], mark - start
                                                     if mark is not None else None, paint), cells=placed)
                 label = ""
