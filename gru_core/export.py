@@ -17,8 +17,9 @@ of named matrices, each {"shape": [...], "data": nested lists}:
 
     matrices    x, y [T, B] indices; h_prev, z, r, h_tilde, h [T, B, H]; logits, y_hat,
                 term1 [T, B, V]; term2 [T, B]; term3 [T]
-    gradients   the last step's gradients by article name (Wz [V, H], ..., by [V])
-    weights     the weights by article name (not in exports from a Snapshot)
+    gradients   by article name (Wz [V, H], ..., by [V]): the last step's from a Trainer; from
+                a Snapshot, the gradients of the batch's own loss, as the matrices pane shows
+    weights     the weights by article name (from a Snapshot: those the batch was traced with)
 
 A number that is not finite is written as the string "NaN", "Infinity" or "-Infinity"
 (strict JSON has no such numbers).
@@ -89,11 +90,16 @@ def export_trace_json(trainer: "Trainer", path: str, *, batch: int | None = None
 
 
 def export_snapshot_json(snapshot: "Snapshot", path: str) -> None:
-    """Write what a Snapshot shows (its traced sequences and gradients) as JSON, atomically."""
+    """Write what a Snapshot shows as JSON, atomically: its traced sequences, with the step and
+    batch they were traced at, and the gradients the matrices pane shows (this batch's loss,
+    with the weights it was traced with; the last step's when a snapshot has no detail)."""
     if snapshot.trace is None:
         raise GRUError("there is no batch to export yet; train a step first")
-    meta = {"step": snapshot.step, "epoch": snapshot.epoch, "batch": snapshot.batch}
-    data = trace_dict(snapshot.trace, snapshot.vocab, snapshot.grads, meta=meta)
+    meta = {"step": snapshot.trace_step, "epoch": snapshot.epoch, "batch": snapshot.trace_batch}
+    detail = snapshot.detail
+    grads = detail.grads if detail is not None else snapshot.grads
+    weights = detail.weights if detail is not None else None
+    data = trace_dict(snapshot.trace, snapshot.vocab, grads, weights=weights, meta=meta)
     _write_json(data, path)
 
 

@@ -155,10 +155,11 @@ def test_snapshot_json_is_what_the_app_shows(tmp_path):
         snap = session.wait_for(lambda s: s.step == 1, timeout=20)
     export_snapshot_json(snap, str(path))
     data = load_json(path)
-    assert data["step"] == 1 and data["batch"] == snap.batch
+    assert data["step"] == 1 and data["batch"] == snap.trace_batch == snap.batch
     assert_trace_matches(data, snap.trace, snap.vocab)
-    assert all(torch.equal(tensor_from(data["gradients"][k]), g) for k, g in snap.grads.items())
-    assert "weights" not in data
+    # the gradients and weights the matrices pane explains
+    assert all(torch.equal(tensor_from(data["gradients"][k]), g) for k, g in snap.detail.grads.items())
+    assert all(torch.equal(tensor_from(data["weights"][k]), w) for k, w in snap.detail.weights.items())
 
 
 def test_non_finite_numbers_are_strict_json_and_read_back():
