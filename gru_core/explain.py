@@ -24,13 +24,14 @@ themselves are in gru_core/equations.py (no torch: the app draws them before tor
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from .equations import FORMS, Cell, equations  # noqa: F401 - re-exported: the text beside the numbers
-from .forward import Trace
+from .forward import Cancelled, Trace
 
 TOP_CONTRIBUTIONS = 6  # a gradient over more time steps than this lists its largest terms
 GATE_PARAMS = {"z": ("Wz", "Uz", "bz"), "r": ("Wr", "Ur", "br"), "h": ("Wh", "Uh", "bh")}
@@ -66,8 +67,12 @@ def model_weights(model) -> dict[str, Tensor]:
 
 
 @torch.no_grad()
-def batch_detail(weights: dict[str, Tensor], trace: Trace, reset: str) -> BatchDetail:
-    """The readable BPTT of the module docstring over `trace`, at `weights`."""
+def batch_detail(weights: dict[str, Tensor], trace: Trace, reset: str,
+                 cancel: threading.Event | None = None) -> BatchDetail:
+    """The readable BPTT of the module docstring over `trace`, at `weights`.
+
+    `cancel`, when set, stops it between time steps (Cancelled): a reset or quit need not
+    wait for a long batch."""
     w = weights
     x, y = trace.x, trace.y
     T, k = x.shape
@@ -81,6 +86,8 @@ def batch_detail(weights: dict[str, Tensor], trace: Trace, reset: str) -> BatchD
     da = {name: torch.empty_like(trace.h) for name in names}
     dh_next = torch.zeros_like(trace.h[0])
     for t in range(T - 1, -1, -1):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
         dh = do[t] @ w["Wy"].T + dh_next
         dh_all[t] = dh
         da_h = dh * (1 - z[t]) * (1 - h_tilde[t] ** 2)

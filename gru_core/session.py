@@ -657,7 +657,7 @@ class TrainingSession:
                          or now - self._last_trace_at >= 10 * self._trace_cost):
             trace, trace_step, trace_batch = (self._current_trace(trainer), trainer.step_count,
                                               trainer.batch_index)
-            detail = batch_detail(model_weights(trainer.model), trace, trainer.config.reset)
+            detail = batch_detail(model_weights(trainer.model), trace, trainer.config.reset, self._cancel)
             self._last_trace_at = time.perf_counter()
             self._trace_cost = self._last_trace_at - now
         elif same_run:

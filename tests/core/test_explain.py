@@ -165,3 +165,17 @@ def test_equations_follow_the_reset_form():
     assert equations("after")["h_tilde"] == "h_tilde = tanh(x Wh + bh + r⊙(h_prev Uh + bUh))"
     with pytest.raises(ValueError, match="before, after; got 'sideways'"):
         equations("sideways")
+
+
+def test_a_set_cancel_event_stops_the_backward_at_once():
+    import threading
+
+    from gru_core.forward import Cancelled
+
+    model, x, y, h0 = _case("after", **SIZES["larger"])
+    with torch.no_grad():
+        trace = forward_trace(model, x, y, h0)
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        batch_detail(model_weights(model), trace, "after", cancel)
