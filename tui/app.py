@@ -259,6 +259,9 @@ class GRUApp(FileActions, SampleActions, App[None]):
     def action_epoch(self) -> None:
         self._command("run_epoch")
 
+    def action_restore_best(self) -> None:
+        self._command("restore_best")  # the status line says what came back (snapshot.note)
+
     def action_reset(self) -> None:
         if self.session is not None:
             self.reset_session(None)

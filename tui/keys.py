@@ -78,6 +78,8 @@ ROWS: tuple[KeyRow, ...] = (
         Key("j", "top_unit", "Most responsive unit"),)),
     KeyRow("v", "the coloured view over a stretch of validation text / back to the sample", (
         Key("v", "validation_view", "Validation text view"),)),
+    KeyRow("b", "restore the weights of the best validation loss (a copy is kept at each check)", (
+        Key("b", "restore_best", "Restore the best weights (validation)"),)),
     KeyRow("ctrl+s", "save a checkpoint (asks for the path; training goes on)", (
         Key("ctrl+s", "save", "Save a checkpoint"),)),
     KeyRow("ctrl+o", "load a checkpoint: resume that run, paused (a bad file changes nothing)", (

@@ -46,6 +46,8 @@ def epoch_samples_text(samples) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     for k, s in enumerate(samples):
         label = f"epoch {s.epoch:>4}  "
+        if getattr(s, "val", None) is not None:  # taken within an epoch too: say when, and how good
+            label = f"step {s.step} val {s.val:.3f}  "
         text.append(label, "dim")
         # a control character in the text must not reach the terminal; a newline is a new line
         text.append(visible(s.text, keep_newlines=True).replace("\n", "\n" + " " * len(label)))

@@ -23,6 +23,13 @@ STATE_LABELS = {
 }
 
 
+def _duration(seconds: float) -> str:
+    """An estimate people read at a glance: 42 s, 7.5 min, 2.1 h."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
 def decimals(value: float, places: int) -> str:
     """A loss with `places` decimals; a loss that rounds to zero is "0.000…", never "-0.000…"
     (a cross-entropy of a perfectly learnt text comes out a hair below zero in floating point)."""
@@ -92,6 +99,13 @@ class StatusBar(Static):
         if snap.error:
             text.append("\n")
             text.append(f" {visible(snap.error)}  (r resets, d details) ", style("status-bar--error"))
+        elif snap.advice or snap.note:  # what went wrong and what to try, or a command's outcome
+            text.append("\n")
+            line = snap.advice or snap.note
+            if snap.advice and snap.advice.startswith("overfitting"):
+                line += " (b restores them)"
+            kind = "status-bar--error" if snap.advice else "status-bar--value"
+            text.append(f" {visible(line)} ", style(kind))
         self._show(text)
 
     def on_resize(self) -> None:
@@ -110,6 +124,10 @@ class StatusBar(Static):
             items.insert(0, (7, "", f"space/n/e: {snap.more_epochs} more epochs"))
         if snap.val_loss is not None:
             items.append((6, "val", decimals(snap.val_loss, 4)))
+        if snap.best_val is not None:
+            items.append((5, "best", f"{decimals(snap.best_val, 4)} @{snap.best_step}"))
+        if snap.state == "running" and snap.num_batches > 1 and snap.steps_per_sec > 0:
+            items.append((3, "epoch time", _duration(snap.num_batches / snap.steps_per_sec)))
         items += [(4, "chars/s", f"{snap.chars_per_sec:,.0f}"), (5, "lr", f"{snap.lr:g}"),
                   (7, "preset", visible(snap.config.preset))]
         return items
