@@ -10,6 +10,8 @@ nothing to page through, so the key does nothing. (Textual 8.2.8; its own
 
 from __future__ import annotations
 
+from textual import work
+from textual.command import CommandList, CommandPalette
 from textual.widgets import OptionList
 
 _move_page = OptionList._move_page
@@ -24,3 +26,23 @@ def _move_page_when_laid_out(self: OptionList, direction: int) -> None:
 def apply() -> None:
     """Install the guard (idempotent)."""
     OptionList._move_page = _move_page_when_laid_out  # type: ignore[method-assign]
+    apply_palette_fix()
+
+
+def _gather_while_open(body):
+    """The palette's search worker, starting only while the palette still has its list: ctrl+p
+    then escape in one burst ran the worker after the list was gone (NoMatches ended the app)."""
+
+    @work(exclusive=True, group=CommandPalette._GATHER_COMMANDS_GROUP)
+    async def gather(self: CommandPalette, search_value: str) -> None:
+        if not self.is_attached or not self.query(CommandList):
+            return
+        await body(self, search_value)
+
+    return gather
+
+
+def apply_palette_fix() -> None:
+    if not getattr(CommandPalette._gather_commands, "_gru_guarded", False):
+        CommandPalette._gather_commands = _gather_while_open(CommandPalette._gather_commands.__wrapped__)
+        CommandPalette._gather_commands._gru_guarded = True
