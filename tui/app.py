@@ -33,6 +33,7 @@ from gru_core.printable import visible
 from . import keys
 from .closing import while_open
 from .file_actions import FileActions, FileDone
+from .palette import RunCommands
 from .sample_actions import SampleActions
 from .textual_fixes import apply as apply_textual_fixes
 from .widgets.config_form import ConfigForm, config_from_form
@@ -90,6 +91,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
     AUTO_FOCUS = None  # keys drive training from the start; Tab or / move into a field
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     BINDINGS = keys.bindings()  # tui/keys.py: one table for bindings, palette, help, README
+    COMMANDS = App.COMMANDS | {RunCommands}  # "Set temperature to …" (tui/palette.py)
 
     def __init__(
         self,
@@ -286,6 +288,13 @@ class GRUApp(FileActions, SampleActions, App[None]):
         self.query_one(SamplesPane).temperature = self.temperature
         if self.session is not None:
             self.session.sample_temperature = self.temperature  # epoch-end samples too
+
+    def set_temperature(self, temperature: float) -> None:
+        """The palette's "Set temperature to …": the samples pane and the epoch-end samples."""
+        self.temperature = temperature
+        self.query_one(SamplesPane).temperature = temperature
+        if self.session is not None:
+            self.session.sample_temperature = temperature
 
     def action_log_scale(self) -> None:
         chart = self.query_one(LossChart)

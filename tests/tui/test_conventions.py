@@ -61,3 +61,21 @@ async def test_every_config_field_and_the_status_line_explain_themselves_on_hove
                             if t.display)
 
         await wait_until(pilot, lambda: "bits per character" in tooltip_shown(), what="the status tooltip")
+
+
+async def test_palette_sets_a_temperature_by_value():
+    from textual.command import CommandPalette
+
+    app = GRUApp(TrainConfig.default())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        settings = lambda: str(app.query_one("#sample-settings").render()).replace("\xa0", " ")  # noqa: E731
+        for query in ("temperature to 0.5",):
+            await pilot.press("ctrl+p")
+            await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), what="the palette")
+            for ch in query:
+                await pilot.press("space" if ch == " " else ch)
+            await pilot.pause(0.5)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: not isinstance(app.screen, CommandPalette), what="it to close")
+        assert "temp 0.5 " in settings() and app.session.sample_temperature == 0.5
