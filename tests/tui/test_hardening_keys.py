@@ -63,7 +63,7 @@ async def test_log_scale_on_a_one_character_text_draws_a_chart():
         await pilot.press("n", "l")
         await wait_rendered(pilot, lambda s: s.step == 1)
         chart = app.query_one(LossChart)
-        assert chart.log_scale and "log y" in str(chart.render())
+        assert chart.log_scale and "step" in str(chart.render())  # the chart is drawn, axes and all
         assert app.is_running
 
 
