@@ -89,7 +89,8 @@ def wait_trained_on(session: TrainingSession, state: str, before: Snapshot) -> S
     """After start from `state`: running on, or (from finished) config.epochs more, then finished."""
     if state == "finished":
         snap = session.wait_for(lambda s: s.state == "finished" and s.epoch > before.epoch, WAIT)
-        assert snap.epoch == snap.target_epochs == before.epoch + snap.config.epochs
+        # the target moves on by the run's epochs, and the config says the same target
+        assert snap.epoch == snap.target_epochs == snap.config.epochs == before.epoch + before.config.epochs
         return snap
     return session.wait_for(lambda s: s.state == "running" and s.step > before.step + 2, WAIT)
 
@@ -138,7 +139,10 @@ def check_run_epoch(session: TrainingSession, state: str, before: Snapshot) -> N
     assert session.run_epoch() is True
     snap = session.wait_for(lambda s: s.state in ("paused", "finished") and s.step > before.step, WAIT)
     assert snap.batch == 0 and snap.step == (before.epoch + 1) * N_BATCHES
-    assert snap.state == ("finished" if state == "finished" else "paused")
+    # one epoch, then paused; a finished run's target first moves on by its epochs (never 6/5)
+    assert snap.state == "paused" and snap.epoch < snap.target_epochs == snap.config.epochs
+    if state == "finished":
+        assert snap.target_epochs == before.epoch + before.config.epochs
 
 
 def check_reset(session: TrainingSession, state: str, before: Snapshot) -> None:

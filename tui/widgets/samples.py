@@ -157,7 +157,7 @@ class SamplesPane(Vertical):
         view = "held-out text" if self.view == "validation" else "sample"
         items = (f"temp {temperature} (tT)", f"len {self.sample_len} (<>)", f"top-k {top_k} (kK)",
                  f"{view} (v)")
-        shown = "  ".join(item.replace(" ", "\N{NO-BREAK SPACE}") for item in items)  # wraps between items
+        shown = "  ".join(items)
         for line in settings:
             line.update(Text(shown, "dim"))
 
