@@ -26,7 +26,7 @@ from textual.worker import get_current_worker
 from gru_core.errors import GRUError
 
 from .closing import while_open
-from .widgets.samples import SAMPLE_LENGTHS, TOP_KS, SamplesPane, step_through
+from .widgets.samples import SAMPLE_LENGTHS, TOP_KS, SamplesPane, step_through, top_k_options
 
 if TYPE_CHECKING:
     from .widgets.unit_view import Reading
@@ -68,7 +68,10 @@ class SampleActions:
 
     def action_top_k(self, direction: int) -> None:
         pane = self.query_one(SamplesPane)
-        pane.top_k = step_through(TOP_KS, pane.top_k, direction)
+        snap = self.shown
+        options = top_k_options(len(snap.vocab)) if snap is not None else TOP_KS
+        # off is the top of the ladder: K there stays off, k goes to the largest k below V
+        pane.top_k = step_through(options, pane.top_k, direction, default=-1)
 
     def action_scroll_samples(self, pages: int) -> None:
         self.query_one(SamplesPane).scroll_samples(pages)

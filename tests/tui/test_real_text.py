@@ -300,15 +300,19 @@ async def test_top_k_of_1_samples_the_likeliest_character(article_app):
     async with article_app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         pane = article_app.query_one(SamplesPane)
-        await pilot.press("e", "K", "<")
-        assert (pane.top_k, pane.sample_len) == (1, 50)
+        await pilot.press("K")  # off is already the top: K keeps it off
+        assert pane.top_k is None
+        await pilot.press("e", "k", "<")  # V = 4: k from off offers 3, never 4 or more
+        assert (pane.top_k, pane.sample_len) == (3, 50)
+        await pilot.press("k", "k", "k")  # clamped at 1, the most restrictive
+        assert pane.top_k == 1
         assert "top-k 1 (kK)" in str(article_app.query_one("#sample-settings", Static).render())
         await wait_rendered(pilot, lambda s: s.epoch == 1 and s.state == "paused")
         await pilot.press("slash", "M", "a", "enter")
         await wait_until(pilot, lambda: pane.result != "", what="a top-k sample")
         top1 = pane.result.split("  (")[0]
         pane.result = ""
-        await pilot.press("k", *["t"] * 10, "slash", "M", "a", "enter")
+        await pilot.press("K", "K", "K", *["t"] * 10, "slash", "M", "a", "enter")
         assert pane.top_k is None and article_app.temperature == 0
         await wait_until(pilot, lambda: pane.result != "", what="an argmax sample")
         assert pane.result == f"{top1}  (argmax)" and len(top1) == 52

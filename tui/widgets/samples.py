@@ -31,12 +31,19 @@ if TYPE_CHECKING:
 
 SHOWN_SAMPLES = 100  # newest epoch-end samples kept in the scrolling log
 SAMPLE_LENGTHS = (20, 50, 100, 200, 500, 1000, 2000)
-TOP_KS = (None, 1, 2, 3, 5, 10, 20)  # None: every character may be drawn
+# From the most restrictive to none at all (None, "off": every character may be drawn).
+TOP_KS = (1, 2, 3, 5, 10, 20, None)
 
 
-def step_through(options: tuple, now: object, direction: int) -> object:
-    """The option next to `now` in `direction` (clamped at the ends)."""
-    k = options.index(now) if now in options else 0
+def top_k_options(vocab_size: int) -> tuple[int | None, ...]:
+    """The top-k values worth offering: a k of V or more draws from every character anyway."""
+    return tuple(k for k in TOP_KS if k is None or k < vocab_size)
+
+
+def step_through(options: tuple, now: object, direction: int, default: int = 0) -> object:
+    """The option next to `now` in `direction` (clamped at the ends); from options[default]
+    when `now` is not one of them."""
+    k = options.index(now) if now in options else default % len(options)
     return options[max(0, min(len(options) - 1, k + direction))]
 
 
