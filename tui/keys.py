@@ -54,7 +54,7 @@ ROWS: tuple[KeyRow, ...] = (
         Key("right", "time_step(1)", "Next time step t (matrices)"))),
     KeyRow("x", "explain a number: a cell cursor in the matrices pane (arrows move it, the mouse too; "
                 "x or escape leaves); the panel below shows its equation with this batch's numbers", (
-        Key("x", "explain", "Explain a number (cell cursor in the matrices)", "Explain"),)),
+        Key("x", "explain", "Explain a number (cell cursor in the matrices)"),)),
     KeyRow("/", "type a prime in the samples pane; Enter samples from it", (
         Key("slash", "focus_prime", "Sample from a prime", "Prime"),)),
     KeyRow("t / T", "lower / raise the sampling temperature", (

@@ -93,7 +93,7 @@ def nn_gru_curve(config: TrainConfig, budget_s: float, every_s: float) -> list[t
         if i == 0:
             state["h"] = torch.zeros(1, B, H)
         optimizer.zero_grad(set_to_none=True)
-        x = torch.nn.functional.one_hot(X[i], V).float()  # [T, B, V]
+        x = torch.nn.functional.one_hot(X[i].long(), V).float()  # [T, B, V]
         out, h_T = gru(x, state["h"])
         loss = torch.nn.functional.cross_entropy(linear(out).reshape(-1, V), Y[i].reshape(-1))
         loss.backward()

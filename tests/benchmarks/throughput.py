@@ -61,7 +61,7 @@ def nn_gru_runner(size: Size) -> Callable[[], None]:
     gru, linear = torch.nn.GRU(V, H), torch.nn.Linear(H, V)
     params = list(gru.parameters()) + list(linear.parameters())
     optimizer = torch.optim.SGD(params, lr=0.01)
-    X_one_hot = torch.nn.functional.one_hot(X, V).float()  # [N, T, B, V]
+    X_one_hot = torch.nn.functional.one_hot(X.long(), V).float()  # [N, T, B, V]
     state = {"i": 0, "h": torch.zeros(1, B, H)}
 
     def step() -> None:
