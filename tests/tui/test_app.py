@@ -50,7 +50,7 @@ async def test_article_matrices_match_the_trace(article_app):
         view = article_app.query_one(MatricesView)
         trace = article_app._latest.trace
         text = view.plain
-        assert "time step t = 1 of 3" in text
+        assert "t = 1 of 3" in text
         for b in range(2):
             for name in ("h_prev", "z", "r", "h_tilde", "h", "y_hat", "term1"):
                 assert row(getattr(trace, name)[0, b].tolist()) in text, (name, b)
@@ -83,10 +83,10 @@ async def test_left_right_move_the_time_step(article_app):
         view = article_app.query_one(MatricesView)
         trace = article_app._latest.trace
         await pilot.press("right")
-        assert view.t == 1 and "time step t = 2 of 3" in view.plain
+        assert view.t == 1 and "t = 2 of 3" in view.plain
         assert row(trace.h[1, 0].tolist()) in view.plain
         await pilot.press("left", "left")
-        assert view.t == 2 and "time step t = 3 of 3" in view.plain  # wraps around
+        assert view.t == 2 and "t = 3 of 3" in view.plain  # wraps around
         assert row(trace.y_hat[2, 1].tolist()) in view.plain
 
 

@@ -67,7 +67,7 @@ def test_gru_tui_trains_steps_samples_and_quits_in_a_terminal():
     try:
         screen = pane.wait_for(lambda s: " idle " in status_line(s) and "0.7565 -0.3472" in s, 90,
                                "the app to load torch and show the article's first hidden state")
-        assert "time step t = 1 of 3" in screen
+        assert "t = 1 of 3" in screen
 
         pane.keys("Space")
         pane.wait_for(lambda s: " training " in status_line(s), 20, "training to start")

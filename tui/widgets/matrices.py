@@ -373,7 +373,7 @@ class MatricesView(Vertical):
         # batch and step of the trace itself: a running big model reuses an older trace
         # (←/→ is in the border title; this line must fit the pane's 46 columns)
         out.heading(f"batch {snap.trace_batch + 1}/{snap.num_batches} (before step {snap.trace_step + 1})"
-                    f"  time step t = {t + 1} of {T}")
+                    f"  t = {t + 1} of {T}")
         out.heading(f"B = {snap.config.batch_size} ({B} shown)   H = {H}   V = {V}", style="dim")
         for b in range(B):
             line = Text()
