@@ -81,7 +81,7 @@ def test_gru_tui_trains_steps_samples_and_quits_in_a_terminal():
 
         pane.keys("/")
         # the footer drops the training keys once the prime field has the keyboard
-        pane.wait_for(lambda s: "Train/Pause" not in s.rstrip().splitlines()[-1], 20, "the prime field")
+        pane.wait_for(lambda s: "space Train" not in s.rstrip().splitlines()[-1], 20, "the prime field")
         pane.keys("-l", "Ma")
         pane.keys("Enter")
         screen = pane.wait_for(lambda s: "(T=1)" in s, 20, "a sample from the prime 'Ma'")

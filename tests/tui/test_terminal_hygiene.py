@@ -91,7 +91,7 @@ def test_nothing_is_written_to_the_terminal_behind_the_app(tmp_path):
         wait_for(lambda s: " paused " in status_line(s), "training to pause")
         tmux("send-keys", "-t", "app", "/")
         # the footer drops the training keys once the prime field has the keyboard
-        wait_for(lambda s: "Train/Pause" not in s.rstrip().splitlines()[-1], "the prime field to take keys")
+        wait_for(lambda s: "space Train" not in s.rstrip().splitlines()[-1], "the prime field to take keys")
         tmux("send-keys", "-t", "app", "-l", "M§")
         tmux("send-keys", "-t", "app", "Enter")
         wait_for(lambda s: "'§' are not in the" in s, "the prime's inline error")
