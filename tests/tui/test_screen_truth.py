@@ -186,4 +186,4 @@ async def test_the_footer_keeps_help_and_quit_at_80_columns(article_app):
 async def test_the_learning_rate_label_fits_the_config_pane(article_app):
     async with article_app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
-        assert "lr (Enter: live, no reset)" in screen_text(article_app)  # was `learning rate (Enter: live`
+        assert "lr (Enter: live)" in screen_text(article_app)  # was `learning rate (Enter: live`

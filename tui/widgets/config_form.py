@@ -27,7 +27,7 @@ NUMBER_FIELDS = (  # (config field, label)
     ("hidden_size", "hidden size H"),
     ("seq_len", "seq length T"),
     ("batch_size", "batch size B"),
-    ("lr", "lr (Enter: live, no reset)"),  # 26 cells: the pane's width
+    ("lr", "lr (Enter: live)"),  # fits the pane even beside its scrollbar (26 cells less one)
     ("epochs", "epochs"),
     ("seed", "seed"),
     ("clip", "clip grad norm (0: off)"),
