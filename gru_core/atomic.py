@@ -27,7 +27,6 @@ from collections.abc import Callable
 from typing import IO
 
 from .errors import GRUError
-from .printable import visible
 
 _KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
@@ -188,4 +187,6 @@ def _why(exc: OSError) -> str:
 
 
 def _show(path: str) -> str:
-    return repr(visible(path))
+    """A path quoted as the other messages quote one: repr escapes every control character
+    (ESC as \\x1b), so the message cannot drive a terminal, and the rest reads as typed."""
+    return repr(path)

