@@ -272,13 +272,6 @@ class TrainConfig:
     def prime(self) -> str:
         return self.sample_prime or self.text[0]
 
-    def summary(self) -> dict[str, Any]:
-        """The fields worth showing or saving, without the (possibly huge) text."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        out.pop("extra")
-        out["text"] = self.text if len(self.text) <= 80 else self.text[:77] + "..."
-        return out
-
 
 _SHORT = {"hidden_size": "H", "seq_len": "T", "batch_size": "B", "val_fraction": "val"}
 

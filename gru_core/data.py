@@ -33,10 +33,6 @@ class Vocab:
     def size(self) -> int:
         return len(self.chars)
 
-    @property
-    def stoi(self) -> dict[str, int]:
-        return dict(self._stoi)  # type: ignore[attr-defined]
-
     def unknown(self, text: str) -> list[str]:
         """Characters of `text` outside the vocabulary, each once, in order of appearance."""
         seen: dict[str, None] = {}

@@ -104,15 +104,6 @@ def rank_units(hidden: Tensor, by: str = "std") -> list[int]:
     return order
 
 
-def unit_activations(hidden: Tensor, unit: int) -> Tensor:
-    """[n] the activations of one unit, with a GRUError naming the valid range if out of it."""
-    hidden = _check_hidden(hidden)
-    H = hidden.shape[1]
-    if isinstance(unit, bool) or not isinstance(unit, int) or not 0 <= unit < H:
-        raise GRUError(f"hidden unit must be from 0 to {H - 1}; got {unit!r}")
-    return hidden[:, unit]
-
-
 def validation_stretch(trainer: "Trainer", n: int = 400) -> str:
     """The first n characters of the validation part (of the text, when there is none)."""
     config = trainer.config

@@ -11,7 +11,7 @@ applies them between batches; reset and close also cut a step short (the cancel 
 is checked between time steps, in the forward and in the backward, manual or autograd).
 Commands take effect in the order they were called: `reset(); start()` trains the new run.
 
-State machine (STATES, TRANSITIONS):
+State machine (STATES, TRANSITIONS in snapshot.py; `_set_state` refuses any other change):
 
     idle --start/run_epoch--> running --pause / run_epoch's epoch end--> paused
     idle, paused, finished, error --step--> paused   (one batch; finished at the last one)
@@ -22,10 +22,11 @@ State machine (STATES, TRANSITIONS):
     any --reset--> idle; --adopt--> paused (idle for an untrained trainer)
 
 Snapshots are immutable: every tensor in one is a CPU copy nothing writes again, and the
-histories are views of append-only lists, so a UI can keep one as long as it likes. A
-slow subscriber never slows training: while it is busy, newer snapshots replace older
-ones (drop, never queue). `snapshot()` and `wait_for()` see each one as soon as the
-worker publishes it; subscribers get at most `max_rate` calls a second, the newest.
+histories are views of append-only lists, so a UI can keep one as long as it likes. The
+worker builds them (snapshot_builder.py: the trace, the rates, at most `max_rate` a second)
+and posts them on a SnapshotBoard (snapshot.py). `snapshot()` and `wait_for()` see each one
+as soon as it is posted; subscribers get at most `max_rate` calls a second, the newest, and
+a slow subscriber never slows training (newer snapshots replace older ones: drop, never queue).
 
 Threads: torch's intra-op pool is process-wide, but with OpenMP the count a thread
 uses is fixed when it first runs an op. `torch_threads` is applied inside the worker
@@ -43,41 +44,29 @@ import math
 import threading
 import time
 import traceback
-from collections import deque
 from collections.abc import Callable
 
 import torch
 
-from .advice import training_advice
 from .config import TrainConfig
 from .errors import GRUError
-from .explain import batch_detail, model_weights
-from .forward import Trace, forward_trace
 from .history import History, HistoryView
-from .model import GRUModel
 from .sampling import Sample, check_sample_args, sample
 from .snapshot import STATES, TRANSITIONS, EpochSample, Snapshot, SnapshotBoard, Subscriber
+from .snapshot_builder import RateWindow, RunFacts, SnapshotBuilder, check_rate
 from .threads import check_threads, ui_torch_threads
 from .trainer import Cancelled, StepRecord, Trainer, TrainingDiverged
 
-__all__ = ["STATES", "TRANSITIONS", "EpochSample", "Snapshot", "Subscriber", "TrainingSession",
-           "ui_torch_threads"]
+__all__ = ["STATES", "EpochSample", "Snapshot", "Subscriber", "TrainingSession", "ui_torch_threads"]
 
 log = logging.getLogger(__name__)
 
-TRACE_SEQUENCES = 4  # sequences of the batch traced for display (all of them when B <= 4)
-TRACE_CHUNK = 32  # time steps traced between two looks at the cancel event
 PERIODIC_SECONDS = 5.0  # within a long epoch: a validation check and a sample this often
 LONG_STEP = 0.05  # seconds: an autograd step this long can be cut in its backward too
 
 
 def _pack(saved: torch.Tensor) -> torch.Tensor:
     return saved
-
-
-# Snapshots a second: below 0.01 the wait between two outgrows the clock (1e-300 killed the
-# delivery thread); above 1000 a subscriber would be called faster than a screen can draw.
-MIN_RATE, MAX_RATE = 0.01, 1000.0
 
 
 class TrainingSession:
@@ -93,18 +82,14 @@ class TrainingSession:
         trainer: Trainer | None = None,
         history: History | None = None,
     ) -> None:
-        if isinstance(max_rate, bool) or not isinstance(max_rate, (int, float)) or not (
-            MIN_RATE <= max_rate <= MAX_RATE
-        ):
-            raise GRUError(f"max_rate must be from {MIN_RATE:g} to {MAX_RATE:g} snapshots a second, "
-                           f"e.g. 8; got {max_rate!r}")
+        max_rate = check_rate(max_rate)
         if torch_threads is not None:
             check_threads(torch_threads, "torch_threads")
         self._torch_threads = torch_threads
         self._trainer = trainer if trainer is not None else Trainer(config or TrainConfig.default())
         self._history = history if history is not None else History()
         self._samples: list[EpochSample] = []
-        self.max_rate = float(max_rate)
+        self.max_rate = max_rate
         self.sample_temperature = sample_temperature  # for the samples taken at epoch ends
 
         self._cond = threading.Condition()  # guards everything below, wakes the worker
@@ -124,22 +109,16 @@ class TrainingSession:
         self._running_since = -math.inf  # when start/run_epoch last set it running
         self._notes = 0  # +1 at each note, so a repeated one still shows
         self._last_record: StepRecord | None = None
-        self._rate_window: deque[tuple[float, int]] = deque(maxlen=64)
+        self._rates = RateWindow()
         self._step_seconds = math.inf  # the last step's time (unknown: assume long)
 
-        self._step_lock = threading.Lock()  # held by the worker for a whole Trainer.step
-        self._update_lock = threading.Lock()  # held only while the optimizer writes the weights
         self._cancel = threading.Event()
-        self._adopt_trainer(self._trainer)
+        self._trainer.cancel_event = self._cancel
 
-        self._seq = 0
-        self._last_publish = -math.inf
         self._last_sample_at = self._last_val_at = -math.inf
         self._sample_cost = self._val_cost = 0.0
 
-        self._last_trace_at = -math.inf
-        self._trace_cost = 0.0
-        self._latest: Snapshot | None = None  # the worker's copy of the board's latest
+        self._builder = SnapshotBuilder(self.max_rate, self._cancel)
         # The first snapshot has no trace yet: the worker traces at once, with its own
         # torch threads (the caller's may be many, and slow on a busy machine).
         self._board = SnapshotBoard(self._make_snapshot(force=True, lean=True), self.max_rate)
@@ -158,7 +137,7 @@ class TrainingSession:
             self._continue_finished()
             self._pending_steps = 0
             self._stop_at_epoch_end = False
-            self._rate_window.clear()
+            self._rates.clear()
             self._running_since = time.perf_counter()
             self._set_state("running")
 
@@ -192,7 +171,7 @@ class TrainingSession:
             self._continue_finished()
             self._pending_steps = 0
             self._stop_at_epoch_end = True
-            self._rate_window.clear()
+            self._rates.clear()
             self._running_since = time.perf_counter()
             self._set_state("running")
             return True
@@ -272,7 +251,7 @@ class TrainingSession:
         with self._cond:
             trainer = self._next_trainer()
         check_sample_args(trainer.vocab, prime, n, temperature, top_k)
-        model = self._copy_weights(trainer)
+        model = trainer.copy_model()
         return sample(model, trainer.vocab, prime, n, temperature, top_k=top_k, generator=generator,
                       on_char=on_char, cancelled=cancelled)
 
@@ -363,9 +342,13 @@ class TrainingSession:
         return self._board.wait_for(predicate, timeout)
 
     # ================================================================ helpers (hold _cond)
-    def _set_state(self, state: str, *, reset: bool = False) -> None:
-        """Every state change goes through here (`reset`: a new run begins, from any state;
-        the stress test tells legal transitions from new runs by it)."""
+    def _set_state(self, state: str) -> None:
+        """Every state change within a run goes through here; TRANSITIONS says which may."""
+        if state != self._state and state not in TRANSITIONS[self._state]:
+            raise RuntimeError(f"the session cannot go from {self._state} to {state}")  # a bug here
+        self._enter(state)
+
+    def _enter(self, state: str) -> None:
         self._state = state
         if state != "error":
             self._error = self._error_detail = None
@@ -395,22 +378,7 @@ class TrainingSession:
             self._stop_at_epoch_end = False
             self._target_epochs = self._more_epochs = trainer.config.epochs
             self._cancel.set()  # cut the step in progress short: its result is thrown away
-            self._set_state("idle" if trainer.step_count == 0 else "paused", reset=True)
-
-    def _adopt_trainer(self, trainer: Trainer) -> None:
-        """Hook the session's cancel event and update lock into a trainer."""
-        trainer.cancel_event = self._cancel
-        optimizer = trainer.optimizer
-        if getattr(optimizer, "_session_update_lock", None) is self._update_lock:
-            return
-        update, lock = optimizer.step, self._update_lock
-
-        def locked_step(*args, **kwargs):
-            with lock:
-                return update(*args, **kwargs)
-
-        optimizer.step = locked_step  # type: ignore[method-assign]
-        optimizer._session_update_lock = lock  # type: ignore[attr-defined]
+            self._enter("idle" if trainer.step_count == 0 else "paused")  # a new run, from any state
 
     # ================================================================ worker
     def _run(self) -> None:
@@ -436,7 +404,7 @@ class TrainingSession:
 
     def _is_stale(self) -> bool:
         """Does the latest snapshot miss a change (a command's, or a rate-limited step's)?"""
-        snap, trainer = self._latest, self._trainer
+        snap, trainer = self._builder.latest, self._trainer
         return snap is None or (snap.run_id, snap.state, snap.step, snap.lr, snap.error,
                                 snap.notes) != (
             self._run_id, self._state, trainer.step_count, trainer.lr, self._error, self._notes)
@@ -481,13 +449,13 @@ class TrainingSession:
         trainer, history = self._pending_reset
         self._pending_reset = None
         self._cancel.clear()
-        self._adopt_trainer(trainer)
+        trainer.cancel_event = self._cancel
         self._trainer, self._history, self._samples = trainer, history, []
         self._note = None
         self._run_id += 1
         self._last_record = None
         self._step_seconds = math.inf
-        self._rate_window.clear()
+        self._rates.clear()
         self._last_sample_at = self._last_val_at = -math.inf
 
     def _train_one(self, trainer: Trainer, single: bool) -> None:
@@ -496,12 +464,11 @@ class TrainingSession:
         # backward reads (too costly for a short step: ~25% at the article's size).
         cut_backward = trainer.config.backward == "autograd" and self._step_seconds > LONG_STEP
         try:
-            with self._step_lock:
-                if cut_backward:
-                    with torch.autograd.graph.saved_tensors_hooks(_pack, self._unpack_unless_cancelled):
-                        record = trainer.step()
-                else:
+            if cut_backward:
+                with torch.autograd.graph.saved_tensors_hooks(_pack, self._unpack_unless_cancelled):
                     record = trainer.step()
+            else:
+                record = trainer.step()
             self._step_seconds = record.seconds
         except Cancelled:
             return  # a reset or close is waiting; it publishes
@@ -514,7 +481,7 @@ class TrainingSession:
             self._last_record = record
             epoch_end = trainer.batch_index == 0
             self._history.add_step(record.loss, epoch_end=epoch_end)
-            self._rate_window.append((time.perf_counter(), trainer.chars_per_step))
+            self._rates.add(trainer.chars_per_step)
             before = self._state
             if epoch_end and trainer.epoch >= self._target_epochs:
                 self._stop_at_epoch_end = False
@@ -551,7 +518,7 @@ class TrainingSession:
         return saved
 
     def _is_stale_state(self) -> bool:
-        snap = self._latest
+        snap = self._builder.latest
         return snap is None or snap.state != self._state
 
     def _epoch_end_extras(self, trainer: Trainer, force: bool) -> None:
@@ -605,18 +572,10 @@ class TrainingSession:
         except Exception:  # noqa: BLE001 - the trace itself may be what fails
             self._publish(force=True, lean=True)
 
-    def _copy_weights(self, trainer: Trainer) -> GRUModel:
-        with self._update_lock:
-            model = trainer.model.detached_copy()
-        if all(bool(torch.isfinite(t).all()) for t in (model.W, model.U, model.b, model.Wy, model.by)):
-            return model
-        with self._step_lock:  # a diverged update, about to be undone: wait for the step to end
-            return trainer.model.detached_copy()
-
     # ================================================================ publishing
     def _publish(self, force: bool = False, lean: bool = False) -> None:
         """Publish a snapshot (on the worker only). lean: no new trace or gradients."""
-        if not force and time.perf_counter() - self._last_publish < 1.0 / self.max_rate:
+        if not force and not self._builder.due():
             return
         try:
             snap = self._make_snapshot(force, lean)
@@ -624,92 +583,20 @@ class TrainingSession:
             return  # a reset or close is waiting; it publishes
         if snap is not None:
             self._board.post(snap)
-            self._last_publish = time.perf_counter()
+            self._builder.published()
 
     def _make_snapshot(self, force: bool, lean: bool = False) -> Snapshot | None:
-        """None while a reset waits: the new run's state must not show the old run's numbers.
-
-        While running, the trace is refreshed only as often as it costs at most ~10% of
-        the time (for a big model it takes a good part of a step); a forced publication
-        (a state change, a single step) always traces the current batch. lean: no new
-        trace or gradients at all.
-        """
+        """None while a reset waits: the new run's state must not show the old run's numbers."""
         with self._cond:
             if self._pending_reset is not None:
                 return None
-            trainer, history, run_id = self._trainer, self._history, self._run_id
-            state, error, error_detail = self._state, self._error, self._error_detail
-            note, notes = self._note, self._notes
-            record, target, more = self._last_record, self._target_epochs, self._more_epochs
-            views = history.views()
-            samples = HistoryView(self._samples)
-            window = list(self._rate_window)
-        previous = self._latest
-        same_run = previous is not None and previous.run_id == run_id
-        if not lean:
-            grads = {k: v.detach().to("cpu", copy=True) for k, v in trainer.last_grads.items()}
-        elif same_run and previous.step == trainer.step_count:
-            grads = previous.grads
-        else:
-            grads = {}
-        now = time.perf_counter()
-        if not lean and (force or not same_run or previous.trace is None
-                         or now - self._last_trace_at >= 10 * self._trace_cost):
-            trace, trace_step, trace_batch = (self._current_trace(trainer), trainer.step_count,
-                                              trainer.batch_index)
-            detail = batch_detail(model_weights(trainer.model), trace, trainer.config.reset, self._cancel)
-            self._last_trace_at = time.perf_counter()
-            self._trace_cost = self._last_trace_at - now
-        elif same_run:
-            trace, trace_step, trace_batch = previous.trace, previous.trace_step, previous.trace_batch
-            detail = previous.detail
-        else:
-            trace, trace_step, trace_batch, detail = None, 0, 0, None
-        steps_per_sec = chars_per_sec = 0.0
-        if state == "running" and len(window) >= 2:
-            span = window[-1][0] - window[0][0]
-            if span > 0:
-                steps_per_sec = (len(window) - 1) / span
-                chars_per_sec = sum(c for _, c in window[1:]) / span
-        self._seq += 1
-        self._latest = Snapshot(
-            seq=self._seq, state=state, config=trainer.config, vocab=trainer.vocab.chars,
-            epoch=trainer.epoch, target_epochs=target, step=trainer.step_count,
-            batch=trainer.batch_index, num_batches=trainer.num_batches, lr=trainer.lr,
-            loss=record.loss if record else (views.losses[-1] if len(views.losses) else None),  # a loaded run
-            grad_norm=record.grad_norm if record else None,
-            losses=views.losses, epoch_losses=views.epoch_losses, epoch_steps=views.epoch_steps,
-            val_losses=views.val_losses,
-            uniform_loss=trainer.uniform_loss, trace=trace, grads=grads,
-            steps_per_sec=steps_per_sec, chars_per_sec=chars_per_sec, samples=samples,
-            error=error, error_detail=error_detail, run_id=run_id, trace_step=trace_step, more_epochs=more,
-            best_val=trainer.best_val, best_step=trainer.best_step, note=note, notes=notes,
-            advice=training_advice(views.losses, views.val_losses, trainer.uniform_loss, trainer.lr),
-            trace_batch=trace_batch, detail=detail,
-        )
-        return self._latest
-
-    @torch.no_grad()
-    def _current_trace(self, trainer: Trainer) -> Trace:
-        """The batch about to be trained, from the hidden state carried into it.
-
-        Traced TRACE_CHUNK time steps at a time, so that reset and close cut it short
-        (Cancelled); the pieces join into exactly the trace of the whole batch.
-        """
-        i = trainer.batch_index
-        k = min(trainer.config.batch_size, TRACE_SEQUENCES)
-        h = trainer.h[:k] if i != 0 else trainer.model.zero_state(k)
-        x, y = (t[:, :k] for t in trainer.batch(i))  # [T, k]
-        pieces = []
-        # No lock: this runs on the worker, the only thread that writes the weights.
-        for t in range(0, x.shape[0], TRACE_CHUNK):
-            if self._cancel.is_set():
-                raise Cancelled()
-            piece = forward_trace(trainer.model, x[t:t + TRACE_CHUNK], y[t:t + TRACE_CHUNK], h)
-            pieces.append(piece)
-            h = piece.h[-1]
-        if len(pieces) == 1:
-            return pieces[0].detached_cpu()
-        joined = {name: torch.cat([getattr(p, name) for p in pieces]) for name in Trace.__dataclass_fields__
-                  if name != "loss"}
-        return Trace(loss=joined["term3"].mean(), **joined).detached_cpu()  # loss = mean_t term3
+            steps_per_sec, chars_per_sec = self._rates.rates() if self._state == "running" else (0.0, 0.0)
+            trainer = self._trainer
+            facts = RunFacts(
+                state=self._state, run_id=self._run_id, error=self._error, error_detail=self._error_detail,
+                note=self._note, notes=self._notes, record=self._last_record,
+                target_epochs=self._target_epochs, more_epochs=self._more_epochs,
+                history=self._history.views(), samples=HistoryView(self._samples),
+                steps_per_sec=steps_per_sec, chars_per_sec=chars_per_sec,
+            )
+        return self._builder.build(trainer, facts, force=force, lean=lean)

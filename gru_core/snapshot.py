@@ -86,6 +86,7 @@ class Snapshot:
     advice: str | None = None  # what looks wrong and what to try (gru_core.advice)
     trace_batch: int = 0  # the batch index the trace is of (== batch, but for a big model running)
     detail: BatchDetail | None = None  # the trace's weights and backward pass: what explains its numbers
+    val_note: str | None = None  # why validation that was asked for is not done (Trainer.val_note)
 
     @property
     def val_loss(self) -> float | None:

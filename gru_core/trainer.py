@@ -21,7 +21,7 @@ from .data import Vocab, make_batches
 from .errors import GRUError
 from .forward import Cancelled, Trace, forward_loss, forward_nll, forward_trace
 from .model import GRUModel
-from .sampling import Sample, sample
+from .sampling import sample
 
 
 class TrainingDiverged(GRUError):
@@ -54,6 +54,9 @@ class Trainer:
 
     def __init__(self, config: TrainConfig) -> None:
         self._stepping = threading.Lock()
+        # Held while the weights change: the update, its finite check and a rollback, and
+        # restore_best. copy_model() takes it, so another thread never copies a half update.
+        self.weights_lock = threading.Lock()
         try:
             self._build(config)
         except (MemoryError, RuntimeError) as exc:
@@ -199,15 +202,16 @@ class Trainer:
             backup = self._weights_backup = [p.detach().clone() for p in params]
         else:
             torch._foreach_copy_(backup, [p.detach() for p in params])
-        self.optimizer.step()
-        # Finite weights have a finite sum of |w| (one op for all, one sync); it overflows
-        # only past 3e38, where the weights are lost anyway.
-        with torch.no_grad():
-            weights_sum = float(torch.stack(torch._foreach_norm(params, 1)).sum())
-        if not math.isfinite(weights_sum):
+        with self.weights_lock:
+            self.optimizer.step()
+            # Finite weights have a finite sum of |w| (one op for all, one sync); it overflows
+            # only past 3e38, where the weights are lost anyway.
             with torch.no_grad():
-                for p, saved in zip(params, backup):
-                    p.copy_(saved)
+                weights_sum = float(torch.stack(torch._foreach_norm(params, 1)).sum())
+                if not math.isfinite(weights_sum):
+                    for p, saved in zip(params, backup):
+                        p.copy_(saved)
+        if not math.isfinite(weights_sum):
             raise TrainingDiverged(
                 f"weights became infinite at step {self.step_count + 1}; lower the learning "
                 f"rate (now {self.lr:g}); the weights of the last good step are kept"
@@ -324,29 +328,30 @@ class Trainer:
         if self.best_state is None:
             raise GRUError("no best weights yet: they are kept at each validation check, "
                            "which needs a validation share (val_fraction > 0)")
-        with torch.no_grad():
+        with torch.no_grad(), self.weights_lock:
             self.model.load_state_dict({k: v.clone() for k, v in self.best_state.items()})
         self.h = self.model.zero_state(self.config.batch_size)
         return self.best_step
+
+    def copy_model(self) -> GRUModel:
+        """A copy of the weights, safe to take from any thread while another one steps.
+
+        The update, its finite check and a rollback happen under weights_lock, so the copy
+        is always of the weights of a good step (it waits at most for one update).
+        """
+        with self.weights_lock:
+            return self.model.detached_copy()
 
     def sample(
         self, prime: str, n: int, temperature: float = 1.0, *, top_k: int | None = None,
         generator: torch.Generator | None = None, on_char=None,
     ) -> str:
         """prime + n characters; temperature 0 is argmax."""
-        return self.sample_detailed(
-            prime, n, temperature, top_k=top_k, generator=generator, on_char=on_char
-        ).text
-
-    def sample_detailed(
-        self, prime: str, n: int, temperature: float = 1.0, *, top_k: int | None = None,
-        generator: torch.Generator | None = None, on_char=None,
-    ) -> Sample:
         gen = self.sample_generator if generator is None else generator
         return sample(
             self.model, self.vocab, prime, n, temperature, top_k=top_k, generator=gen,
             on_char=on_char,
-        )
+        ).text
 
 
 VALIDATION_STREAM_CHARS = 256  # each validation stream reads at least this many characters

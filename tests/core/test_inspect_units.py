@@ -11,9 +11,9 @@ from gru_core.inspect_units import (
     rank_units,
     read_held_out,
     read_through,
-    unit_activations,
     validation_stretch,
 )
+from gru_core.sampling import sample as draw
 from gru_core.session import TrainingSession
 
 
@@ -49,7 +49,7 @@ def test_a_trained_model_is_confident_on_the_text_it_learned(math_trainer):
 def test_read_through_agrees_with_the_sampler(math_trainer):
     # the sampler runs the same equations in numpy (for speed): equal to float32 rounding
     generator = torch.Generator().manual_seed(3)
-    sample = math_trainer.sample_detailed("Ma", 12, temperature=1.0, generator=generator)
+    sample = draw(math_trainer.model, math_trainer.vocab, "Ma", 12, temperature=1.0, generator=generator)
     probs, hidden = read_through(math_trainer, None, sample.text)
     p = len(sample.prime)
     assert torch.allclose(probs[p:], sample.probs, atol=1e-6, rtol=0)
@@ -106,15 +106,10 @@ def test_ranked_units_of_a_trained_model_respond_to_the_text(math_trainer):
     _, hidden = read_through(math_trainer, None, "MathMathMathMath")
     order = rank_units(hidden)
     assert sorted(order) == list(range(16))
-    top, bottom = unit_activations(hidden, order[0]), unit_activations(hidden, order[-1])
+    top, bottom = hidden[:, order[0]], hidden[:, order[-1]]
     assert float(top.std()) >= float(bottom.std())
     # The top unit follows the 4-character rhythm of 'Math': same value every 4 characters.
     assert torch.allclose(top[4:8], top[8:12], atol=0.05)
-
-
-def test_unit_activations_range_check():
-    with pytest.raises(GRUError, match="hidden unit must be from 0 to 2; got 3"):
-        unit_activations(torch.zeros(4, 3), 3)
 
 
 def test_validation_stretch_is_held_out_text_when_there_is_some():

@@ -3,6 +3,7 @@
 import torch
 
 from gru_core import TrainConfig, Trainer
+from gru_core.sampling import sample
 
 
 def test_sample_returns_prime_plus_n_and_is_repeatable_with_a_seed():
@@ -24,7 +25,7 @@ def test_generated_characters_are_fed_back():
 
 def test_detailed_sample_gives_probabilities_and_hidden_states():
     trainer = Trainer(TrainConfig.default())
-    s = trainer.sample_detailed("Ma", 12, temperature=0)
+    s = sample(trainer.model, trainer.vocab, "Ma", 12, temperature=0)
     assert s.text == s.prime + s.generated and len(s.generated) == 12
     assert s.probs.shape == (12,) and s.hidden.shape == (12, trainer.config.hidden_size)
     assert bool(((s.probs > 0) & (s.probs <= 1)).all())

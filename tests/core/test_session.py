@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import gru_core.bptt as bptt_module
+import gru_core.snapshot_builder as snapshot_builder
 import gru_core.trainer as trainer_module
 from gru_core import GRUError, TrainConfig, Trainer
 from gru_core.history import History
@@ -465,10 +466,10 @@ def test_a_failing_trace_is_published_too(make, monkeypatch):
     session = make()
     session.wait_for(lambda s: s.trace is not None, WAIT)
 
-    def broken_trace(trainer):
+    def broken_trace(trainer, cancel):
         raise ValueError("trace exploded")
 
-    monkeypatch.setattr(session, "_current_trace", broken_trace)
+    monkeypatch.setattr(snapshot_builder, "trace_batch", broken_trace)
     session.step()
     snap = session.wait_for(lambda s: s.state == "error", WAIT)
     assert "trace exploded" in snap.error and snap.step == 1 and session.alive
