@@ -7,11 +7,12 @@
                                                                     at most max_rate per second
 
 Commands never wait for training: they record what was asked and return. The worker
-applies them between batches; reset and close also cut a step short (the cancel event
+(session_worker.py) applies them between batches; reset and close also cut a step short (the cancel event
 is checked between time steps, in the forward and in the backward, manual or autograd).
 Commands take effect in the order they were called: `reset(); start()` trains the new run.
 
-State machine (STATES, TRANSITIONS in snapshot.py; `_set_state` refuses any other change):
+State machine (STATES, TRANSITIONS in snapshot.py; SessionState.set_state refuses any
+other change; session_state.py holds what commands and worker share, under one lock):
 
     idle --start/run_epoch--> running --pause / run_epoch's epoch end--> paused
     idle, paused, finished, error --step--> paused   (one batch; finished at the last one)
@@ -39,34 +40,25 @@ torch loads (`prefer_passive_openmp`): spinning threads beside one busy process 
 
 from __future__ import annotations
 
-import logging
-import math
 import threading
 import time
-import traceback
 from collections.abc import Callable
 
 import torch
 
 from .config import TrainConfig
 from .errors import GRUError
-from .history import History, HistoryView
+from .history import History
 from .sampling import Sample, check_sample_args, sample
-from .snapshot import STATES, TRANSITIONS, EpochSample, Snapshot, SnapshotBoard, Subscriber
-from .snapshot_builder import RateWindow, RunFacts, SnapshotBuilder, check_rate
+from .session_state import SessionState
+from .session_worker import PERIODIC_SECONDS, SessionWorker
+from .snapshot import STATES, EpochSample, Snapshot, Subscriber
+from .snapshot_builder import check_rate
 from .threads import check_threads, ui_torch_threads
-from .trainer import Cancelled, StepRecord, Trainer, TrainingDiverged
+from .trainer import Trainer
 
-__all__ = ["STATES", "EpochSample", "Snapshot", "Subscriber", "TrainingSession", "ui_torch_threads"]
-
-log = logging.getLogger(__name__)
-
-PERIODIC_SECONDS = 5.0  # within a long epoch: a validation check and a sample this often
-LONG_STEP = 0.05  # seconds: an autograd step this long can be cut in its backward too
-
-
-def _pack(saved: torch.Tensor) -> torch.Tensor:
-    return saved
+__all__ = ["PERIODIC_SECONDS", "STATES", "EpochSample", "Snapshot", "Subscriber", "TrainingSession",
+           "ui_torch_threads"]
 
 
 class TrainingSession:
@@ -82,98 +74,63 @@ class TrainingSession:
         trainer: Trainer | None = None,
         history: History | None = None,
     ) -> None:
-        max_rate = check_rate(max_rate)
+        self.max_rate = check_rate(max_rate)
         if torch_threads is not None:
             check_threads(torch_threads, "torch_threads")
-        self._torch_threads = torch_threads
-        self._trainer = trainer if trainer is not None else Trainer(config or TrainConfig.default())
-        self._history = history if history is not None else History()
-        self._samples: list[EpochSample] = []
-        self.max_rate = max_rate
-        self.sample_temperature = sample_temperature  # for the samples taken at epoch ends
+        trainer = trainer if trainer is not None else Trainer(config or TrainConfig.default())
+        self._s = SessionState(trainer, history if history is not None else History(), sample_temperature)
+        self._cond = self._s.cond
+        self._worker = SessionWorker(self._s, self.max_rate, torch_threads)
+        self._board = self._worker.board
 
-        self._cond = threading.Condition()  # guards everything below, wakes the worker
-        self._state = "idle" if self._trainer.step_count == 0 else "paused"
-        self._run_id = 0
-        self._pending_steps = 0
-        self._stop_at_epoch_end = False
-        self._pending_reset: tuple[Trainer, History] | None = None
-        self._pending_lr: float | None = None
-        self._jobs: list[Callable[[Trainer, History], None]] = []
-        self._closing = False
-        self._target_epochs = self._trainer.config.epochs
-        self._more_epochs = self._trainer.config.epochs  # what continuing a finished run adds
-        self._error: str | None = None
-        self._error_detail: str | None = None
-        self._note: str | None = None  # a command's outcome or why training stopped
-        self._running_since = -math.inf  # when start/run_epoch last set it running
-        self._notes = 0  # +1 at each note, so a repeated one still shows
-        self._last_record: StepRecord | None = None
-        self._rates = RateWindow()
-        self._step_seconds = math.inf  # the last step's time (unknown: assume long)
+    @property
+    def sample_temperature(self) -> float:
+        """The temperature of the samples taken at epoch ends."""
+        return self._s.sample_temperature
 
-        self._cancel = threading.Event()
-        self._trainer.cancel_event = self._cancel
-
-        self._last_sample_at = self._last_val_at = -math.inf
-        self._sample_cost = self._val_cost = 0.0
-
-        self._builder = SnapshotBuilder(self.max_rate, self._cancel)
-        # The first snapshot has no trace yet: the worker traces at once, with its own
-        # torch threads (the caller's may be many, and slow on a busy machine).
-        self._board = SnapshotBoard(self._make_snapshot(force=True, lean=True), self.max_rate)
-        self._worker = threading.Thread(target=self._run, name="gru-train", daemon=True)
-        self._worker.start()
+    @sample_temperature.setter
+    def sample_temperature(self, value: float) -> None:
+        self._s.sample_temperature = value
 
     # ================================================================ commands
     def start(self) -> None:
         """Train continuously until config.epochs are done (finished) or pause() is called.
 
-        From finished, trains as many epochs again (see _continue_finished).
+        From finished, trains as many epochs again (see SessionState.continue_finished).
         """
         with self._cond:
-            if self._closing or self._state == "running":
+            if self._s.closing or self._s.state == "running":
                 return
-            self._continue_finished()
-            self._pending_steps = 0
-            self._stop_at_epoch_end = False
-            self._rates.clear()
-            self._running_since = time.perf_counter()
-            self._set_state("running")
+            self._s.set_running(stop_at_epoch_end=False)
 
     def pause(self) -> None:
         """Stop after the step in progress (and drop steps asked for but not yet taken)."""
         with self._cond:
-            self._pending_steps = 0
-            self._stop_at_epoch_end = False
-            if self._state == "running":
-                self._set_state("paused")
+            self._s.pending_steps = 0
+            self._s.stop_at_epoch_end = False
+            if self._s.state == "running":
+                self._s.set_state("paused")
 
     def toggle(self) -> None:
         with self._cond:
-            self.pause() if self._state == "running" else self.start()
+            self.pause() if self._s.state == "running" else self.start()
 
     def step(self) -> bool:
         """Train exactly one batch, unless running (then False, and nothing changes)."""
         with self._cond:
-            if self._closing or self._state == "running":
+            if self._s.closing or self._s.state == "running":
                 return False
-            self._continue_finished()
-            self._pending_steps += 1
+            self._s.continue_finished()
+            self._s.pending_steps += 1
             self._cond.notify_all()
             return True
 
     def run_epoch(self) -> bool:
         """Train the rest of the current epoch (a whole one at an epoch start), then pause."""
         with self._cond:
-            if self._closing or self._state == "running":
+            if self._s.closing or self._s.state == "running":
                 return False
-            self._continue_finished()
-            self._pending_steps = 0
-            self._stop_at_epoch_end = True
-            self._rates.clear()
-            self._running_since = time.perf_counter()
-            self._set_state("running")
+            self._s.set_running(stop_at_epoch_end=True)
             return True
 
     def reset(self, config: TrainConfig | None = None) -> None:
@@ -187,7 +144,7 @@ class TrainingSession:
             raise GRUError(f"reset takes a TrainConfig or nothing; got {type(config).__name__}")
         new_config = config if config is not None else self.config
         new_config.validate()  # a config changed behind the frozen dataclass's back
-        if self._closing:
+        if self._s.closing:
             return
         try:
             trainer = Trainer(new_config)
@@ -198,7 +155,8 @@ class TrainingSession:
                 f"could not set up training with this config ({type(exc).__name__}: {exc}); "
                 f"try a smaller hidden_size, batch_size or seq_len"
             ) from exc
-        self._install(trainer, History(), keep_lr=config is None)
+        with self._cond:
+            self._s.install(trainer, History(), keep_lr=config is None)
 
     def adopt(self, trainer: Trainer, history: History | None = None) -> None:
         """Replace the run with a loaded one (a checkpoint), paused where it stopped."""
@@ -206,7 +164,8 @@ class TrainingSession:
             raise GRUError(f"adopt takes a Trainer; got {type(trainer).__name__}")
         if history is not None and not isinstance(history, History):
             raise GRUError(f"adopt takes a History or None; got {type(history).__name__}")
-        self._install(trainer, history if history is not None else History(), keep_lr=False)
+        with self._cond:
+            self._s.install(trainer, history if history is not None else History(), keep_lr=False)
 
     def restore_best(self) -> None:
         """Put back the weights of the best validation loss, between steps; training holds.
@@ -222,20 +181,17 @@ class TrainingSession:
                 note = (f"restored the best weights: val {trainer.best_val:.4f} from step {step} "
                         f"(training goes on from them)")
             with self._cond:
-                self._note = note
-                self._notes += 1
+                self._s.add_note(note)
 
         with self._cond:
-            if self._closing:
-                return
-            self._jobs.append(job)
-            self._cond.notify_all()
+            if not self._s.closing:
+                self._s.add_job(job)
 
     def set_lr(self, value: float) -> None:
         """Takes effect from the next step, without a reset. GRUError if not a valid lr."""
         self.config.replace(lr=value)  # validates; raises GRUError with the reason
         with self._cond:
-            self._pending_lr = float(value)
+            self._s.pending_lr = float(value)
             self._cond.notify_all()
 
     def sample(
@@ -249,7 +205,7 @@ class TrainingSession:
         draws from torch's global one; pass a seeded generator for repeatable samples.
         """
         with self._cond:
-            trainer = self._next_trainer()
+            trainer = self._s.next_trainer()
         check_sample_args(trainer.vocab, prime, n, temperature, top_k)
         model = trainer.copy_model()
         return sample(model, trainer.vocab, prime, n, temperature, top_k=top_k, generator=generator,
@@ -260,8 +216,8 @@ class TrainingSession:
 
         Waits for the step in progress, at most one batch; fn's exception is raised here.
         """
-        if threading.current_thread() is self._worker:
-            return fn(self._trainer, self._history)
+        if threading.current_thread() is self._worker.thread:
+            return fn(self._s.trainer, self._s.history)
         done = threading.Event()
         box: dict[str, object] = {}
 
@@ -274,12 +230,11 @@ class TrainingSession:
                 done.set()
 
         with self._cond:
-            if self._closing:
+            if self._s.closing:
                 raise GRUError("the session is closed; start a new one")
-            self._jobs.append(job)
-            self._cond.notify_all()
+            self._s.add_job(job)
         while not done.wait(0.05):
-            if not self._worker.is_alive():
+            if not self._worker.thread.is_alive():
                 raise GRUError("the training thread has stopped (the session was closed)")
         if "error" in box:
             raise box["error"]  # type: ignore[misc]
@@ -291,12 +246,12 @@ class TrainingSession:
         A subscriber blocked in its callback keeps the (daemon) delivery thread alive.
         """
         with self._cond:
-            self._closing = True
-            self._cancel.set()
+            self._s.closing = True
+            self._s.cancel.set()
             self._cond.notify_all()
         self._board.close()
         deadline = time.monotonic() + timeout
-        for thread in (self._worker, self._board.thread):
+        for thread in (self._worker.thread, self._board.thread):
             if thread is not threading.current_thread():
                 thread.join(max(0.01, deadline - time.monotonic()))
 
@@ -311,16 +266,16 @@ class TrainingSession:
     def config(self) -> TrainConfig:
         """The config of the run (of the new one, right after reset)."""
         with self._cond:
-            return self._next_trainer().config
+            return self._s.next_trainer().config
 
     @property
     def state(self) -> str:
         with self._cond:
-            return self._state
+            return self._s.state
 
     @property
     def alive(self) -> bool:
-        return self._worker.is_alive()
+        return self._worker.thread.is_alive()
 
     def snapshot(self) -> Snapshot:
         """The latest published snapshot."""
@@ -340,263 +295,3 @@ class TrainingSession:
             raise GRUError(f"timeout must be a number of seconds, 0 or more (inf waits for ever); "
                            f"got {timeout!r}")
         return self._board.wait_for(predicate, timeout)
-
-    # ================================================================ helpers (hold _cond)
-    def _set_state(self, state: str) -> None:
-        """Every state change within a run goes through here; TRANSITIONS says which may."""
-        if state != self._state and state not in TRANSITIONS[self._state]:
-            raise RuntimeError(f"the session cannot go from {self._state} to {state}")  # a bug here
-        self._enter(state)
-
-    def _enter(self, state: str) -> None:
-        self._state = state
-        if state != "error":
-            self._error = self._error_detail = None
-        self._cond.notify_all()
-
-    def _continue_finished(self) -> None:
-        """Training a finished run (space, n or e) first moves its target as many epochs on as
-        the run was set up with; config.epochs follows, so the config pane and the status
-        line show the same target (epoch never runs past it)."""
-        trainer = self._next_trainer()
-        if trainer.epoch >= self._target_epochs:
-            self._target_epochs = trainer.epoch + self._more_epochs
-            trainer.config = trainer.config.replace(epochs=self._target_epochs)
-
-    def _next_trainer(self) -> Trainer:
-        """The trainer commands act on: a reset's new one as soon as reset() returns."""
-        return self._pending_reset[0] if self._pending_reset is not None else self._trainer
-
-    def _install(self, trainer: Trainer, history: History, *, keep_lr: bool) -> None:
-        with self._cond:
-            if self._closing:
-                return
-            self._pending_reset = (trainer, history)
-            if not keep_lr:
-                self._pending_lr = None
-            self._pending_steps = 0
-            self._stop_at_epoch_end = False
-            self._target_epochs = self._more_epochs = trainer.config.epochs
-            self._cancel.set()  # cut the step in progress short: its result is thrown away
-            self._enter("idle" if trainer.step_count == 0 else "paused")  # a new run, from any state
-
-    # ================================================================ worker
-    def _run(self) -> None:
-        if self._torch_threads is not None:
-            torch.set_num_threads(self._torch_threads)  # fixes this thread's OpenMP count
-        first = True
-        while True:
-            try:
-                if first:
-                    first = False
-                    self._publish(force=True)  # the first snapshot with a trace
-                if not self._run_once():
-                    return
-            except BaseException as exc:  # never die: publish and take the next command
-                try:
-                    self._fail(exc)
-                except BaseException:  # noqa: BLE001 - not even publishing the fault may kill it
-                    log.exception("could not publish a training fault")
-
-    def _has_work(self) -> bool:
-        return bool(self._closing or self._pending_reset or self._jobs or self._pending_lr is not None
-                    or self._pending_steps or self._state == "running")
-
-    def _is_stale(self) -> bool:
-        """Does the latest snapshot miss a change (a command's, or a rate-limited step's)?"""
-        snap, trainer = self._builder.latest, self._trainer
-        return snap is None or (snap.run_id, snap.state, snap.step, snap.lr, snap.error,
-                                snap.notes) != (
-            self._run_id, self._state, trainer.step_count, trainer.lr, self._error, self._notes)
-
-    def _run_once(self) -> bool:
-        """One pass of the worker loop; False when closing."""
-        with self._cond:
-            while not self._has_work() and not self._is_stale():
-                self._cond.wait()
-            closing = self._closing
-            loaded = False
-            if not closing:
-                if self._pending_reset is not None:
-                    self._take_reset()
-                    loaded = self._trainer.step_count > 0  # a checkpoint: show its sample at once
-                if self._pending_lr is not None:
-                    lr, self._pending_lr = self._pending_lr, None
-                    self._trainer.set_lr(lr)
-                jobs, self._jobs = self._jobs, []
-                trainer, history = self._trainer, self._history
-                do_step = self._state == "running" or self._pending_steps > 0
-                single = self._state != "running"
-                if do_step and single:
-                    self._pending_steps -= 1
-        if closing:
-            with self._cond:
-                if self._pending_reset is not None:
-                    self._take_reset()
-            self._publish(force=True, lean=True)
-            return False
-        if loaded:
-            self._epoch_end_extras(trainer, force=True)
-        for job in jobs:
-            job(trainer, history)
-        if do_step:
-            self._train_one(trainer, single)
-        else:
-            self._publish(force=True)
-        return True
-
-    def _take_reset(self) -> None:
-        trainer, history = self._pending_reset
-        self._pending_reset = None
-        self._cancel.clear()
-        trainer.cancel_event = self._cancel
-        self._trainer, self._history, self._samples = trainer, history, []
-        self._note = None
-        self._run_id += 1
-        self._last_record = None
-        self._step_seconds = math.inf
-        self._rates.clear()
-        self._last_sample_at = self._last_val_at = -math.inf
-
-    def _train_one(self, trainer: Trainer, single: bool) -> None:
-        # The manual backward looks at the cancel event between time steps; autograd's
-        # does not, so a long autograd step gets a hook that does, at every saved tensor
-        # backward reads (too costly for a short step: ~25% at the article's size).
-        cut_backward = trainer.config.backward == "autograd" and self._step_seconds > LONG_STEP
-        try:
-            if cut_backward:
-                with torch.autograd.graph.saved_tensors_hooks(_pack, self._unpack_unless_cancelled):
-                    record = trainer.step()
-            else:
-                record = trainer.step()
-            self._step_seconds = record.seconds
-        except Cancelled:
-            return  # a reset or close is waiting; it publishes
-        except TrainingDiverged as exc:  # the weights are still those of the last good step
-            self._fail(exc, with_traceback=False)
-            return
-        with self._cond:
-            if self._pending_reset is not None:
-                return  # this run is being replaced: its last step does not matter
-            self._last_record = record
-            epoch_end = trainer.batch_index == 0
-            self._history.add_step(record.loss, epoch_end=epoch_end)
-            self._rates.add(trainer.chars_per_step)
-            before = self._state
-            if epoch_end and trainer.epoch >= self._target_epochs:
-                self._stop_at_epoch_end = False
-                self._set_state("finished")
-            elif single and self._state in ("idle", "finished", "error"):
-                self._set_state("paused")
-            elif epoch_end and self._stop_at_epoch_end:
-                self._stop_at_epoch_end = False
-                if self._state == "running":
-                    self._set_state("paused")
-            changed = single or self._state != before
-        if epoch_end:
-            self._epoch_end_extras(trainer, force=changed)
-        elif self._state == "running" and (
-            time.perf_counter() - max(self._last_sample_at, self._last_val_at, self._running_since)
-            >= PERIODIC_SECONDS
-        ):
-            self._epoch_end_extras(trainer, force=True)  # a long epoch: every few seconds too
-        if trainer.out_of_patience:
-            with self._cond:
-                if self._state == "running" and self._pending_reset is None:
-                    self._stop_at_epoch_end = False
-                    self._note = (f"stopped: {trainer.config.patience} validation checks without "
-                                  f"a new best (best val {trainer.best_val:.4f} at step "
-                                  f"{trainer.best_step})")
-                    self._notes += 1
-                    self._set_state("finished")
-                    changed = True
-        self._publish(force=changed or self._is_stale_state())
-
-    def _unpack_unless_cancelled(self, saved: torch.Tensor) -> torch.Tensor:
-        if self._cancel.is_set():
-            raise Cancelled()  # out of loss.backward(), before the optimizer touches anything
-        return saved
-
-    def _is_stale_state(self) -> bool:
-        snap = self._builder.latest
-        return snap is None or snap.state != self._state
-
-    def _epoch_end_extras(self, trainer: Trainer, force: bool) -> None:
-        """Validate, then sample (labelled with that validation loss), at epoch ends and
-        every PERIODIC_SECONDS of a long epoch, spending at most ~10% of the time on each."""
-        cfg = trainer.config
-        now = time.perf_counter()
-        if trainer.val_X is not None and (force or now - self._last_val_at >= max(1.0, 10 * self._val_cost)):
-            t0 = time.perf_counter()
-            try:
-                val = self._evaluate(trainer)
-            except Cancelled:
-                return
-            self._last_val_at = time.perf_counter()
-            self._val_cost = self._last_val_at - t0
-            with self._cond:
-                self._history.add_val(trainer.step_count, val)
-        if cfg.sample_len and (force or now - self._last_sample_at >= max(0.25, 10 * self._sample_cost)):
-            t0 = time.perf_counter()
-            try:
-                text = trainer.sample(cfg.prime, cfg.sample_len, self.sample_temperature,
-                                      on_char=lambda ch: not self._cancel.is_set())
-            except GRUError as exc:  # a prime outside a new text's vocabulary, say
-                text = f"(no sample: {exc})"
-            self._last_sample_at = time.perf_counter()
-            self._sample_cost = self._last_sample_at - t0
-            with self._cond:
-                val_now = self._history.val_losses[-1][1] if self._history.val_losses else None
-                self._samples.append(EpochSample(trainer.epoch, trainer.step_count, text, val_now))
-
-    def _evaluate(self, trainer: Trainer) -> float:
-        """Trainer.validate, cut short by the cancel event (a big validation part takes a while)."""
-        return trainer.validate(self._cancel)
-
-    def _fail(self, exc: BaseException, *, with_traceback: bool = True) -> None:
-        """Publish a fault as state error; the worker then waits for the next command."""
-        detail = None
-        if with_traceback:
-            detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        with self._cond:
-            if self._pending_reset is not None or self._closing:
-                log.warning("training fault in a run being replaced or closed: %s", exc)
-                return
-            self._pending_steps = 0
-            self._stop_at_epoch_end = False
-            self._error = str(exc) if isinstance(exc, GRUError) else f"{type(exc).__name__}: {exc}"
-            self._error_detail = detail
-            self._set_state("error")
-        try:
-            self._publish(force=True)
-        except Exception:  # noqa: BLE001 - the trace itself may be what fails
-            self._publish(force=True, lean=True)
-
-    # ================================================================ publishing
-    def _publish(self, force: bool = False, lean: bool = False) -> None:
-        """Publish a snapshot (on the worker only). lean: no new trace or gradients."""
-        if not force and not self._builder.due():
-            return
-        try:
-            snap = self._make_snapshot(force, lean)
-        except Cancelled:
-            return  # a reset or close is waiting; it publishes
-        if snap is not None:
-            self._board.post(snap)
-            self._builder.published()
-
-    def _make_snapshot(self, force: bool, lean: bool = False) -> Snapshot | None:
-        """None while a reset waits: the new run's state must not show the old run's numbers."""
-        with self._cond:
-            if self._pending_reset is not None:
-                return None
-            steps_per_sec, chars_per_sec = self._rates.rates() if self._state == "running" else (0.0, 0.0)
-            trainer = self._trainer
-            facts = RunFacts(
-                state=self._state, run_id=self._run_id, error=self._error, error_detail=self._error_detail,
-                note=self._note, notes=self._notes, record=self._last_record,
-                target_epochs=self._target_epochs, more_epochs=self._more_epochs,
-                history=self._history.views(), samples=HistoryView(self._samples),
-                steps_per_sec=steps_per_sec, chars_per_sec=chars_per_sec,
-            )
-        return self._builder.build(trainer, facts, force=force, lean=lean)

@@ -21,6 +21,7 @@ import torch
 
 from gru_core import GRUError, TrainConfig
 from gru_core.session import STATES, Snapshot, TrainingSession
+from gru_core.session_state import SessionState
 from gru_core.snapshot import TRANSITIONS, SnapshotBoard
 
 THREADS = 4
@@ -65,13 +66,13 @@ def thread_stacks() -> str:
 @pytest.mark.slow
 def test_random_commands_from_many_threads_keep_the_invariants(monkeypatch):
     transitions: list[tuple[str, str, str | None]] = []
-    real_set_state = TrainingSession._set_state
+    real_set_state = SessionState.set_state
 
     def recording_set_state(self, state):  # within a run; reset and adopt begin a new one
-        transitions.append((self._state, state, self._error))  # under the session's lock
+        transitions.append((self.state, state, self.error))  # under the session's lock
         real_set_state(self, state)
 
-    monkeypatch.setattr(TrainingSession, "_set_state", recording_set_state)
+    monkeypatch.setattr(SessionState, "set_state", recording_set_state)
     posted: list[Snapshot] = []
     real_post = SnapshotBoard.post
 
