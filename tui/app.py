@@ -310,7 +310,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
 
     def action_error_details(self) -> None:
         """The error on screen in full, traceback included (training's first, else a worker's)."""
-        from .error_details import ErrorDetailsScreen
+        from .screens.error_details import ErrorDetailsScreen
 
         snap = self._latest
         if snap is not None and snap.state == "error" and snap.error:
@@ -324,7 +324,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
             self.push_screen(ErrorDetailsScreen(message, detail))
 
     def action_help(self) -> None:
-        from .help import HelpScreen  # Markdown is slow to import: not before the first frame
+        from .screens.help import HelpScreen  # Markdown is slow to import: not before the first frame
 
         if not isinstance(self.screen, HelpScreen):
             config = self.shown.config if self.shown is not None else self.initial_config

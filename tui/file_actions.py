@@ -27,7 +27,7 @@ from gru_core.errors import GRUError
 from gru_core.printable import visible
 
 from .closing import while_open
-from .widgets.path_dialog import PathDialog, ReplaceDialog
+from .screens.path_dialog import PathDialog, ReplaceDialog
 
 if TYPE_CHECKING:
     from gru_core.session import Snapshot

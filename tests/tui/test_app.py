@@ -285,7 +285,7 @@ async def test_help_screen_explains_keys_and_matrices(article_app):
     async with article_app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         await pilot.press("question_mark")
-        from tui.help import HelpScreen
+        from tui.screens.help import HelpScreen
 
         assert isinstance(article_app.screen, HelpScreen)
         from textual.widgets import Markdown

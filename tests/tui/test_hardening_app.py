@@ -27,7 +27,7 @@ from gru_core.config import parse_field
 from gru_core.history import History
 from gru_core.trainer import Trainer
 from tui.app import GRUApp
-from tui.error_details import NO_TRACEBACK, ErrorDetailsScreen
+from tui.screens.error_details import NO_TRACEBACK, ErrorDetailsScreen
 from tui.widgets.config_form import NUMBER_FIELDS, ConfigForm
 from tui.widgets.loss_chart import LossChart
 from tui.widgets.matrices import MatricesView

@@ -23,9 +23,9 @@ from gru_core.checkpoint import save_checkpoint
 from gru_core.history import History
 from gru_core.trainer import Trainer
 from tui.app import GRUApp
+from tui.screens.path_dialog import PathDialog, ReplaceDialog
 from tui.widgets.config_form import ConfigForm
 from tui.widgets.loss_chart import LossChart
-from tui.widgets.path_dialog import PathDialog, ReplaceDialog
 from tui.widgets.status import STATE_LABELS, StatusBar
 
 from .conftest import wait_ready, wait_rendered, wait_until

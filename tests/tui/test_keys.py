@@ -8,8 +8,8 @@ from textual.command import CommandPalette
 from textual.widgets import Markdown, OptionList
 
 from tui.app import GRUApp
-from tui.help import HelpScreen
 from tui.keys import ROWS, all_keys, keys_markdown
+from tui.screens.help import HelpScreen
 
 from .conftest import wait_ready, wait_rendered, wait_until
 

@@ -18,9 +18,9 @@ from textual.widgets._toast import Toast
 from gru_core import TrainConfig
 from gru_core.printable import visible
 from tui.app import GRUApp
-from tui.error_details import ErrorDetailsScreen
+from tui.screens.error_details import ErrorDetailsScreen
+from tui.screens.path_dialog import PathDialog
 from tui.widgets.config_form import ConfigForm
-from tui.widgets.path_dialog import PathDialog
 from tui.widgets.samples import SamplesPane
 from tui.widgets.status import StatusBar
 

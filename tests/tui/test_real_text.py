@@ -20,10 +20,10 @@ from gru_core.history import History
 from tui.app import GRUApp
 from tui.keys import ROWS, keys_markdown
 from tui.launch import launch_app, load_resume
+from tui.screens.path_dialog import PathDialog
 from tui.widgets.config_form import ConfigForm
 from tui.widgets.loss_chart import LossChart
 from tui.widgets.matrices import MatricesView
-from tui.widgets.path_dialog import PathDialog
 from tui.widgets.samples import SamplesPane
 from tui.widgets.unit_view import UnitView, activation_style, confidence_style
 

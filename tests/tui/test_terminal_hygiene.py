@@ -28,7 +28,7 @@ from gru_core import TrainConfig
 from gru_core.corpora import load_corpus
 from gru_core.trainer import Trainer
 from tui.app import GRUApp
-from tui.error_details import ErrorDetailsScreen
+from tui.screens.error_details import ErrorDetailsScreen
 from tui.widgets.samples import SamplesPane
 from tui.widgets.status import StatusBar
 

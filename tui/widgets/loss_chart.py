@@ -21,7 +21,7 @@ from textual.app import RenderResult
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
-from .throttle import RedrawThrottle
+from ..render.throttle import RedrawThrottle
 
 if TYPE_CHECKING:
     from gru_core.session import Snapshot

@@ -41,8 +41,8 @@ from textual.widgets import Static
 
 from gru_core.equations import Cell, equations
 
-from .matrix_text import MAX_HEATMAP_ROWS, Extent, MatrixWriter, Run, char_label
-from .throttle import RedrawThrottle
+from ..render.matrix_text import MAX_HEATMAP_ROWS, Extent, MatrixWriter, Run, char_label
+from ..render.throttle import RedrawThrottle
 
 if TYPE_CHECKING:
     from textual import events

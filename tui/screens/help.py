@@ -10,7 +10,7 @@ from textual.widgets import Markdown
 
 from gru_core.equations import equations
 
-from .keys import keys_markdown
+from ..keys import keys_markdown
 
 MATRICES = """
 ## What the matrices pane shows ({form})

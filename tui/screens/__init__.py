@@ -1,0 +1,1 @@
+"""The app's screens: help, error details, and the path and replace dialogs."""
