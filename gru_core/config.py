@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -144,42 +145,36 @@ class TrainConfig:
         """
         n = len(text) if isinstance(text, str) else 0
         vocab_size = len(set(text)) if isinstance(text, str) else 0
-        T = overrides.get("seq_len")
-        if not isinstance(T, int) or isinstance(T, bool) or T < 1:
-            T = 64 if n >= 4096 else max(8, min(64, n // 64))
-        val = overrides.get("val_fraction")
-        if not isinstance(val, (int, float)) or isinstance(val, bool):
-            val = 0.1 if n >= 5000 else 0.0
-        train_n = n - int(n * val) if val else n
-        B = overrides.get("batch_size")
-        if not isinstance(B, int) or isinstance(B, bool) or B < 1:
-            B = max(1, min(32, train_n // (T * 8)))
-            while B > 1 and train_n < B * T + 1:
-                B -= 1
-        H = overrides.get("hidden_size")
-        if not isinstance(H, int) or isinstance(H, bool) or H < 1:
-            H = 128 if n < 20_000 else 256
-        epochs = max(2, min(200, round(20_000_000 / max(train_n, 1))))
         prime = "\n" if isinstance(text, str) and "\n" in text[1:] else (text[:1] if n else "")
         base: dict[str, Any] = dict(
-            text=text, vocab=None, hidden_size=H, seq_len=T, batch_size=B, lr=2e-3,
-            optimizer="adam", momentum=0.0, epochs=epochs, seed=1, reset="before",
-            backward="manual", clip=5.0, layout="streams", init="uniform", dtype="float32",
-            val_fraction=val, sample_len=200, sample_prime=prime, preset="fitted",
+            text=text, vocab=None, **_fitted_knobs(n, overrides), momentum=0.0, seed=1,
+            reset="before", backward="manual", clip=5.0, layout="streams", init="uniform",
+            dtype="float32", sample_len=200, sample_prime=prime, preset="fitted",
         )
         base.update(overrides)
-        given = [k for k in ("hidden_size", "seq_len", "batch_size", "lr", "optimizer",
-                             "val_fraction", "epochs") if k in overrides]
-        lr = base["lr"]
-        lr_text = f"{lr:.0e}".replace("e-0", "e-") if isinstance(lr, float) else str(lr)
-        val_text = f"val {base['val_fraction']:.0%}" if base["val_fraction"] else "no val"
-        note = (f"fitted to {n:,} chars (V {vocab_size}): H {base['hidden_size']}, "
-                f"T {base['seq_len']}, B {base['batch_size']}, {base['optimizer']} {lr_text}, "
-                f"{val_text}")
-        if given:
-            note += f"; yours: {', '.join(_SHORT.get(k, k) for k in given)}"
-        base.setdefault("fitted", note)
+        given = [k for k in FITTED_KNOBS if k in overrides]
+        base.setdefault("fitted", _fitted_note(n, vocab_size, base, given))
         return cls(**base)
+
+    def user_knobs(self) -> list[str]:
+        """The FITTED_KNOBS of this config that are not the rule's choice for its text, each
+        judged with the other knobs as they are (B fitted to a T the user chose is fitted)."""
+        n = len(self.text)
+        knobs = {k: getattr(self, k) for k in FITTED_KNOBS}
+        return [k for k in FITTED_KNOBS
+                if knobs[k] != _fitted_knobs(n, {j: v for j, v in knobs.items() if j != k})[k]]
+
+    def refitted(self) -> "TrainConfig":
+        """This fitted config with its `fitted` line made true again after knobs were edited
+        (the app's Apply): the values it has, and which of them are the user's. A config
+        that was not fitted is returned as it is."""
+        if self.preset != "fitted" or not self.fitted:
+            return self
+        found = re.search(r"\(V (\d+)\)", self.fitted)  # the text is the one fitted to
+        vocab_size = int(found.group(1)) if found else len(self.vocab_chars)
+        knobs = {k: getattr(self, k) for k in FITTED_KNOBS}
+        note = _fitted_note(len(self.text), vocab_size, knobs, self.user_knobs())
+        return self if note == self.fitted else self.replace(fitted=note)
 
     @classmethod
     def preset_named(cls, name: str, **overrides: Any) -> "TrainConfig":
@@ -274,6 +269,43 @@ class TrainConfig:
 
 
 _SHORT = {"hidden_size": "H", "seq_len": "T", "batch_size": "B", "val_fraction": "val"}
+FITTED_KNOBS = ("hidden_size", "seq_len", "batch_size", "lr", "optimizer", "val_fraction", "epochs")
+
+
+def _fitted_knobs(n: int, overrides: dict[str, Any]) -> dict[str, Any]:
+    """TrainConfig.for_text's rule for a text of n characters: the FITTED_KNOBS, the ones
+    in `overrides` taken as given (the knobs that depend on them follow them)."""
+    T = overrides.get("seq_len")
+    if not isinstance(T, int) or isinstance(T, bool) or T < 1:
+        T = 64 if n >= 4096 else max(8, min(64, n // 64))
+    val = overrides.get("val_fraction")
+    if not isinstance(val, (int, float)) or isinstance(val, bool):
+        val = 0.1 if n >= 5000 else 0.0
+    train_n = n - int(n * val) if val else n
+    B = overrides.get("batch_size")
+    if not isinstance(B, int) or isinstance(B, bool) or B < 1:
+        B = max(1, min(32, train_n // (T * 8)))
+        while B > 1 and train_n < B * T + 1:
+            B -= 1
+    H = overrides.get("hidden_size")
+    if not isinstance(H, int) or isinstance(H, bool) or H < 1:
+        H = 128 if n < 20_000 else 256
+    epochs = max(2, min(200, round(20_000_000 / max(train_n, 1))))
+    return dict(hidden_size=H, seq_len=T, batch_size=B, lr=2e-3, optimizer="adam",
+                val_fraction=val, epochs=epochs)
+
+
+def _fitted_note(n: int, vocab_size: int, knobs: dict[str, Any], given: list[str]) -> str:
+    """The one line that says what was fitted and why, and which knobs are the user's."""
+    lr = knobs["lr"]
+    lr_text = f"{lr:.0e}".replace("e-0", "e-") if isinstance(lr, float) else str(lr)
+    val_text = f"val {knobs['val_fraction']:.0%}" if knobs["val_fraction"] else "no val"
+    note = (f"fitted to {n:,} chars (V {vocab_size}): H {knobs['hidden_size']}, "
+            f"T {knobs['seq_len']}, B {knobs['batch_size']}, {knobs['optimizer']} {lr_text}, "
+            f"{val_text}")
+    if given:
+        note += f"; yours: {', '.join(_SHORT.get(k, k) for k in given)}"
+    return note
 
 
 def _show_chars(chars: list[str], limit: int = 10) -> str:

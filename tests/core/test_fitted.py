@@ -165,3 +165,13 @@ def test_training_advice_names_a_too_high_learning_rate_and_overfitting():
     line = training_advice([1.0] * 120, vals, 4.33, 2e-3)
     assert line.startswith("overfitting: validation loss 2.450 has risen for 3 checks from its best 2.300")
     assert training_advice([1.0] * 120, vals[:4], 4.33, 2e-3) is None  # 2 checks: not yet
+
+
+def test_an_edited_fitted_config_says_which_knobs_are_the_users():
+    config = TrainConfig.for_text(load_corpus("stdlib"))
+    edited = config.replace(hidden_size=64, lr=1e-2).refitted()
+    assert "H 64," in edited.fitted and "adam 1e-2" in edited.fitted
+    assert edited.fitted.endswith("; yours: H, lr")
+    longer = config.replace(seq_len=config.seq_len * 2).refitted()
+    assert longer.fitted.endswith("; yours: T")  # B, fitted to any T up to the text's length, stays fitted
+    assert config.refitted() is config and TrainConfig.default().refitted().fitted == ""

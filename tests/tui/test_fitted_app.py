@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input
+
 from gru_core import TrainConfig
+from gru_core.cli import config_from_args
 from gru_core.corpora import load_corpus
 from tui.app import GRUApp
+from tui.widgets.config_form import ConfigForm
 from tui.widgets.status import StatusBar
 
-from .conftest import wait_ready, wait_rendered, wait_until
+from .conftest import screen_text, wait_ready, wait_rendered, wait_until
 
 SIZE = (140, 40)
 
@@ -30,3 +38,83 @@ async def test_b_restores_the_best_weights_and_the_status_line_says_so():
         await pilot.press("b")
         await wait_until(pilot, lambda: f"restored the best weights: val {best:.4f}" in status_text(app),
                          what="the restore note")
+
+
+# ------------------------------------------------------------------ the fitted line in the config pane
+GPL3 = "/usr/share/common-licenses/GPL-3"
+needs_gpl3 = pytest.mark.skipif(not os.path.isfile(GPL3), reason="Debian's licence texts are not installed")
+
+
+def app_for(argv: list[str]) -> GRUApp:
+    """The app `gru-tui argv` opens (the same flag parsing; no terminal needed)."""
+    from tui.launch import make_parser
+
+    return GRUApp(config_from_args(make_parser().parse_args(argv)))
+
+
+def config_rows(app: GRUApp) -> list[str]:
+    """The config pane's rows as the screen shows them (its left 30 columns, inside the border)."""
+    return [row[1:29].strip() for row in screen_text(app).splitlines()[2:]]
+
+
+async def apply_form(pilot, **typed: str) -> None:
+    app = pilot.app
+    for name, value in typed.items():
+        app.query_one(f"#cfg-{name}", Input).value = value
+    run = app.shown.run_id
+    app.query_one("#cfg-apply").scroll_visible(animate=False, immediate=True)
+    await pilot.pause()
+    await pilot.click("#cfg-apply")
+    await wait_rendered(pilot, lambda s: s.run_id > run)
+    app.query_one("#cfg-preset").scroll_visible(animate=False, immediate=True)
+    await pilot.pause()
+
+
+@needs_gpl3
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_the_config_pane_says_the_settings_were_fitted_to_the_file(size):
+    app = app_for(["--file", GPL3])
+    async with app.run_test(size=size) as pilot:
+        await wait_ready(pilot)
+        if size[0] < 100:
+            await pilot.press("c")  # narrow: the config pane shows on c
+            await wait_until(pilot, lambda: app.query_one(ConfigForm).display, what="the config pane")
+            await pilot.pause()
+        rows = config_rows(app)
+        assert "fitted: 35k chars, V 76" in rows  # whole, on one row of the pane
+        assert rows[rows.index("fitted: 35k chars, V 76") - 1].startswith("fitted")  # under the preset
+        tip = str(app.query_one("#cfg-fitted").tooltip)
+        assert tip.startswith("fitted to 35,149 chars (V 76): H 256, T 64, B 32, adam 2e-3, val 10%\n")
+
+
+@needs_gpl3
+async def test_after_apply_the_line_says_which_settings_are_yours():
+    app = app_for(["--file", GPL3])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        await apply_form(pilot, hidden_size="64", lr="0.01")
+        await wait_until(pilot, lambda: "fitted; yours: H, lr" in config_rows(app),
+                         what="the edited knobs on the fitted line")
+        tip = str(app.query_one("#cfg-fitted").tooltip)
+        assert "H 64, T 64, B 32, adam 1e-2, val 10%; yours: H, lr" in tip
+        await apply_form(pilot, hidden_size="256", lr="0.002")  # the fitted values again: fitted
+        await wait_until(pilot, lambda: "fitted: 35k chars, V 76" in config_rows(app), what="fitted again")
+
+
+async def test_a_new_file_on_fitted_settings_is_fitted_to_but_your_knobs_stay(tmp_path):
+    import textwrap
+
+    source = Path(textwrap.__file__).read_text()  # a stdlib module: a text no one here wrote
+    app = app_for(["--file", textwrap.__file__])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        n = len(source)
+        assert any(row.startswith(f"fitted: {round(n / 1000)}k chars") for row in config_rows(app))
+        other = tmp_path / "short.py"
+        other.write_text(source[:9000])  # under 20,000 chars: the rule picks H 128
+        await apply_form(pilot, file=str(other), seq_len="32")
+        config = app.shown.config
+        assert (config.hidden_size, config.seq_len, config.text) == (128, 32, source[:9000])
+        assert "H 128, T 32, B 31" in config.fitted  # B follows your T
+        await wait_until(pilot, lambda: "fitted; yours: T" in config_rows(app),
+                         what="the line fitted to the new file")

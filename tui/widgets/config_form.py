@@ -8,6 +8,7 @@ in a worker and resets the session only if the config is valid.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from rich.text import Text
@@ -18,7 +19,7 @@ from textual.reactive import reactive
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Input, Label, Select, Static
 
-from gru_core.config import BACKWARDS, OPTIMIZERS, RESETS, TrainConfig, parse_field
+from gru_core.config import BACKWARDS, FITTED_KNOBS, OPTIMIZERS, RESETS, TrainConfig, parse_field
 from gru_core.errors import GRUError
 from gru_core.printable import NEWLINE, TAB, visible
 
@@ -73,6 +74,53 @@ def preset_options(preset: str) -> list[tuple[Text, str]]:
     (a checkpoint saved through the library says "custom"; a file may say anything)."""
     names = PRESETS if preset in PRESETS else (*PRESETS, preset)
     return [(Text(visible(name)), name) for name in names]
+
+
+def fitted_line(note: str, width: int) -> str:
+    """The config's `fitted` note cut to one line of `width` cells: the full note if it fits,
+    else without the values (the fields below show them), the count abbreviated, then the
+    vocabulary dropped; the knobs the user set are kept longest.
+
+    "fitted to 35,149 chars (V 76): H 256, T 64, B 32, adam 2e-3, val 10%; yours: H"
+    -> "fitted: 35k chars; yours: H" ... -> "fitted; yours: H, T, B, …"
+    """
+    head, _, yours = note.partition("; yours: ")
+    found = re.match(r"fitted to ([\d,]+) chars \(V (\d+)\)", head)
+    if found is None:
+        return note if len(note) <= width else note[:max(0, width - 1)] + "…"
+    n, vocab = int(found.group(1).replace(",", "")), found.group(2)
+    tail = f"; yours: {yours}" if yours else ""
+    short = _count(n)
+    for line in (note, f"fitted to {n:,} chars, V {vocab}{tail}", f"fitted: {short} chars, V {vocab}{tail}",
+                 f"fitted: {short} chars{tail}", f"fitted{tail}"):
+        if len(line) <= width:
+            return line
+    return line[:max(0, width - 1)] + "…"
+
+
+def _count(n: int) -> str:
+    """35149 -> 35k, 5_242_880 -> 5.2M: a text's length in a few cells."""
+    for scale, unit in ((1_000_000, "M"), (1_000, "k")):
+        if n >= scale:
+            value = n / scale
+            shown = f"{value:.1f}".removesuffix(".0") if value < 10 else f"{value:.0f}"
+            return shown + unit
+    return str(n)
+
+
+class FittedLine(Static):
+    """What TrainConfig.for_text chose and why, in one line of the pane's width (the whole
+    note in the tooltip); hidden when the settings were not fitted to the text."""
+
+    note: reactive[str] = reactive("", layout=True)
+
+    def watch_note(self, note: str) -> None:
+        self.display = bool(note)
+        self.tooltip = (f"{note}\n\nChosen from the text's length and vocabulary (TrainConfig.for_text); "
+                        f"'yours' lists the knobs you set, which always win.") if note else None
+
+    def render(self) -> Text:
+        return Text(visible(fitted_line(self.note, self.size.width or len(self.note))))
 
 
 def source_choice(config: TrainConfig) -> str:
@@ -165,7 +213,12 @@ def config_from_form(current: TrainConfig, values: dict[str, Any]) -> TrainConfi
             changes["layout"] = "streams"
         if base.sample_prime and set(base.sample_prime) - set(text):
             changes["sample_prime"] = text[0]
-    return base.replace(**changes)
+        if base.preset == "fitted":  # a new text on fitted settings: fit them to it, but
+            # keep each knob the user set (typed now, or set before and still shown)
+            mine = set(base.user_knobs()) | {k for k in FITTED_KNOBS if changes[k] != getattr(base, k)}
+            return TrainConfig.for_text(changes.pop("text"), **{
+                k: v for k, v in changes.items() if k not in FITTED_KNOBS or k in mine})
+    return base.replace(**changes).refitted()
 
 
 class ConfigForm(VerticalScroll):
@@ -199,6 +252,7 @@ class ConfigForm(VerticalScroll):
         yield Label("preset")
         yield Select(preset_options(self._initial.preset), allow_blank=False, value=self._initial.preset,
                      id="cfg-preset", compact=True)
+        yield FittedLine(id="cfg-fitted")
         yield Label("source")
         yield Select(SOURCES, allow_blank=False, value=source_choice(self._initial), id="cfg-source",
                      compact=True)
@@ -242,6 +296,8 @@ class ConfigForm(VerticalScroll):
             select = self.query_one("#cfg-preset", Select)
             select.set_options(preset_options(config.preset))
             select.value = config.preset
+        if changed("fitted"):
+            self.query_one("#cfg-fitted", FittedLine).note = config.fitted
         if changed("text") or changed("source"):
             self._shown_text = text_field_value(config)
             self.query_one("#cfg-text", Input).value = self._shown_text
