@@ -425,9 +425,31 @@ def _short(chars: Any) -> str:
 
 
 # ====================================================================== sessions
-def save_session(session: "TrainingSession", path: str) -> None:
-    """Save a running session between two steps (training waits at most one batch)."""
-    session.with_trainer(lambda trainer, history: save_checkpoint(trainer, history, path))
+def save_session(session: "TrainingSession", path: str,
+                 restore_hint: str = "b restores them, then ctrl+s saves them") -> str:
+    """Save a running session between two steps (training waits at most one batch); which
+    weights were saved, in words (describe_weights), said of the weights written."""
+    def save(trainer: Trainer, history: History) -> str:
+        save_checkpoint(trainer, history, path)
+        return describe_weights(trainer, restore_hint)
+
+    return session.with_trainer(save)
+
+
+def describe_weights(trainer: Trainer, restore_hint: str = "restore them first to save them") -> str:
+    """Which weights a checkpoint holds: the current ones (the best-validation copy the trainer
+    keeps is not saved), said against that best copy when there is one."""
+    now = f"the current weights of step {trainer.step_count}"
+    if trainer.best_state is None:
+        return now + ("" if trainer.config.val_fraction else " (no validation: no best weights kept)")
+    if trainer.best_step == trainer.step_count:
+        return f"{now}, the best so far (val {trainer.best_val:.4f})"
+    weights = trainer.model.state_dict()
+    if all(torch.equal(weights[k], v) for k, v in trainer.best_state.items()):  # restored (b)
+        return (f"the best weights, val {trainer.best_val:.4f} from step {trainer.best_step} "
+                f"(restored; the run is at step {trainer.step_count})")
+    return (f"{now}; the best (val {trainer.best_val:.4f} at step {trainer.best_step}) are not "
+            f"in the file: {restore_hint}")
 
 
 def load_into_session(session: "TrainingSession", path: str) -> TrainConfig:

@@ -351,7 +351,7 @@ def _train(args: argparse.Namespace, out: _Output) -> int:
     chars = (trainer.step_count - steps0) * trainer.chars_per_step
     out.print(f"done: {trainer.step_count} steps, {chars / max(seconds, 1e-9):,.0f} characters/s")
     if args.save:
-        from .checkpoint import checkpoint_name, save_checkpoint
+        from .checkpoint import checkpoint_name, describe_weights, save_checkpoint
 
         path = args.save
         if os.path.isdir(path):  # a folder: char-rnn's name, so runs saved there do not collide
@@ -370,14 +370,3 @@ def _train(args: argparse.Namespace, out: _Output) -> int:
         export_trace_json(trainer, args.export_json)
         out.print(f"wrote the current batch's matrices to {visible(args.export_json)}")
     return BROKEN_PIPE if out.closed else 0
-
-
-def describe_weights(trainer) -> str:
-    """Which weights a save writes: the current ones, said against the best kept copy."""
-    now = f"the weights of step {trainer.step_count}"
-    if trainer.best_state is None:
-        return now
-    if trainer.best_step == trainer.step_count:
-        return f"{now}, the best so far (val {trainer.best_val:.4f})"
-    return (f"{now} (the best, val {trainer.best_val:.4f} at step {trainer.best_step}, "
-            f"are not these: restore them first to save them)")

@@ -144,13 +144,11 @@ class FileActions:
         if session is None:
             return
         try:
-            save_session(session, path)
+            weights = save_session(session, path)
         except GRUError as exc:
             self.post_message(FileDone(f"not saved: {exc}", error=True))
             return
-        snap = session.snapshot()
-        self.post_message(FileDone(f"saved checkpoint to {path} (step {snap.step}, epoch {snap.epoch})",
-                                   files=(path,)))
+        self.post_message(FileDone(f"saved checkpoint to {path}: {weights}", files=(path,)))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="files")
     def load_from(self, path: str) -> None:

@@ -13,6 +13,7 @@ from gru_core.cli import config_from_args
 from gru_core.corpora import load_corpus
 from tui.app import GRUApp
 from tui.widgets.config_form import ConfigForm
+from tui.widgets.path_dialog import PathDialog
 from tui.widgets.status import StatusBar
 
 from .conftest import screen_text, wait_ready, wait_rendered, wait_until
@@ -118,3 +119,42 @@ async def test_a_new_file_on_fitted_settings_is_fitted_to_but_your_knobs_stay(tm
         assert "H 128, T 32, B 31" in config.fitted  # B follows your T
         await wait_until(pilot, lambda: "fitted; yours: T" in config_rows(app),
                          what="the line fitted to the new file")
+
+
+# ------------------------------------------------------------------ ctrl+s says which weights it saved
+async def save_message(pilot, path: str) -> str:
+    app = pilot.app
+    app.file_message = ""
+    await pilot.press("ctrl+s")
+    await wait_until(pilot, lambda: isinstance(app.screen, PathDialog), what="the save dialog")
+    app.screen.query_one("#path-input", Input).value = path
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: app.file_message.startswith("saved"), what="the saved message")
+    return app.file_message
+
+
+async def test_ctrl_s_says_whether_it_saved_the_current_or_the_best_weights(tmp_path):
+    text = load_corpus("stdlib")[:8000]
+    app = GRUApp(TrainConfig.for_text(text, hidden_size=16, seq_len=16, batch_size=8))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("e")  # one epoch: validation at its end keeps the best weights
+        await wait_rendered(pilot, lambda s: s.epoch == 1 and s.state == "paused" and s.best_val is not None)
+        end, best = app._latest.step, app._latest.best_val
+        path = str(tmp_path / "best-now.ckpt")
+        assert await save_message(pilot, path) == (
+            f"saved checkpoint to {path}: the current weights of step {end}, "
+            f"the best so far (val {best:.4f})")
+        await pilot.press("n", "n")
+        await wait_rendered(pilot, lambda s: s.step == end + 2)
+        path = str(tmp_path / "later.ckpt")
+        assert await save_message(pilot, path) == (
+            f"saved checkpoint to {path}: the current weights of step {end + 2}; the best (val {best:.4f} "
+            f"at step {end}) are not in the file: b restores them, then ctrl+s saves them")
+        await pilot.press("b")
+        await wait_until(pilot, lambda: "restored the best weights" in status_text(app), what="the restore")
+        path = str(tmp_path / "restored.ckpt")
+        assert await save_message(pilot, path) == (
+            f"saved checkpoint to {path}: the best weights, val {best:.4f} from step {end} "
+            f"(restored; the run is at step {end + 2})")
+        assert path in "".join(n.message for n in app._notifications)  # the toast says it too
