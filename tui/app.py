@@ -218,7 +218,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
         elif worker.group in ("files", "units"):
             self.notify(message, severity="error", timeout=8)
         elif worker.group == "apply":
-            self.query_one(ConfigForm).message = f"not applied: {message}"
+            self.query_one(ConfigForm).show_outcome(f"not applied: {message}")
 
     def shutdown_session(self) -> None:
         """Stop training and join its threads; safe to call twice."""
@@ -393,7 +393,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
 
     @while_open
     def on_config_applied(self, event: ConfigApplied) -> None:
-        self.query_one(ConfigForm).message = event.message
+        self.query_one(ConfigForm).show_outcome(event.message)
 
     def on_config_form_learning_rate_submitted(self, event: ConfigForm.LearningRateSubmitted) -> None:
         try:

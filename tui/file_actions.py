@@ -176,7 +176,8 @@ class FileActions:
                           list(snap.epoch_steps))
         try:
             export_loss_csv(history, csv_path)
-            written, files = [f"loss history ({len(snap.losses)} steps) to {csv_path}"], [csv_path]
+            steps = f"{len(snap.losses)} step{'' if len(snap.losses) == 1 else 's'}"
+            written, files = [f"loss history ({steps}) to {csv_path}"], [csv_path]
             if snap.trace is not None:
                 export_snapshot_json(snap, json_path)
                 written.append(f"batch {snap.batch + 1} at step {snap.step} to {json_path}")

@@ -182,8 +182,12 @@ class MatrixWriter:
             return
         if note and not self.label_width:
             self._append(label, "bold")
-            gap = "  " if len(label) + 2 + len(note) <= self.width else "\n  "
-            self._append(f"{gap}{note}\n", "dim italic")
+            if len(label) + 2 + len(note) <= self.width:
+                self._append(f"  {note}\n", "dim italic")
+            else:  # under the label, wrapped between words (the pane crops, it does not wrap)
+                for part in wrap_words(note, self.width - 2):
+                    self._append(f"\n  {part}", "dim italic")
+                self._append("\n")
             label = ""
         elif note:
             self.block(label, rows, kind=kind, header=header, highlight=highlight, small=small,
@@ -235,6 +239,17 @@ class MatrixWriter:
             lo = min(v for _, values in rows for v in values)
             hi = max(v for _, values in rows for v in values)
         self.line("", "", Text(f"heatmap, from {lo:.3g} to {hi:.3g}", "dim"))
+
+
+def wrap_words(text: str, width: int) -> list[str]:
+    """text in lines of at most `width` cells, broken between words (a longer word stays whole)."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
 
 
 def _heat_row(values: Sequence[float], mark: int | None, paint: Callable[[float], Style]) -> Text:

@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input, Static
 
 from gru_core.printable import visible
 
@@ -54,7 +54,7 @@ class PathDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="path-box"):
-            yield Label(Text(self.title_text), id="path-title")
+            yield Static(Text(self.title_text), id="path-title")  # wraps: a long title is not cut
             yield Input(value=self.default, id="path-input", compact=True)
             yield Static("", id="path-error")
             yield Static(Text(self.hint), id="path-hint")

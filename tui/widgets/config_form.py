@@ -332,6 +332,12 @@ class ConfigForm(VerticalScroll):
     def watch_message(self, message: str) -> None:
         self.query_one("#cfg-message", Static).update(Text(visible(message)))
 
+    def show_outcome(self, message: str) -> None:
+        """Apply's outcome, scrolled into view: at 80x24 the form is taller than the pane and
+        the message sat below its last visible row."""
+        self.message = message
+        self.call_after_refresh(self.query_one("#cfg-message", Static).scroll_visible, animate=False)
+
     def on_select_changed(self, event: Select.Changed) -> None:
         stale = event.value != event.select.value  # a change since overtaken (filling in)
         if event.select.id == "cfg-preset" and not stale and event.value != self._shown_preset:
@@ -357,7 +363,7 @@ class ConfigForm(VerticalScroll):
     def request_apply(self) -> bool:
         """Post ApplyRequested unless a field is invalid (then say which)."""
         if self.invalid:
-            self.message = f"fix {', '.join(sorted(self.invalid))} first: nothing was applied"
+            self.show_outcome(f"fix {', '.join(sorted(self.invalid))} first: nothing was applied")
             return False
         self.post_message(self.ApplyRequested(self.values()))
         return True

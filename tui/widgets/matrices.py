@@ -346,7 +346,10 @@ class MatricesView(Vertical):
         norms, zs = detail.dh_norm.tolist(), detail.mean_z.tolist()
         T = len(norms)
         span = max(8, width - 32)
-        out = Text("through time, t = 1…" + str(T) + " (this batch's last step back to its first)\n", "bold")
+        caption = f"through time, t = 1…{T}"
+        order = "(this batch's last step back to its first)"
+        gap = " " if len(caption) + 1 + len(order) <= width else "\n"  # a narrow pane: two lines, none cut
+        out = Text(f"{caption}{gap}{order}\n", "bold")
         out.append("‖dL/dh_t‖ ")
         out.append(sparkline(norms, span, top=max(norms) or 1.0))
         out.append(f" t1 {norms[0]:.2e}  t{T} {norms[-1]:.2e}\n")

@@ -47,6 +47,18 @@ def step_through(options: tuple, now: object, direction: int, default: int = 0) 
     return options[max(0, min(len(options) - 1, k + direction))]
 
 
+def pack(items: tuple[str, ...], width: int, gap: str = "  ") -> str:
+    """items on as few lines of `width` as they fit, each whole: a line breaks between two
+    items, never inside one (`top-k` / `off (kK)` read as two settings at 80 columns)."""
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + len(gap) + len(item) <= width:
+            lines[-1] += gap + item
+        else:
+            lines.append(item)
+    return "\n".join(lines)
+
+
 def epoch_samples_text(samples) -> Text:
     """`epoch    3  text`, one sample after another; a newline in a sample starts a new line
     indented under the text."""
@@ -128,7 +140,10 @@ class SamplesPane(Vertical):
         self._log_key = shown
         samples = snap.samples[-SHOWN_SAMPLES:]
         if not samples:
-            log.update(Text(f"samples appear at each epoch end (prime {snap.config.prime!r})", "dim"))
+            # one line, cut at its end: at 80x24 the log may have one row, and a wrapped
+            # placeholder showed only its tail ("end (prime 'Ma')")
+            log.update(Text(f"samples appear at each epoch end (prime {snap.config.prime!r})", "dim",
+                            no_wrap=True, overflow="ellipsis"))
             return
         log.update(epoch_samples_text(samples))
 
@@ -164,9 +179,11 @@ class SamplesPane(Vertical):
         view = "held-out text" if self.view == "validation" else "sample"
         items = (f"temp {temperature} (tT)", f"len {self.sample_len} (<>)", f"top-k {top_k} (kK)",
                  f"{view} (v)")
-        shown = "  ".join(items)
         for line in settings:
-            line.update(Text(shown, "dim"))
+            line.update(Text(pack(items, line.size.width or self.size.width or 80), "dim"))
+
+    def on_resize(self) -> None:
+        self._show_settings()  # packed to the width
 
     def watch_prime_error(self) -> None:
         error = self.query_one("#prime-error", Static)

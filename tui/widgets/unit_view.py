@@ -170,23 +170,44 @@ class UnitView(Vertical):
     # ------------------------------------------------------------- drawing
     @property
     def legend(self) -> str:
+        """The whole legend, as a wide pane shows it."""
+        forms = self.legend_forms()
+        return forms[0] if forms else ""
+
+    def legend_for(self, width: int) -> str:
+        """The fullest legend that fits `width` cells: the where, the key hints and the
+        colour scale go first; the unit, its range and the mean stay (80x24 cut the range)."""
+        forms = self.legend_forms()
+        if not forms:
+            return ""
+        return next((form for form in forms if len(form) <= width), forms[-1])
+
+    def legend_forms(self) -> list[str]:
+        """The legend from its fullest form to its shortest."""
         reading = self.reading
         if self.streaming or reading is None:
-            return ""
+            return []
         where = f"{reading.label}: " if reading.label else ""
         if self.mode == "confidence":
             known = [p for p in reading.probs if p is not None]
             mean = f", mean {sum(known) / len(known):.2f}" if known else ""
-            return f"{where}confidence p(char): red 0 … green 1{mean} (u)"
+            scale = f"confidence p(char): red 0 … green 1{mean}"
+            return [f"{where}{scale} (u)", scale, f"p(char){mean}: red 0 … green 1",
+                    f"p(char){mean}"]
         if self.mode == "unit":
             H = reading.hidden_size
             if not H:
-                return f"{where}no hidden states to show"
+                return [f"{where}no hidden states to show", "no hidden states to show"]
             values = [v for v in reading.unit_values(self.unit) if v is not None]
-            span = f"range [{min(values):+.2f}, {max(values):+.2f}]" if values else "no values"
+            bounds = f"[{min(values):+.2f}, {max(values):+.2f}]" if values else ""
+            span = f"range {bounds}" if values else "no values"
             rank = f" (#{self.rank + 1} by swing)" if self.rank is not None else ""
-            return f"{where}unit {self.unit} of 0..{H - 1}{rank} {span}; blue −1 … red +1 ([ ] j)"
-        return f"{where}plain (u: colour by confidence or a unit)"
+            unit = f"unit {self.unit} of 0..{H - 1}"
+            return [f"{where}{unit}{rank} {span}; blue −1 … red +1 ([ ] j)",
+                    f"{unit}{rank} {span}; blue −1 … red +1",
+                    f"{unit}{rank} {span}", f"{unit} {span}", f"{unit} {bounds or span}"]
+        plain = "plain (u: colour by confidence or a unit)"
+        return [f"{where}{plain}", plain, "plain (u: colour)"]
 
     @property
     def text_shown(self) -> str:
@@ -203,7 +224,10 @@ class UnitView(Vertical):
             legend.update("drawing the sample…")
             return
         text.update(self.coloured() if reading is not None else "")
-        legend.update(Text(self.legend, "italic"))
+        legend.update(Text(self.legend_for(legend.size.width or self.size.width or 80), "italic"))
+
+    def on_resize(self) -> None:
+        self._redraw()  # the legend is fitted to the width
 
     def coloured(self) -> Text:
         """The reading's text, each character styled by the current mode."""

@@ -1,0 +1,81 @@
+"""At 80x24 nothing important is cut or wrapped inside an item: the unit legend's range,
+the export dialog's title, Apply's outcome, the matrices' captions, the sample settings."""
+
+from __future__ import annotations
+
+import re
+
+from textual.widgets import Input
+
+from tui.widgets.path_dialog import PathDialog
+from tui.widgets.samples import SamplesPane
+
+from .conftest import screen_text, wait_ready, wait_rendered, wait_until
+
+SMALL = (80, 24)
+
+
+async def _sampled(pilot) -> None:
+    """The first batch trained, and a sample from the prime 'Ma' on screen."""
+    app = pilot.app
+    await wait_ready(pilot)
+    await pilot.press("n")
+    await wait_rendered(pilot, lambda s: s.step == 1)
+    await pilot.press("slash", "M", "a", "enter")
+    pane = app.query_one(SamplesPane)
+    await wait_until(pilot, lambda: pane.sample_reading is not None and not pane.unit_view.streaming,
+                     what="the prime's sample")
+    await pilot.pause()
+
+
+async def test_the_unit_legend_keeps_the_units_range_at_80x24(article_app):
+    async with article_app.run_test(size=SMALL) as pilot:
+        await _sampled(pilot)
+        await pilot.press("right_square_bracket")  # colour by unit 1
+        await pilot.pause()
+        screen = screen_text(article_app)
+        legend = next(line for line in screen.splitlines() if "unit 1 of 0..1" in line)
+        # was `sample T=1: unit 1 of 0..1 rang…`: the range, the one number the legend is for, was cut
+        assert re.search(r"unit 1 of 0\.\.1 (range )?\[[-+]\d\.\d\d, [-+]\d\.\d\d\]", legend), legend
+        assert "…" not in legend.split("│")[1], legend
+
+
+async def test_the_sample_settings_wrap_between_items_at_80x24(article_app):
+    async with article_app.run_test(size=SMALL) as pilot:
+        await _sampled(pilot)
+        screen = screen_text(article_app)
+        for item in ("temp 1 (tT)", "len 100 (<>)", "top-k off (kK)", "sample (v)"):
+            assert item in screen, (item, screen)  # was `top-k` at one line's end, `off (kK)` on the next
+
+
+async def test_the_matrices_captions_are_whole_at_80x24(article_app):
+    async with article_app.run_test(size=SMALL) as pilot:
+        await wait_ready(pilot)
+        screen = screen_text(article_app)
+        # both were cut at the pane's edge: `(carried in` and `(this batch's last st…`
+        assert "(this batch's last step back to its first)" in screen, screen
+        assert "h_prev: h of the step before (carried in" in screen and "at t = 1)" in screen, screen
+
+
+async def test_the_export_dialogs_title_is_whole_at_80x24(article_app):
+    async with article_app.run_test(size=SMALL) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("ctrl+e")
+        await wait_until(pilot, lambda: isinstance(article_app.screen, PathDialog), what="the path dialog")
+        await pilot.pause()
+        screen = screen_text(article_app)
+        assert "PATH-batch.json" in screen, screen  # was cut to `PATH-batch.js`
+
+
+async def test_applys_outcome_is_in_view_at_80x24(article_app):
+    async with article_app.run_test(size=SMALL) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("c")  # the config pane, hidden below 100 columns
+        await pilot.pause()
+        field = article_app.query_one("#cfg-hidden_size", Input)
+        field.focus()
+        await pilot.press("end", "backspace", "8", "enter")
+        await wait_rendered(pilot, lambda s: s.config.hidden_size == 8)
+        await wait_until(pilot, lambda: "model reset" in screen_text(article_app), 10,
+                         "Apply's message in view")  # it was below the pane's last row
+        assert "applied: article, H 8" in screen_text(article_app)
