@@ -70,7 +70,7 @@ class MatrixLines(ScrollView, can_focus=True):
         height: 1fr;
         overflow-x: hidden;
         scrollbar-size-vertical: 1;
-        scrollbar-gutter: stable;  /* the width the rows wrap to stays put when the scrollbar comes and goes */
+        scrollbar-gutter: stable;  /* rows wrap to one width whether or not the scrollbar shows */
     }
     MatrixLines > .matrix-lines--cursor {
         background: $accent 60%;

@@ -140,10 +140,7 @@ class SamplesPane(Vertical):
         self._log_key = shown
         samples = snap.samples[-SHOWN_SAMPLES:]
         if not samples:
-            # one line, cut at its end: at 80x24 the log may have one row, and a wrapped
-            # placeholder showed only its tail ("end (prime 'Ma')")
-            log.update(Text(f"samples appear at each epoch end (prime {snap.config.prime!r})", "dim",
-                            no_wrap=True, overflow="ellipsis"))
+            log.update(Text(f"samples appear at each epoch end (prime {snap.config.prime!r})", "dim"))
             return
         log.update(epoch_samples_text(samples))
 
