@@ -7,7 +7,7 @@ import re
 
 from textual.widgets import Input
 
-from tui.widgets.path_dialog import PathDialog
+from tui.screens.path_dialog import PathDialog
 from tui.widgets.samples import SamplesPane
 
 from .conftest import screen_text, wait_ready, wait_rendered, wait_until

@@ -12,8 +12,8 @@ from gru_core import TrainConfig
 from gru_core.cli import config_from_args
 from gru_core.corpora import load_corpus
 from tui.app import GRUApp
-from tui.widgets.config_form import ConfigForm
 from tui.screens.path_dialog import PathDialog
+from tui.widgets.config_form import ConfigForm
 from tui.widgets.status import StatusBar
 
 from .conftest import screen_text, wait_ready, wait_rendered, wait_until
