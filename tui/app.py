@@ -119,6 +119,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
         self._quitting = False
         self.worker_error: tuple[str, str] | None = None  # (message, traceback) of a crashed worker
         self.file_message = ""  # the last save / load / export's outcome (also a notification)
+        self.saved_path = ""  # the last checkpoint saved here (ctrl+o proposes it)
 
     # ================================================================ layout
     def compose(self) -> ComposeResult:

@@ -46,6 +46,7 @@ class FileActions:
     """Save, load and export; mixed into GRUApp."""
 
     file_message: str = ""  # the last save / load / export's outcome
+    saved_path: str = ""  # the last checkpoint saved (ctrl+o proposes it)
 
     def default_path(self, suffix: str) -> str:
         config = self.shown.config if self.shown is not None else self.initial_config
@@ -90,10 +91,24 @@ class FileActions:
 
         self.push_screen(ReplaceDialog(path), replace)
 
+    def newest_checkpoint(self) -> str:
+        """What ctrl+o proposes: the checkpoint saved last here, else the newest .ckpt in the
+        current folder, else the default name (it proposed ./gru-tui-<preset>.ckpt, a name
+        no save writes any more)."""
+        if self.saved_path and os.path.isfile(self.saved_path):
+            return self.saved_path
+        try:
+            found = [entry for entry in os.scandir(".") if entry.name.endswith(".ckpt") and entry.is_file()]
+        except OSError:
+            found = []
+        if found:
+            return "./" + max(found, key=lambda entry: entry.stat().st_mtime).name
+        return self.default_path(".ckpt")
+
     def action_load(self) -> None:
         if self.session is not None and not isinstance(self.screen, (PathDialog, ReplaceDialog)):
             self.push_screen(PathDialog("load a checkpoint from (replaces this run)",
-                                        self.default_path(".ckpt")),
+                                        self.newest_checkpoint()),
                              lambda path: path and self.load_from(path))
 
     def action_export(self) -> None:
@@ -148,6 +163,7 @@ class FileActions:
         except GRUError as exc:
             self.post_message(FileDone(f"not saved: {exc}", error=True))
             return
+        self.saved_path = path
         self.post_message(FileDone(f"saved checkpoint to {path}: {weights}", files=(path,)))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="files")
@@ -180,7 +196,10 @@ class FileActions:
             written, files = [f"loss history ({steps}) to {csv_path}"], [csv_path]
             if snap.trace is not None:
                 export_snapshot_json(snap, json_path)
-                written.append(f"batch {snap.batch + 1} at step {snap.step} to {json_path}")
+                # in the pane header's words: the trace's own batch and step, which a running
+                # model's newer counters may have passed (the file records these)
+                written.append(f"batch {snap.trace_batch + 1}/{snap.num_batches} (before step "
+                               f"{snap.trace_step + 1}) to {json_path}")
                 files.append(json_path)
         except GRUError as exc:
             self.post_message(FileDone(f"not exported: {exc}", error=True))

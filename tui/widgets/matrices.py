@@ -345,14 +345,15 @@ class MatricesView(Vertical):
             return Text("")
         norms, zs = detail.dh_norm.tolist(), detail.mean_z.tolist()
         T = len(norms)
-        span = max(8, width - 32)
         caption = f"through time, t = 1…{T}"
         order = "(this batch's last step back to its first)"
         gap = " " if len(caption) + 1 + len(order) <= width else "\n"  # a narrow pane: two lines, none cut
         out = Text(f"{caption}{gap}{order}\n", "bold")
+        norm_ends = f" t1 {norms[0]:.2e}  t{T} {norms[-1]:.2e}"
+        span = max(8, width - 10 - len(norm_ends))  # the ends stay whole (`t64 4.9…` was cut)
         out.append("‖dL/dh_t‖ ")
         out.append(sparkline(norms, span, top=max(norms) or 1.0))
-        out.append(f" t1 {norms[0]:.2e}  t{T} {norms[-1]:.2e}\n")
+        out.append(norm_ends + "\n")
         out.append("mean z    ")
         out.append(sparkline(zs, span, top=1.0))
         out.append(f" t1 {zs[0]:.2f}  t{T} {zs[-1]:.2f}")
