@@ -27,9 +27,9 @@ def licence(name: str) -> str:
 @needs_licences
 def test_a_licence_gets_the_char_rnn_settings_and_one_line_saying_so():
     config = TrainConfig.for_text(licence("GPL-3"))
-    assert (config.hidden_size, config.seq_len, config.batch_size) == (256, 64, 32)
-    assert (config.optimizer, config.lr, config.clip, config.val_fraction) == ("adam", 2e-3, 5.0, 0.1)
-    assert config.fitted == "fitted to 35,149 chars (V 76): H 256, T 64, B 32, adam 2e-3, val 10%"
+    assert (config.hidden_size, config.seq_len, config.batch_size) == (128, 32, 16)
+    assert (config.optimizer, config.lr, config.clip, config.val_fraction) == ("adam", 1e-2, 5.0, 0.1)
+    assert config.fitted == "fitted to 35,149 chars (V 76): H 128, T 32, B 16, adam 1e-2, val 10%"
     assert config.sample_len >= 200 and config.sample_prime == "\n"
 
 
@@ -38,8 +38,8 @@ def test_flags_the_user_gives_win_and_the_line_says_which():
     config = TrainConfig.for_text(text, hidden_size=64, lr=1e-2)
     assert (config.hidden_size, config.lr) == (64, 1e-2)
     assert config.fitted.endswith("; yours: H, lr")
-    short = TrainConfig.for_text(text[:3000])  # short text: shorter sequences, no validation
-    assert short.val_fraction == 0 and short.seq_len < 64 and "no val" in short.fitted
+    short = TrainConfig.for_text(text[:1500])  # short text: shorter sequences, no validation
+    assert short.val_fraction == 0 and short.seq_len < 32 and "no val" in short.fitted
 
 
 def test_the_cli_fits_a_file_but_not_text_or_a_preset(tmp_path):
@@ -169,8 +169,8 @@ def test_training_advice_names_a_too_high_learning_rate_and_overfitting():
 
 def test_an_edited_fitted_config_says_which_knobs_are_the_users():
     config = TrainConfig.for_text(load_corpus("stdlib"))
-    edited = config.replace(hidden_size=64, lr=1e-2).refitted()
-    assert "H 64," in edited.fitted and "adam 1e-2" in edited.fitted
+    edited = config.replace(hidden_size=64, lr=2e-2).refitted()
+    assert "H 64," in edited.fitted and "adam 2e-2" in edited.fitted
     assert edited.fitted.endswith("; yours: H, lr")
     longer = config.replace(seq_len=config.seq_len * 2).refitted()
     assert longer.fitted.endswith("; yours: T")  # B, fitted to any T up to the text's length, stays fitted

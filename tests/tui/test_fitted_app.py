@@ -85,7 +85,7 @@ async def test_the_config_pane_says_the_settings_were_fitted_to_the_file(size):
         assert "fitted: 35k chars, V 76" in rows  # whole, on one row of the pane
         assert rows[rows.index("fitted: 35k chars, V 76") - 1].startswith("fitted")  # under the preset
         tip = str(app.query_one("#cfg-fitted").tooltip)
-        assert tip.startswith("fitted to 35,149 chars (V 76): H 256, T 64, B 32, adam 2e-3, val 10%\n")
+        assert tip.startswith("fitted to 35,149 chars (V 76): H 128, T 32, B 16, adam 1e-2, val 10%\n")
 
 
 @needs_gpl3
@@ -93,12 +93,12 @@ async def test_after_apply_the_line_says_which_settings_are_yours():
     app = app_for(["--file", GPL3])
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_ready(pilot)
-        await apply_form(pilot, hidden_size="64", lr="0.01")
+        await apply_form(pilot, hidden_size="64", lr="0.02")
         await wait_until(pilot, lambda: "fitted; yours: H, lr" in config_rows(app),
                          what="the edited knobs on the fitted line")
         tip = str(app.query_one("#cfg-fitted").tooltip)
-        assert "H 64, T 64, B 32, adam 1e-2, val 10%; yours: H, lr" in tip
-        await apply_form(pilot, hidden_size="256", lr="0.002")  # the fitted values again: fitted
+        assert "H 64, T 32, B 16, adam 2e-2, val 10%; yours: H, lr" in tip
+        await apply_form(pilot, hidden_size="128", lr="0.01")  # the fitted values again: fitted
         await wait_until(pilot, lambda: "fitted: 35k chars, V 76" in config_rows(app), what="fitted again")
 
 
@@ -112,12 +112,12 @@ async def test_a_new_file_on_fitted_settings_is_fitted_to_but_your_knobs_stay(tm
         n = len(source)
         assert any(row.startswith(f"fitted: {round(n / 1000)}k chars") for row in config_rows(app))
         other = tmp_path / "short.py"
-        other.write_text(source[:9000])  # under 20,000 chars: the rule picks H 128
-        await apply_form(pilot, file=str(other), seq_len="32")
+        other.write_text(source[:9000])
+        await apply_form(pilot, file=str(other), seq_len="16", hidden_size="64")
         config = app.shown.config
-        assert (config.hidden_size, config.seq_len, config.text) == (128, 32, source[:9000])
-        assert "H 128, T 32, B 31" in config.fitted  # B follows your T
-        await wait_until(pilot, lambda: "fitted; yours: T" in config_rows(app),
+        assert (config.hidden_size, config.seq_len, config.text) == (64, 16, source[:9000])
+        assert "H 64, T 16, B 16, adam 1e-2" in config.fitted  # lr follows your H
+        await wait_until(pilot, lambda: "fitted; yours: H, T" in config_rows(app),
                          what="the line fitted to the new file")
 
 

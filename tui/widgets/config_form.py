@@ -81,7 +81,7 @@ def fitted_line(note: str, width: int) -> str:
     else without the values (the fields below show them), the count abbreviated, then the
     vocabulary dropped; the knobs the user set are kept longest.
 
-    "fitted to 35,149 chars (V 76): H 256, T 64, B 32, adam 2e-3, val 10%; yours: H"
+    "fitted to 35,149 chars (V 76): H 64, T 32, B 16, adam 1e-2, val 10%; yours: H"
     -> "fitted: 35k chars; yours: H" ... -> "fitted; yours: H, T, B, …"
     """
     head, _, yours = note.partition("; yours: ")
