@@ -1,25 +1,43 @@
-"""LossChart: loss per step, per-epoch mean, validation, and the uniform baseline ln V.
+"""LossChart: loss per step, per-epoch mean, validation (its best point marked), and the
+uniform baseline ln V.
 
-Long runs stay fast: the per-step curve is averaged into at most ~2 points per column
-of the chart, from running sums kept as the history grows (O(new steps) per frame).
+Drawn incrementally, because it is redrawn while training shares the GIL with it:
+
+- plotext draws the frame (axes, ticks, labels, title) at a full rebuild, which happens
+  only when the scale changes (the x axis grows, a curve leaves the y range), on resize,
+  on the log toggle and on a new run. Its matrix is read directly, not through an ANSI
+  string parsed back.
+- the curves are braille dots placed with plotext's own coordinate mapping
+  (`get_matrix_data`, `get_line`). Each curve is averaged into one point per braille
+  column, from prefix sums: a new snapshot adds the new columns only, and only the
+  screen rows they touch are rendered again (Textual's Line API: `render_line` serves
+  cached strips, so a border or neighbour refresh costs nothing).
+- both axes change in steps (a ladder of x ends; y limits on a grid), so a rescale
+  happens a few times per run, not at every step.
 
 Log scale: plotext 5's `yscale("log")` takes the logarithm of the data it holds, in
-place, at every build; textual-plotext rebuilds on every render (each resize, each
-refresh), so the second build takes the log of logs and raises "math domain error"
-(piccolomo/plotext#209). So we never use it: the log view plots log10 of the values
-on a linear axis and labels the ticks with the original numbers.
+place, at every build (piccolomo/plotext#209: the second build raised "math domain
+error"), so it is never used: the log view plots log10 of the values on a linear axis
+and labels the ticks with the original numbers.
+
+Colours come from the component classes (and so from the theme): a light theme works.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+import plotext._utility as plotext_util
+from plotext._figure import _figure_class as PlotextFigure
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
-from textual.app import RenderResult
 from textual.reactive import reactive
-from textual_plotext import PlotextPlot
+from textual.strip import Strip
+from textual.widget import Widget
 
 from ..render.throttle import RedrawThrottle
 
@@ -27,51 +45,30 @@ if TYPE_CHECKING:
     from gru_core.session import Snapshot
 
 
-REPLOT_HZ = 0.5  # while training: a plotext build and its strips cost ~0.1 s of the GIL training shares
+REDRAW_S = 0.5  # while training: new columns at most this often (a rescale is a full rebuild)
+LABEL_WIDTH = 5  # y tick labels are padded to this: the canvas keeps its width as the scale changes
+X_LADDER = (1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8)  # x axis ends, in epochs, times powers of 10
+BEST = "◆"
+# U+2800 braille bit of each dot: (dot column 0-1, dot row 0-3 from the bottom of the cell)
+BRAILLE_BIT = {(0, 3): 0x01, (0, 2): 0x02, (0, 1): 0x04, (1, 3): 0x08,
+               (1, 2): 0x10, (1, 1): 0x20, (0, 0): 0x40, (1, 0): 0x80}
+# Curves in drawing order (a later one covers an earlier one in a shared cell): legend name, class
+SERIES = (("ln V", "baseline"), ("step", "step"), ("epoch", "epoch"), ("val", "val"))
 
 
 class RunningSums:
-    """Prefix sums of one append-only loss list, extended as it grows."""
+    """Prefix sums of one append-only list, extended as it grows."""
 
     def __init__(self) -> None:
-        self._source: object = None
-        self._prefix: list[float] = [0.0]
+        self.prefix: list[float] = [0.0]
 
-    def update(self, values: Sequence[float], run: object) -> None:
-        """values: the losses of run `run` so far (a new run starts the sums again)."""
-        source = run
-        if source != self._source or len(values) < len(self._prefix) - 1:
-            self._source, self._prefix = source, [0.0]
-        prefix = self._prefix
-        for k in range(len(prefix) - 1, len(values)):
+    def extend(self, values: Sequence[float], start: int) -> None:
+        prefix = self.prefix
+        for k in range(start, len(values)):
             prefix.append(prefix[-1] + values[k])
 
     def mean(self, start: int, stop: int) -> float:
-        return (self._prefix[stop] - self._prefix[start]) / (stop - start)
-
-
-def epoch_points(
-    means: Sequence[float], ends: Sequence[int], max_points: int
-) -> tuple[list[float], list[float]]:
-    """(step at each epoch end, mean loss), every k-th epoch when there are more than max_points."""
-    n = len(means)
-    stride = max(1, -(-n // max_points))
-    picked = list(range(stride - 1, n, stride))
-    if picked and picked[-1] != n - 1:
-        picked.append(n - 1)  # the newest epoch is always drawn
-    return [float(ends[e]) for e in picked], [means[e] for e in picked]
-
-
-def downsample(sums: RunningSums, n: int, max_points: int) -> tuple[list[float], list[float]]:
-    """(step numbers, losses) of the first n steps, averaged into at most max_points buckets."""
-    if n <= max_points:
-        return [float(k + 1) for k in range(n)], [sums.mean(k, k + 1) for k in range(n)]
-    xs, ys = [], []
-    for b in range(max_points):
-        start, stop = n * b // max_points, n * (b + 1) // max_points
-        xs.append((start + stop + 1) / 2)
-        ys.append(sums.mean(start, stop))
-    return xs, ys
+        return (self.prefix[stop] - self.prefix[start]) / (stop - start)
 
 
 def log_ticks(low: float, high: float, count: int = 5) -> tuple[list[float], list[str]]:
@@ -89,6 +86,22 @@ def log_ticks(low: float, high: float, count: int = 5) -> tuple[list[float], lis
     return [math.log10(v) for v in ticks], [f"{v:.3g}" for v in ticks]
 
 
+def nice_unit(span: float) -> float:
+    """The smallest 1-2-5 number >= span."""
+    exponent = math.floor(math.log10(span))
+    for mantissa in (1, 2, 5, 10):
+        if mantissa * 10.0**exponent >= span * (1 - 1e-9):
+            return mantissa * 10.0**exponent
+    return 10.0 ** (exponent + 1)
+
+
+def linear_ticks(low: float, high: float, count: int) -> tuple[list[float], list[str]]:
+    unit = nice_unit((high - low) / max(1, count - 1))
+    first = math.ceil(low / unit - 1e-9)
+    ticks = [k * unit for k in range(first, math.floor(high / unit + 1e-9) + 1)]
+    return ticks, [f"{v:.3g}" for v in ticks]
+
+
 def step_ticks(end: float, count: int) -> list[int]:
     """Whole step numbers 0, d, 2d, … up to end, d a 1-2-5 number giving at most `count` ticks."""
     end = max(1, int(end))
@@ -100,36 +113,211 @@ def step_ticks(end: float, count: int) -> list[int]:
     return [0, end]
 
 
-SERIES = (  # (name in the legend, plotext colour); the legend sits in the border, off the data
-    ("step", "cyan"), ("epoch", "orange"), ("val", "magenta"), ("ln V", "gray"))
-COLOUR = dict(SERIES)
+def x_end(steps: int, num_batches: int) -> int:
+    """The x axis's end for this many steps: an epoch, or the next rung of X_LADDER epochs.
+    A function of the step count only, so the axis grows a few times per run, the same way
+    whenever the chart is drawn."""
+    epoch = max(1, num_batches)
+    if steps <= epoch:
+        return epoch
+    power = 1
+    while True:
+        for rung in X_LADDER:
+            end = math.ceil(epoch * rung * power)
+            if end >= steps:
+                return end
+        power *= 10
 
 
-class LossChart(PlotextPlot):
+def y_limits(low: float, high: float, log: bool) -> tuple[float, float]:
+    """The y axis's limits (log10 of them in log mode) around the data, on a grid so that
+    they stay put while the curve moves within a cell or two."""
+    if log:
+        if high / low < 1.5:  # too narrow a range for ticks to mean anything: widen
+            low, high = low / 1.25, high * 1.25
+        return math.floor(math.log10(low) * 20) / 20, math.ceil(math.log10(high) * 20) / 20
+    span = high - low or abs(high) or 1.0
+    unit = nice_unit(span / 8)
+    y0, y1 = math.floor(low / unit) * unit, math.ceil(high / unit) * unit
+    return (y0, y1) if y1 > y0 else (y0, y0 + unit)
+
+
+def rescale(ylim: tuple[float, float], low: float, high: float, log: bool) -> bool:
+    """Whether the y axis must change: the data left it, or fills less than half of it."""
+    if log:
+        low, high = math.log10(low), math.log10(high)
+    span = ylim[1] - ylim[0]
+    return low < ylim[0] or high > ylim[1] or (high - low) < span / 2
+
+
+class Geometry:
+    """Where the canvas is in the frame and how data maps onto its braille dots (plotext's map)."""
+
+    def __init__(self, col0: int, row0: int, width: int, height: int, rows: int,
+                 xlim: tuple[float, float], ylim: tuple[float, float], log: bool) -> None:
+        self.col0, self.row0, self.width, self.height, self.rows = col0, row0, width, height, rows
+        self.xlim, self.ylim, self.log = xlim, ylim, log
+
+    def px(self, x: float) -> int:
+        return plotext_util.get_matrix_data([x], self.xlim, 2 * self.width)[0]
+
+    def py(self, y: float) -> int | None:
+        """The dot row of a value (None: not drawable)."""
+        if self.log:
+            y = math.log10(y) if y > 0 else self.ylim[0]
+        if not math.isfinite(y):
+            return None
+        return plotext_util.get_matrix_data([y], self.ylim, 4 * self.height)[0]
+
+    def line(self, cell: tuple[int, int]) -> int:
+        """The screen line of a canvas cell's row (plotext counts rows from the bottom)."""
+        return self.rows - 1 - (self.row0 + cell[1])
+
+
+class Curve:
+    """One series averaged into one point per braille column, drawn as braille dots.
+
+    Points whose column the data has moved past are finished: their segments are drawn
+    once. The last column's point (its mean still changing) is the tail, drawn again at
+    each update."""
+
+    def __init__(self) -> None:
+        self.sums = RunningSums()
+        self.xs: list[float] = []  # empty for the step curve: x of item k is k + 1
+        self.n = 0
+        self.rebucket()
+
+    def feed(self, ys: Sequence[float], xs: Sequence[float] | None = None) -> None:
+        """The series' items so far (they only grow within a run)."""
+        start = self.n
+        if xs is not None:
+            self.xs.extend(float(x) for x in xs[start:])
+        self.sums.extend(ys, start)
+        self.n = len(ys)
+
+    def x(self, k: int) -> float:
+        return self.xs[k] if self.xs else k + 1.0
+
+    def rebucket(self) -> None:
+        """Forget the points (the x mapping changed); the data stays."""
+        self.points: list[tuple[int, float]] = []  # finished (column, mean)
+        self.open_start = 0  # index of the first item of the last column
+        self.tail: tuple[int, float] | None = None
+        self.clear_cells()
+
+    def clear_cells(self) -> None:
+        self.cells: dict[tuple[int, int], int] = {}  # finished segments: cell -> braille bits
+        self.tail_cells: dict[tuple[int, int], int] = {}
+        self.drawn = 0  # points whose segments are in self.cells
+        self.last: tuple[int, int] | None = None  # the last drawn finished point, in dots
+
+    def bucket(self, px: Callable[[float], int]) -> None:
+        """Extend the finished points and the tail from the items not yet in a finished column."""
+        i, n = self.open_start, self.n
+        self.tail = None
+        while i < n:
+            column = px(self.x(i))
+            j = bisect_right(range(n), column, lo=i + 1, key=lambda k: px(self.x(k)))
+            point = (column, self.sums.mean(i, j))
+            if j < n:
+                self.points.append(point)
+                self.open_start = j
+            else:
+                self.tail = point
+            i = j
+
+    def values(self) -> list[float]:
+        out = [y for _, y in self.points]
+        if self.tail is not None:
+            out.append(self.tail[1])
+        return out
+
+    def draw(self, geometry: Geometry) -> set[tuple[int, int]]:
+        """Draw the new finished segments and the tail again; the cells that changed."""
+        changed = set(self.tail_cells)
+        for column, y in self.points[self.drawn:]:
+            self.last = self._segment(geometry, self.last, column, y, self.cells, changed)
+        self.drawn = len(self.points)
+        self.tail_cells = {}
+        if self.tail is not None:
+            self._segment(geometry, self.last, *self.tail, self.tail_cells, changed)
+        return changed
+
+    @staticmethod
+    def _segment(geometry: Geometry, start: tuple[int, int] | None, column: int, y: float,
+                 cells: dict[tuple[int, int], int], changed: set[tuple[int, int]]) -> tuple[int, int] | None:
+        py = geometry.py(y)
+        if py is None:
+            return None  # a gap: the next point starts a new line
+        xs, ys = plotext_util.get_line([start[0], column], [start[1], py]) if start else ([column], [py])
+        w, h = 2 * geometry.width, 4 * geometry.height
+        for dx, dy in zip(xs, ys):
+            if 0 <= dx < w and 0 <= dy < h:
+                cell = (dx >> 1, dy >> 2)
+                cells[cell] = cells.get(cell, 0) | BRAILLE_BIT[(dx & 1, dy & 3)]
+                changed.add(cell)
+        return column, py
+
+
+class LossChart(Widget):
     """The loss chart. `l` toggles a log y axis."""
 
-    COMPONENT_CLASSES = {"loss-chart--step", "loss-chart--epoch", "loss-chart--val"}
+    COMPONENT_CLASSES = {"loss-chart--step", "loss-chart--epoch", "loss-chart--val", "loss-chart--best",
+                         "loss-chart--baseline", "loss-chart--axes"}
+    DEFAULT_CSS = """
+    LossChart > .loss-chart--step { color: $text-primary; }
+    LossChart > .loss-chart--epoch { color: $text-warning; }
+    LossChart > .loss-chart--val { color: $text-success; }
+    LossChart > .loss-chart--best { color: $text-error; text-style: bold; }
+    LossChart > .loss-chart--baseline { color: $foreground-muted; }
+    LossChart > .loss-chart--axes { color: $foreground; }
+    """
 
-    # repaint=False: a new snapshot arrives several times a second; replot() refreshes when it draws
+    # repaint=False: a new snapshot arrives several times a second; the throttle draws it
     snapshot: reactive[Snapshot | None] = reactive(None, always_update=True, repaint=False)
     log_scale: reactive[bool] = reactive(False)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._sums = RunningSums()
+        self.plt = PlotextFigure()
         self.points_drawn = 0  # how many points the step curve had at the last draw
+        self.rebuilds = 0  # full rebuilds: the plotext frame and every curve drawn again
         self._throttle = RedrawThrottle(self, self.replot)
-        self._plot_version = 0  # counts replots: what the cached render below was built from
-        self._rendered: tuple[tuple, RenderResult] | None = None
+        self._curves = {name: Curve() for _, name in SERIES}
+        self._run: object = None  # the run the curves' data is from
+        self._key: tuple | None = None  # what the x mapping depends on: size, scale, x end
+        self._geometry: Geometry | None = None
+        self._frame: list[list[str]] = []  # the plotext frame's characters, by screen line
+        self._overlay: dict[int, dict[int, tuple[str, str]]] = {}  # line -> column -> (char, class)
+        self._best: tuple[int, int] | None = None  # the best-validation marker's (line, column)
+        self._styles: dict[str | None, Style] = {}
+        self._strips: dict[int, Strip] = {}
 
-    def render(self) -> RenderResult:
-        """PlotextPlot builds the whole figure at every render (~40 ms); Textual renders a
-        widget again for reasons of its own (a neighbour's refresh, a scroll, a layout pass),
-        so keep the last build until the data, the size or the theme changes."""
-        key = (self._plot_version, self.size, self.app.theme)
-        if self._rendered is None or self._rendered[0] != key:
-            self._rendered = (key, super().render())
-        return self._rendered[1]
+    def notify_style_update(self) -> None:
+        """The theme or the CSS changed: the strips take their colours again (once the
+        component classes have theirs: they are styled after the widget)."""
+        super().notify_style_update()
+        self._restyle()
+        self.call_after_refresh(self._restyle)
+
+    def _restyle(self) -> None:
+        self._styles.clear()
+        self._strips.clear()
+        if self.snapshot is not None and self._frame:
+            self.border_title = self.legend(self.snapshot)
+        self.refresh()
+
+    # ------------------------------------------------------------- what Textual calls
+    def render_line(self, y: int) -> Strip:
+        strip = self._strips.get(y)
+        if strip is None:
+            strip = self._strips[y] = self._build_strip(y)
+        width = self.size.width
+        return strip if strip.cell_length == width else strip.crop_extend(0, width, self._style(None))
+
+    def render(self) -> Text:
+        """The chart as plain text (the screen shows it through render_line)."""
+        return Text("\n".join(self._line_chars(y) for y in range(len(self._frame))))
 
     def watch_snapshot(self, old: Snapshot | None, new: Snapshot | None) -> None:
         # The last loss under the chart follows every snapshot, as the status line does.
@@ -139,8 +327,7 @@ class LossChart(PlotextPlot):
             if len(subtitle) > self.size.width - 4:
                 subtitle = f"last {new.loss:.4f} nats"
         self.border_subtitle = subtitle
-        # A plotext build costs tens of ms: while training, redraw at most REPLOT_HZ a second.
-        self._throttle.request(old, new, 1 / REPLOT_HZ)
+        self._throttle.request(old, new, REDRAW_S)
 
     def watch_log_scale(self) -> None:
         self.replot()
@@ -148,67 +335,229 @@ class LossChart(PlotextPlot):
     def on_resize(self) -> None:
         self.replot()
 
-    def legend(self, step: bool, epoch: bool, val: bool, uniform: float, scale: str) -> str:
-        """The border title: a key to the curves, in their colours (the longest that fits)."""
-        shown = {"step": step, "epoch": epoch, "val": val, "ln V": True}
-        names = {"ln V": f"ln V {uniform:.3f}"}
-        legend = " ".join(f"[{colour}]━[/]{names.get(name, name)}" for name, colour in SERIES if shown[name])
-        room = self.size.width - 4
-        short = " ".join(f"[{colour}]━[/]{name}" for name, colour in SERIES if shown[name])
-        for title in (f"loss {legend}  nats, {scale} y", f"loss {legend} {scale}", f"loss {legend}",
-                      f"loss {short}"):
-            if len(Text.from_markup(title)) <= room:
-                return title
-        return title
-
+    # ------------------------------------------------------------- drawing
     def replot(self) -> None:
+        """Bring the chart up to the snapshot: the new columns only, unless the scale changed."""
         self._throttle.drawn()
-        self._plot_version += 1
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
         snap = self.snapshot
-        scale = "log" if self.log_scale else "linear"
-        if snap is None:
-            plt.title("loss: waiting for the model")
-            self.refresh()
+        width, height = self.size
+        if snap is None or width < 8 or height < 4:
+            self._key = self._geometry = None
+            self._frame_only(snap)
             return
         n = len(snap.losses)
-        self._sums.update(snap.losses, getattr(snap, "run_id", None))
-        max_points = max(8, 2 * max(1, self.size.width - 12))
-        xs, ys = downsample(self._sums, n, max_points)
-        self.points_drawn = len(xs)
-        epoch_x, epoch_y = epoch_points(snap.epoch_losses, snap.epoch_steps, max_points)
-        val_x = [float(s) for s, _ in snap.val_losses]
-        val_y = [v for _, v in snap.val_losses]
-        uniform = snap.uniform_loss
-        x_end = float(max(n, snap.num_batches, 1))
+        end = x_end(n, snap.num_batches)
+        log = self.log_scale
+        curves = self._curves
+        run = getattr(snap, "run_id", None)
+        if run != self._run or n < curves["step"].n or len(snap.val_losses) < curves["val"].n:
+            self._run, self._key = run, None
+            self._curves = curves = {name: Curve() for _, name in SERIES}
+        key = (width, height, log, end)
+        if key != self._key:
+            self._key, self._geometry = key, None
+            for curve in curves.values():
+                curve.rebucket()
+            curves["baseline"] = baseline = Curve()  # from 0 to the x axis's end
+            baseline.feed([snap.uniform_loss] * 2, [0.0, float(end)])
+        curves["step"].feed(snap.losses)
+        curves["epoch"].feed(snap.epoch_losses, snap.epoch_steps)
+        val = snap.val_losses
+        curves["val"].feed([v for _, v in val], [float(s) for s, _ in val])
 
-        every = [v for v in (*ys, *epoch_y, *val_y, uniform) if v > 0 and math.isfinite(v)]
-        if self.log_scale:
-            low, high = (min(every), max(every)) if every else (1.0, 1.0)  # V = 1: every loss is 0
-            if high / low < 1.5:  # too narrow a range for ticks to mean anything: widen
-                low, high = low / 1.25, high * 1.25
-            f = lambda values: [math.log10(v) if v > 0 and math.isfinite(v) else math.log10(low)
-                                for v in values]
-            ticks, labels = log_ticks(low, high, max(3, min(6, (self.size.height - 4) // 2)))
-            plt.yticks(ticks, labels)
-            plt.ylim(math.log10(low), math.log10(high))  # the ticks span the axis: none fall off it
+        geometry = self._geometry
+        if geometry is None:
+            geometry = self._layout(snap, end, y_limits(snap.uniform_loss, snap.uniform_loss * 1.01, log)
+                                    if snap.uniform_loss > 0 else (0.0, 1.0))
+        for curve in curves.values():
+            curve.bucket(geometry.px)
+        low, high = self._value_range(snap)
+        limits = y_limits(low, high, log)
+        if self._geometry is None or limits != geometry.ylim and rescale(geometry.ylim, low, high, log):
+            width_before = geometry.width
+            geometry = self._layout(snap, end, limits)
+            if geometry.width != width_before:  # the canvas came out another width: map again
+                for curve in curves.values():
+                    curve.rebucket()
+                    curve.bucket(geometry.px)
+            self._geometry = geometry
+            self._full_draw(snap, geometry)
         else:
-            f = lambda values: list(values)
-
-        if xs:
-            plt.plot(xs, f(ys), color=COLOUR["step"], marker="braille")
-        if epoch_y:
-            plt.plot(epoch_x, f(epoch_y), color=COLOUR["epoch"], marker="braille")
-        if val_y:
-            plt.plot(val_x, f(val_y), color=COLOUR["val"], marker="braille")
-        plt.plot([0.0, x_end], f([uniform, uniform]), color=COLOUR["ln V"], marker="braille")
-        plt.xlim(0, x_end)
-        ticks = step_ticks(x_end, max(2, (self.size.width - 8) // 8))
-        plt.xticks(ticks, [str(t) for t in ticks])
-        plt.xlabel("step")
-        self.border_title = self.legend(bool(xs), bool(epoch_y), bool(val_y), uniform, scale)
-        if not xs:
-            plt.title("nats: space trains, n steps")
+            changed: set[tuple[int, int]] = set()
+            for curve in curves.values():
+                changed |= curve.draw(geometry)
+            self._compose_cells(changed, geometry)
+            self._place_best(snap, geometry)
+        step = curves["step"]
+        self.points_drawn = len(step.points) + (step.tail is not None)
+        self.border_title = self.legend(snap)
         self.refresh()
+
+    def _value_range(self, snap: Snapshot) -> tuple[float, float]:
+        values = [snap.uniform_loss]
+        for name in ("step", "epoch", "val"):
+            values += self._curves[name].values()
+        if snap.best_val is not None:
+            values.append(snap.best_val)
+        values = [v for v in values if math.isfinite(v) and (v > 0 or not self.log_scale)]
+        return (min(values), max(values)) if values else (1.0, 1.0)  # V = 1: every loss is 0
+
+    def _layout(self, snap: Snapshot, end: int, ylim: tuple[float, float]) -> Geometry:
+        """plotext draws the frame for these limits; where its canvas is."""
+        self.rebuilds += 1
+        width, height = self.size
+        plt = self.plt
+        plt.clear_figure()
+        plt.plotsize(width, height)
+        plt._set_size(width, height)  # textual-plotext does both: plotext needs both
+        plt.theme("clear")  # no colours: the strips take them from the component classes
+        plt.plot([0.0], [ylim[0]], marker=" ")  # plotext draws axes for data: one invisible point
+        plt.xlim(0, end)
+        plt.ylim(*ylim)
+        count = max(3, min(6, (height - 4) // 2))
+        if self.log_scale:
+            ticks, labels = log_ticks(10 ** ylim[0], 10 ** ylim[1], count)
+        else:
+            ticks, labels = linear_ticks(*ylim, count)
+        plt.yticks(ticks, [label.rjust(LABEL_WIDTH) for label in labels])
+        xticks = step_ticks(end, max(2, (width - 8) // 8))
+        plt.xticks(xticks, [str(t) for t in xticks])
+        plt.xlabel("step")
+        if not len(snap.losses):
+            plt.title("nats: space trains, n steps")
+        plt.build()
+        matrix = (plt.monitor if plt._no_plots else plt._get_subplot(1, 1).monitor).matrix  # one plot
+        self._frame = [list(matrix.marker[row]) for row in reversed(matrix.Rows)]
+        cols, rows = matrix.Cols_canvas, matrix.Rows_canvas
+        return Geometry(cols.start, rows.start, max(0, len(cols)), max(0, len(rows)), matrix.rows,
+                        (0.0, float(end)), ylim, self.log_scale)
+
+    def _frame_only(self, snap: Snapshot | None) -> None:
+        """No curves: waiting for the model (or no room)."""
+        width, height = self.size
+        self._overlay, self._best = {}, None
+        self._strips.clear()
+        self._frame = []
+        if width > 0 and height > 0:
+            plt = self.plt
+            plt.clear_figure()
+            plt.plotsize(width, height)
+            plt._set_size(width, height)
+            plt.theme("clear")
+            plt.title("loss: waiting for the model")
+            plt.build()
+            matrix = plt.monitor.matrix
+            self._frame = [list(matrix.marker[row]) for row in reversed(matrix.Rows)]
+        self.border_title = "loss" if snap is None else self.legend(snap)
+        self.refresh()
+
+    def _full_draw(self, snap: Snapshot, geometry: Geometry) -> None:
+        self._overlay, self._best = {}, None
+        self._strips.clear()
+        changed: set[tuple[int, int]] = set()
+        for curve in self._curves.values():
+            curve.clear_cells()
+            changed |= curve.draw(geometry)
+        self._compose_cells(changed, geometry)
+        self._place_best(snap, geometry)
+
+    def _compose_cells(self, changed: set[tuple[int, int]], geometry: Geometry) -> None:
+        """What each changed cell shows: the braille of the last curve drawn there."""
+        order = [(name, self._curves[name]) for _, name in reversed(SERIES)]
+        for cell in changed:
+            top = None
+            for name, curve in order:
+                bits = curve.cells.get(cell, 0) | curve.tail_cells.get(cell, 0)
+                if bits:
+                    top = (chr(0x2800 + bits), name)
+                    break
+            line = geometry.line(cell)
+            row = self._overlay.setdefault(line, {})
+            column = geometry.col0 + cell[0]
+            if top is None:
+                row.pop(column, None)
+            else:
+                row[column] = top
+            self._strips.pop(line, None)
+
+    def _place_best(self, snap: Snapshot, geometry: Geometry) -> None:
+        """The best validation point (the weights `b` restores) as a marker over the val curve."""
+        best = None
+        if snap.best_val is not None and len(snap.val_losses):
+            px, py = geometry.px(float(snap.best_step)), geometry.py(snap.best_val)
+            if py is not None and 0 <= px < 2 * geometry.width and 0 <= py < 4 * geometry.height:
+                cell = (px >> 1, py >> 2)
+                best = (geometry.line(cell), geometry.col0 + cell[0])
+        if best != self._best:
+            for at in (self._best, best):
+                if at is not None:
+                    self._strips.pop(at[0], None)
+            self._best = best
+
+    def _cell(self, y: int, x: int, char: str) -> tuple[str, str | None]:
+        if self._best == (y, x):
+            return BEST, "best"
+        over = self._overlay.get(y)
+        if over and x in over:
+            return over[x]
+        return char, (None if char == " " else "axes")
+
+    def _line_chars(self, y: int) -> str:
+        return "".join(self._cell(y, x, c)[0] for x, c in enumerate(self._frame[y]))
+
+    def _style(self, name: str | None) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            # the full style: a muted colour is blended with the background it sits on
+            style = self.rich_style if name is None else self.get_component_rich_style(f"loss-chart--{name}")
+            self._styles[name] = style
+        return style
+
+    def _build_strip(self, y: int) -> Strip:
+        if y >= len(self._frame):
+            return Strip.blank(self.size.width, self._style(None))
+        segments: list[Segment] = []
+        run, run_style = [], None
+        for x, c in enumerate(self._frame[y]):
+            char, name = self._cell(y, x, c)
+            if name != run_style and run:
+                segments.append(Segment("".join(run), self._style(run_style)))
+                run = []
+            run_style = name
+            run.append(char)
+        if run:
+            segments.append(Segment("".join(run), self._style(run_style)))
+        return Strip(segments, len(self._frame[y]))
+
+    # ------------------------------------------------------------- the legend
+    def legend(self, snap: Snapshot) -> Text:
+        """The border title: a key to the curves in their colours, the longest that fits.
+        In log scale the scale is always named (it was the first thing dropped)."""
+        scale = "log" if self.log_scale else "linear"
+        shown = [("step", "step", len(snap.losses) > 0), ("epoch", "epoch", len(snap.epoch_losses) > 0),
+                 ("val", "val", len(snap.val_losses) > 0),
+                 ("best", "best", snap.best_val is not None and len(snap.val_losses) > 0),
+                 ("ln V", "baseline", True)]
+        numbers = {"ln V": f" {snap.uniform_loss:.3f}",
+                   "best": f" {snap.best_val:.4f}" if snap.best_val is not None else ""}
+
+        def key(with_numbers: bool) -> Text:
+            out = Text()
+            for name, cls, on in shown:
+                if on:
+                    mark = BEST if name == "best" else "━"
+                    out.append(" ")
+                    out.append(mark, self._style(cls))
+                    out.append(name + (numbers.get(name, "") if with_numbers else ""))
+            return out
+
+        full, short = key(True), key(False)
+        forms = [Text("loss") + full + Text(f"  nats, {scale} y"), Text("loss") + full + Text(f" {scale}"),
+                 Text("loss") + short + Text(f" {scale}"), short[1:] + Text(f" {scale}")]
+        if not self.log_scale:
+            forms += [Text("loss") + short, short[1:]]
+        room = self.size.width - 4
+        for title in forms:
+            if title.cell_len <= room:
+                return title
+        return Text(scale if self.log_scale else "loss")
