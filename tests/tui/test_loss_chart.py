@@ -28,8 +28,8 @@ def snapshot(losses: list[float], val: list[tuple[int, float]] = (), num_batches
     best = min(val, key=lambda p: p[1]) if val else None
     return SimpleNamespace(
         losses=losses, epoch_losses=epochs, epoch_steps=[(e + 1) * num_batches for e in range(len(epochs))],
-        val_losses=list(val), num_batches=num_batches, uniform_loss=4.174, loss=losses[-1] if losses else None,
-        bits_per_char=1.0, state="paused", run_id=1,
+        val_losses=list(val), num_batches=num_batches, uniform_loss=4.174,
+        loss=losses[-1] if losses else None, bits_per_char=1.0, state="paused", run_id=1,
         best_val=best[1] if best else None, best_step=best[0] if best else 0)
 
 
@@ -65,10 +65,9 @@ async def test_log_scale_is_named_even_when_the_legend_fills_the_border():
     async with app.run_test(size=(40, 24)) as pilot:
         chart = app.query_one(LossChart)
         chart.snapshot = snapshot(LOSSES, VAL)
-        await wait_until(pilot, lambda: "━step" in chart_rows(app)[0] or "━" in chart_rows(app)[0],
-                         what="the legend")
+        await wait_until(pilot, lambda: "━" in chart_rows(app)[0], what="the legend")
         chart.log_scale = True
-        await wait_until(pilot, lambda: " log" in chart_rows(app)[0], what="the log scale named in the border")
+        await wait_until(pilot, lambda: " log" in chart_rows(app)[0], what="'log' in the border")
         assert "┤" in "".join(chart_rows(app))  # and the chart is drawn with its y ticks
 
 
