@@ -4,8 +4,8 @@ UI-free (the tui only shows the strings this module returns). The equation texts
 themselves are in gru_core/equations.py (no torch: the app draws them before torch loads).
 
 - `batch_detail(weights, trace, reset)`: the weights a trace was computed with, and a
-  readable backward pass over the traced sequences (the hand-derived BPTT of
-  gru_core/bptt.py, one time step at a time, every delta kept):
+  readable backward pass over the traced sequences (gru_core/bptt_reference.py, the
+  hand-derived BPTT one time step at a time, every delta kept):
 
       do      = (y_hat - onehot(y)) / (T*k)                       [T, k, V]
       dh_t    = do_t Wy^T + dh_next                               dL/dh_t, [T, k, H]
@@ -30,8 +30,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .bptt_reference import backward_deltas, gradients
 from .equations import FORMS, Cell, equations  # noqa: F401 - re-exported: the text beside the numbers
-from .forward import Cancelled, Trace
+from .forward import Cancelled, Trace  # noqa: F401 - Cancelled: what batch_detail raises
 
 TOP_CONTRIBUTIONS = 6  # a gradient over more time steps than this lists its largest terms
 GATE_PARAMS = {"z": ("Wz", "Uz", "bz"), "r": ("Wr", "Ur", "br"), "h": ("Wh", "Uh", "bh")}
@@ -66,60 +67,18 @@ def model_weights(model) -> dict[str, Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.named_tensors().items()}
 
 
-@torch.no_grad()
 def batch_detail(weights: dict[str, Tensor], trace: Trace, reset: str,
                  cancel: threading.Event | None = None) -> BatchDetail:
-    """The readable BPTT of the module docstring over `trace`, at `weights`.
+    """The readable BPTT (gru_core/bptt_reference.py) over `trace`, at `weights`.
 
     `cancel`, when set, stops it between time steps (Cancelled): a reset or quit need not
     wait for a long batch."""
-    w = weights
-    x, y = trace.x, trace.y
-    T, k = x.shape
-    H, V = trace.h.shape[-1], trace.y_hat.shape[-1]
-    do = trace.y_hat.clone()
-    do.scatter_add_(2, y.unsqueeze(-1), torch.full_like(do[..., :1], -1.0))
-    do /= T * k
-    z, r, h_tilde, h_prev = trace.z, trace.r, trace.h_tilde, trace.h_prev
-    dh_all = torch.empty_like(trace.h)
-    names = ("z", "r", "h", "hn") if reset == "after" else ("z", "r", "h")
-    da = {name: torch.empty_like(trace.h) for name in names}
-    dh_next = torch.zeros_like(trace.h[0])
-    for t in range(T - 1, -1, -1):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled()
-        dh = do[t] @ w["Wy"].T + dh_next
-        dh_all[t] = dh
-        da_h = dh * (1 - z[t]) * (1 - h_tilde[t] ** 2)
-        da_z = dh * (h_prev[t] - h_tilde[t]) * z[t] * (1 - z[t])
-        if reset == "before":
-            d_rh = da_h @ w["Uh"].T
-            da_r = d_rh * h_prev[t] * r[t] * (1 - r[t])
-            dh_next = dh * z[t] + d_rh * r[t] + da_z @ w["Uz"].T + da_r @ w["Ur"].T
-        else:
-            hn = h_prev[t] @ w["Uh"] + w["bUh"]
-            da_hn = da_h * r[t]
-            da_r = da_h * hn * r[t] * (1 - r[t])
-            dh_next = dh * z[t] + da_hn @ w["Uh"].T + da_z @ w["Uz"].T + da_r @ w["Ur"].T
-            da["hn"][t] = da_hn
-        da["z"][t], da["r"][t], da["h"][t] = da_z, da_r, da_h
-    flat = lambda a: a.reshape(T * k, -1)  # noqa: E731
-    grads: dict[str, Tensor] = {}
-    for gate, (Wn, Un, bn) in GATE_PARAMS.items():
-        grads[Wn] = torch.zeros(V, H, dtype=do.dtype).index_add_(0, x.reshape(-1), flat(da[gate]))
-        grads[bn] = flat(da[gate]).sum(0)
-        if gate != "h":
-            grads[Un] = flat(h_prev).T @ flat(da[gate])
-    if reset == "before":
-        grads["Uh"] = flat(r * h_prev).T @ flat(da["h"])
-    else:
-        grads["Uh"] = flat(h_prev).T @ flat(da["hn"])
-        grads["bUh"] = flat(da["hn"]).sum(0)
-    grads["Wy"] = flat(trace.h).T @ flat(do)
-    grads["by"] = flat(do).sum(0)
+    d = backward_deltas(weights, trace, reset, cancel)
+    T = trace.x.shape[0]
     return BatchDetail(
-        reset=reset, weights=w, grads=grads, do=do, da=da, dh=dh_all,
-        dh_norm=dh_all.reshape(T, -1).norm(dim=1), mean_z=z.reshape(T, -1).mean(dim=1),
+        reset=reset, weights=weights, grads=gradients(trace, d, reset, trace.y_hat.shape[-1]),
+        do=d.do, da=d.da, dh=d.dh,
+        dh_norm=d.dh.reshape(T, -1).norm(dim=1), mean_z=trace.z.reshape(T, -1).mean(dim=1),
     )
 
 
