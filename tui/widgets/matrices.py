@@ -28,6 +28,7 @@ import time
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -104,6 +105,7 @@ class MatrixLines(ScrollView, can_focus=True):
         self._strips: dict[int, Strip] = {}  # line -> its strip, uncropped, until the next rewrite
         self._at: tuple[int, int] | None = None  # the cursor's (line, index in its run)
         self.lines_rendered = 0  # render_line calls that built a strip (the cost of a frame)
+        self._style: Style | None = None  # this widget's rich style, until the styles change
 
     # ------------------------------------------------------------- content
     def show(self, writer: MatrixWriter) -> None:
@@ -134,11 +136,18 @@ class MatrixLines(ScrollView, can_focus=True):
         line, k = self._at
         return self.writer.placed[line].cell(k)  # type: ignore[return-value]
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._style = None
+        self._strips.clear()
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         index = scroll_y + y
         width = self.size.width
-        rich_style = self.rich_style
+        if self._style is None:  # rich_style walks the DOM for the background: once, not per line
+            self._style = self.rich_style
+        rich_style = self._style
         if index >= len(self.writer.lines):
             return Strip.blank(width, rich_style)
         strip = self._strips.get(index)
