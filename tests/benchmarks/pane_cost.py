@@ -1,7 +1,7 @@
 """What the matrices pane costs to draw at a big size (H=1024, V=200, T=200).
 
 A real session's first snapshot (its trace, and the gradients the pane shows) goes to a
-MatricesView alone on a 100x40 headless screen. Three figures, medians of `frames`:
+MatricesView alone on a 100x40 headless screen. Five figures, medians of `frames`:
 
 (CPU time of this process, so other work on a shared machine does not count.)
 
@@ -9,6 +9,8 @@ MatricesView alone on a 100x40 headless screen. Three figures, medians of `frame
   the visible ones rendered)
 - scroll one line: from scrolling the pane to the frame drawn
 - next time step: from `move(1)` to the frame drawn
+- select a cell: from the cursor moving onto a cell (of z, of the gradient dUz) to its
+  explanation on screen
 
 `python -m tests.benchmarks.pane_cost` prints them; run it on an older checkout (same
 command, PYTHONPATH at that checkout) to compare, as the README's figures do.
@@ -47,7 +49,8 @@ async def _measure(snap, frames: int) -> dict[str, list[float]]:
             yield MatricesView(id="matrices")
 
     app = PaneApp()
-    out: dict[str, list[float]] = {"new snapshot": [], "scroll one line": [], "next time step": []}
+    out: dict[str, list[float]] = {"new snapshot": [], "scroll one line": [], "next time step": [],
+                                   "select a cell (z)": [], "select a cell (dUz)": []}
     async with app.run_test(size=(100, 40)) as pilot:
         view = app.query_one(MatricesView)
         scroller = getattr(view, "lines", view)  # the pane itself scrolled before the Line API
@@ -62,10 +65,19 @@ async def _measure(snap, frames: int) -> dict[str, list[float]]:
             view.move(1)
             await pilot.pause()
             t3 = time.process_time()
+            selected = []
+            for name in ("z", "dUz"):  # the explanation panel shows the cell's equation
+                before, t = view.explanation, time.process_time()
+                view.lines.select((name, 1, 3 + k))
+                while view.explanation == before:
+                    await pilot.pause()
+                selected.append(time.process_time() - t)
             if k:  # the first round warms caches
                 out["new snapshot"].append(t1 - t0)
                 out["scroll one line"].append(t2 - t1)
                 out["next time step"].append(t3 - t2)
+                out["select a cell (z)"].append(selected[0])
+                out["select a cell (dUz)"].append(selected[1])
     return out
 
 
