@@ -188,11 +188,13 @@ class TrainingSession:
                 self._s.add_job(job)
 
     def set_lr(self, value: float) -> None:
-        """Takes effect from the next step, without a reset. GRUError if not a valid lr."""
-        self.config.replace(lr=value)  # validates; raises GRUError with the reason
+        """Takes effect from the next update, without a reset. GRUError if not a valid lr.
+
+        Waits at most for one optimizer update (Trainer.set_lr), not a whole step.
+        """
         with self._cond:
-            self._s.pending_lr = float(value)
-            self._cond.notify_all()
+            self._s.next_trainer().set_lr(value)
+            self._cond.notify_all()  # the worker publishes the new lr
 
     def sample(
         self, prime: str, n: int, temperature: float = 1.0, *, top_k: int | None = None,

@@ -37,7 +37,6 @@ class SessionState:
         self.pending_steps = 0
         self.stop_at_epoch_end = False
         self.pending_reset: tuple[Trainer, History] | None = None
-        self.pending_lr: float | None = None
         self.jobs: list[Job] = []
         self.closing = False
         self.target_epochs = trainer.config.epochs
@@ -88,9 +87,9 @@ class SessionState:
         """A new run (reset, adopt), taken by the worker between steps."""
         if self.closing:
             return
+        if keep_lr:  # set_lr may have come after the new trainer's config was read
+            trainer.set_lr(self.next_trainer().lr)
         self.pending_reset = (trainer, history)
-        if not keep_lr:
-            self.pending_lr = None
         self.pending_steps = 0
         self.stop_at_epoch_end = False
         self.target_epochs = self.more_epochs = trainer.config.epochs
@@ -118,8 +117,8 @@ class SessionState:
         self.notes += 1
 
     def has_work(self) -> bool:
-        return bool(self.closing or self.pending_reset or self.jobs or self.pending_lr is not None
-                    or self.pending_steps or self.state == "running")
+        return bool(self.closing or self.pending_reset or self.jobs or self.pending_steps
+                    or self.state == "running")
 
     def facts(self) -> RunFacts:
         """The session's side of a snapshot."""

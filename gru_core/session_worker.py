@@ -88,9 +88,6 @@ class SessionWorker:
                 if s.pending_reset is not None:
                     self._take_reset()
                     loaded = s.trainer.step_count > 0  # a checkpoint: show its sample at once
-                if s.pending_lr is not None:
-                    lr, s.pending_lr = s.pending_lr, None
-                    s.trainer.set_lr(lr)
                 jobs, s.jobs = s.jobs, []
                 trainer, history = s.trainer, s.history
                 do_step = s.state == "running" or s.pending_steps > 0

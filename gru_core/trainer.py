@@ -142,9 +142,16 @@ class Trainer:
         return float(self.optimizer.param_groups[0]["lr"])
 
     def set_lr(self, lr: float) -> None:
-        self.config = self.config.replace(lr=lr)  # validates
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        """From the next update on; safe from any thread (it waits for an update under way).
+
+        GRUError, and nothing changes, if lr is not a valid learning rate: TrainConfig's
+        rule is the one check on the way from a form or a caller to the optimizer.
+        """
+        config = self.config.replace(lr=lr)
+        with self.weights_lock:
+            self.config = config
+            for group in self.optimizer.param_groups:
+                group["lr"] = config.lr
 
     # ------------------------------------------------------------ training
     def step(self) -> StepRecord:

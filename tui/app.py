@@ -1,7 +1,6 @@
 """GRUApp: the gru-tui app. It shows what a TrainingSession publishes; keys send it commands.
 
-    session delivery thread --(newest Snapshot, stored)--> self._latest
-    timer, RENDER_HZ a second: when _latest.seq changed, hand it to every widget
+    timer, RENDER_HZ a second: session.snapshot(); when its seq changed, hand it to every widget
     keys / form / prime ------(plain method calls)-------> TrainingSession
 
 Torch is imported by `load_session`, a thread worker started right after the first
@@ -54,12 +53,6 @@ TERMINATING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHU
 TEMPERATURES = (0.0, 0.2, 0.5, 0.8, 1.0, 1.2, 1.5, 2.0)
 
 
-class ValNoteRead(Message):
-    def __init__(self, run_id: int, note: str | None) -> None:
-        super().__init__()
-        self.run_id, self.note = run_id, note
-
-
 class ConfigApplied(Message):
     def __init__(self, message: str) -> None:
         super().__init__()
@@ -68,11 +61,11 @@ class ConfigApplied(Message):
 
 NEEDS_SESSION = frozenset({"toggle", "step", "epoch", "reset", "save", "load", "export", "export_model"})
 
-def validation_status(snap: Snapshot, note: str | None) -> str:
+def validation_status(snap: Snapshot) -> str:
     """What the config pane says about validation for the run on screen."""
     config = snap.config
-    if note:
-        return note
+    if snap.val_note:
+        return snap.val_note
     if not config.val_fraction:
         return "validation off: set a fraction (e.g. 0.1) to hold text out"
     held = len(config.text) - config.train_chars
@@ -110,11 +103,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
         self.max_rate = max_rate
         self.session: TrainingSession | None = None
         self.temperature = 1.0
-        self._latest: Snapshot | None = None  # written by the session's delivery thread
-        self._rendered_seq = -1
         self.shown: Snapshot | None = None  # the snapshot on screen (exports write it)
-        self.val_note: str | None = None  # Trainer.val_note of the run on screen
-        self._val_note_run = -1
         self._session_lock = threading.Lock()
         self._quitting = False
         self.worker_error: tuple[str, str] | None = None  # (message, traceback) of a crashed worker
@@ -148,7 +137,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
     @property
     def ready(self) -> bool:
         """Torch is loaded, the session runs and its first snapshot is on screen."""
-        return self.session is not None and self._rendered_seq >= 0
+        return self.session is not None and self.shown is not None
 
     # ================================================================ session
     @work(thread=True, exclusive=True, exit_on_error=False, group="session")
@@ -165,31 +154,28 @@ class GRUApp(FileActions, SampleActions, App[None]):
                 session.close()
                 return
             self.session = session
-        session.subscribe(self._on_snapshot)
-        if self._latest is None:  # the first snapshot may have been delivered before we subscribed
-            self._latest = session.snapshot()
         if self.resumed_from:
             snap = session.snapshot()
             self.post_message(FileDone(f"resumed from {self.resumed_from}: step {snap.step}, "
                                        f"epoch {snap.epoch} (paused; space trains)"))
 
-    def _on_snapshot(self, snap: Snapshot) -> None:
-        """On the session's delivery thread: only keep it; the timer renders it."""
-        self._latest = snap
-
     def render_latest(self) -> None:
-        snap = self._latest
-        if snap is None or snap.seq == self._rendered_seq:
+        """The timer's tick: the session's latest snapshot to every widget, if it is new.
+
+        The session publishes at most max_rate snapshots a second; this reads the newest
+        at RENDER_HZ, with no store or subscriber in between.
+        """
+        session = self.session
+        if session is None:
+            return
+        snap, before = session.snapshot(), self.shown
+        if before is not None and snap.seq == before.seq:
             return
         if not self.query(StatusBar):  # the app is closing: its widgets are gone (the timer may still tick)
             return
-        self._rendered_seq = snap.seq
-        before, self.shown = self.shown, snap
+        self.shown = snap
         if before is None or before.state != snap.state:
             self.refresh_bindings()  # check_action's answers depend on the state
-        if snap.run_id != self._val_note_run:
-            self._val_note_run, self.val_note = snap.run_id, None
-            self.read_val_note(snap.run_id)
         status = self.query_one(StatusBar)
         status.starting = None
         status.snapshot = snap
@@ -198,7 +184,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
         self.query_one(SamplesPane).snapshot = snap
         form = self.query_one(ConfigForm)
         form.config = snap.config
-        form.val_status = validation_status(snap, self.val_note)
+        form.val_status = validation_status(snap)
 
     @while_open
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -234,11 +220,11 @@ class GRUApp(FileActions, SampleActions, App[None]):
         a `[/]` in them is text, not markup (which would end the app with a MarkupError)."""
         super().notify(visible(message), markup=markup, **kwargs)
 
-    def _command(self, name: str, *args: Any) -> Any:
+    def live_session(self) -> TrainingSession | None:
+        """The session, or None with a notice while torch is still loading."""
         if self.session is None:
             self.notify("torch is still loading; try again in a moment", timeout=2)
-            return None
-        return getattr(self.session, name)(*args)
+        return self.session
 
     # ================================================================ actions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -254,16 +240,20 @@ class GRUApp(FileActions, SampleActions, App[None]):
         return True
 
     def action_toggle(self) -> None:
-        self._command("toggle")
+        if session := self.live_session():
+            session.toggle()
 
     def action_step(self) -> None:
-        self._command("step")
+        if session := self.live_session():
+            session.step()
 
     def action_epoch(self) -> None:
-        self._command("run_epoch")
+        if session := self.live_session():
+            session.run_epoch()
 
     def action_restore_best(self) -> None:
-        self._command("restore_best")  # the status line says what came back (snapshot.note)
+        if session := self.live_session():
+            session.restore_best()  # the status line says what came back (snapshot.note)
 
     def action_reset(self) -> None:
         if self.session is not None:
@@ -313,7 +303,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
         """The error on screen in full, traceback included (training's first, else a worker's)."""
         from .screens.error_details import ErrorDetailsScreen
 
-        snap = self._latest
+        snap = self.shown
         if snap is not None and snap.state == "error" and snap.error:
             message, detail = snap.error, snap.error_detail
         elif self.worker_error is not None:
@@ -374,21 +364,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
             f"B {config.batch_size}, {config.optimizer} lr {config.lr:g}; model reset"
         ))
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="val_note")
-    def read_val_note(self, run_id: int) -> None:
-        session = self.session
-        if session is not None:
-            note = session.with_trainer(lambda trainer, history: trainer.val_note)
-            self.post_message(ValNoteRead(run_id, note))
-
     # ================================================================ messages
-    @while_open
-    def on_val_note_read(self, event: ValNoteRead) -> None:
-        if event.run_id == self._val_note_run:
-            self.val_note = event.note
-            if self.shown is not None:
-                self.query_one(ConfigForm).val_status = validation_status(self.shown, event.note)
-
     def on_config_form_apply_requested(self, event: ConfigForm.ApplyRequested) -> None:
         self.reset_session(event.values)
 
@@ -397,10 +373,11 @@ class GRUApp(FileActions, SampleActions, App[None]):
         self.query_one(ConfigForm).show_outcome(event.message)
 
     def on_config_form_learning_rate_submitted(self, event: ConfigForm.LearningRateSubmitted) -> None:
-        try:
-            self._command("set_lr", event.lr)
-        except GRUError as exc:
-            self.query_one(ConfigForm).message = str(exc)
+        if session := self.live_session():
+            try:
+                session.set_lr(event.lr)  # the form parsed it; TrainConfig's rule is the one check
+            except GRUError as exc:
+                self.query_one(ConfigForm).message = str(exc)
 
     # ================================================================ palette
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

@@ -39,7 +39,8 @@ async def wait_rendered(pilot, predicate) -> None:
     app = pilot.app
     await wait_until(
         pilot,
-        lambda: app._latest is not None and app._rendered_seq == app._latest.seq and predicate(app._latest),
+        lambda: app.shown is not None and app.shown.seq == app.session.snapshot().seq
+        and predicate(app.shown),
         what="a rendered snapshot",
     )
     await pilot.pause()

@@ -48,7 +48,7 @@ async def test_article_matrices_match_the_trace(article_app):
     async with article_app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         view = article_app.query_one(MatricesView)
-        trace = article_app._latest.trace
+        trace = article_app.shown.trace
         text = view.plain
         assert "t = 1 of 3" in text
         for b in range(2):
@@ -67,7 +67,7 @@ async def test_matrices_header_names_the_batch_and_step_of_the_numbers_below_it(
     async with article_app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         view = article_app.query_one(MatricesView)
-        traced = article_app._latest  # batch 1 of 3, about to be trained by step 1
+        traced = article_app.shown  # batch 1 of 3, about to be trained by step 1
         trace_rows = row(traced.trace.h[0, 0].tolist())
         later = dataclasses.replace(traced, seq=traced.seq + 1, step=7, batch=2)  # same trace, newer counters
         view.snapshot = later
@@ -81,7 +81,7 @@ async def test_left_right_move_the_time_step(article_app):
     async with article_app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         view = article_app.query_one(MatricesView)
-        trace = article_app._latest.trace
+        trace = article_app.shown.trace
         await pilot.press("right")
         assert view.t == 1 and "t = 2 of 3" in view.plain
         assert row(trace.h[1, 0].tolist()) in view.plain
@@ -95,13 +95,13 @@ async def test_n_trains_one_batch_with_the_gradients_the_pane_showed(article_app
     async with article_app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         text = article_app.query_one(MatricesView).plain
-        shown = article_app._latest.detail.grads
+        shown = article_app.shown.detail.grads
         assert "gradients of this batch's loss, dL/dθ (step 1 computes them)" in text
         assert "dWz [4,2]" in text and "dWy [2,4]" in text
         assert row(shown["Wy"][0].tolist()) in text
         await pilot.press("n")
         await wait_rendered(pilot, lambda s: s.step == 1)
-        snap = article_app._latest
+        snap = article_app.shown
         assert snap.state == "paused" and snap.batch == 1
         assert "step 1" in status_text(article_app) and "paused" in status_text(article_app)
         assert "1.2602 nats (1.818 bits/char)" in status_text(article_app)
@@ -134,7 +134,7 @@ async def test_e_finishes_the_epoch_and_a_sample_appears(article_app):
         await wait_ready(pilot)
         await pilot.press("n", "e")
         await wait_rendered(pilot, lambda s: s.epoch == 1 and s.state == "paused" and len(s.samples) == 1)
-        snap = article_app._latest
+        snap = article_app.shown
         assert snap.step == 3 and snap.batch == 0
         log = str(article_app.query_one("#samples-log", Static).render())
         assert "epoch    1" in log and snap.samples[0].text in log
@@ -261,7 +261,7 @@ async def test_learning_rate_applies_live_without_a_reset(article_app):
         await wait_rendered(pilot, lambda s: s.step == 1)
         await retype(pilot, "#cfg-lr", "0", ".", "5", "enter")
         await wait_rendered(pilot, lambda s: s.lr == 0.5)
-        assert article_app._latest.step == 1  # not reset
+        assert article_app.shown.step == 1  # not reset
         assert "lr 0.5" in status_text(article_app)
 
 

@@ -33,7 +33,7 @@ async def test_x_enters_cursor_mode_and_arrows_select_cells_with_their_equation(
     async with article_app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         view = article_app.query_one(MatricesView)
-        trace = article_app._latest.trace
+        trace = article_app.shown.trace
         assert "x: point at any number" in view.explanation
         await pilot.press("x")
         assert isinstance(article_app.focused, MatrixLines)
@@ -53,7 +53,7 @@ async def test_hover_and_click_select_cells_and_the_panel_explains_them(article_
     async with article_app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         view = article_app.query_one(MatricesView)
-        trace = article_app._latest.trace
+        trace = article_app.shown.trace
         lines = view.lines
         x, line = where(view, "y_hat", 1, 2)  # seq 2, 't'
         await pilot.hover(MatrixLines, offset=(x + 2, line - lines.scroll_offset.y))
@@ -69,7 +69,7 @@ async def test_hover_and_click_select_cells_and_the_panel_explains_them(article_
         assert text.startswith("dUz[2, 1], over the whole batch"), text
         assert "dL/dUz[2, 1] = Σ_t Σ_b h_prev[t, b, 2]·da_z[t, b, 1]" in text
         assert "(t1)" in text and "(t3)" in text  # T = 3: each step's term is listed
-        want = float(article_app._latest.detail.grads["Uz"][1, 0])
+        want = float(article_app.shown.detail.grads["Uz"][1, 0])
         assert text.splitlines()[2].rstrip().endswith("= " + n4(want))
         assert isinstance(article_app.focused, MatrixLines)  # a click enters cursor mode
 
@@ -88,14 +88,14 @@ async def test_a_heatmap_cell_shows_its_unit_index():
         assert view.explanation.startswith("h[seq 1, unit 41] at t = 1"), view.explanation
         await pilot.press("right")
         assert view.explanation.startswith("h[seq 1, unit 42] at t = 1")
-        want = float(app._latest.trace.h[0, 0, 41])
+        want = float(app.shown.trace.h[0, 0, 41])
         assert view.explanation.rstrip().endswith("= " + n4(want))
 
 
 async def test_gradient_through_time_chart_shows_autograd_norms(article_app):
     async with article_app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
-        snap = article_app._latest
+        snap = article_app.shown
         model = GRUModel(len(snap.vocab), snap.config.hidden_size, reset=snap.config.reset)
         model.load_state_dict(snap.detail.weights)
         tr = snap.trace

@@ -34,7 +34,7 @@ async def test_b_restores_the_best_weights_and_the_status_line_says_so():
         await wait_until(pilot, lambda: "no best weights yet" in status_text(app), what="the refusal")
         await pilot.press("e")
         await wait_rendered(pilot, lambda s: s.epoch == 1 and s.state == "paused" and s.best_val is not None)
-        best = app._latest.best_val
+        best = app.shown.best_val
         await wait_until(pilot, lambda: f"best {best:.4f} @" in status_text(app), what="the best val")
         await pilot.press("b")
         await wait_until(pilot, lambda: f"restored the best weights: val {best:.4f}" in status_text(app),

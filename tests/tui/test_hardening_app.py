@@ -204,7 +204,7 @@ async def test_a_diverged_step_shows_the_error_keeps_the_weights_and_the_app_goe
         assert "d details" in text
         after = session.with_trainer(lambda t, h: [p.detach().clone() for p in t.model.parameters()])
         assert all(torch.equal(a, b) for a, b in zip(after, before))  # the update was not taken
-        assert app._latest.step == 1 and len(app._latest.losses) == 1
+        assert app.shown.step == 1 and len(app.shown.losses) == 1
 
         await pilot.press("d")
         assert isinstance(app.screen, ErrorDetailsScreen)
@@ -218,7 +218,7 @@ async def test_a_diverged_step_shows_the_error_keeps_the_weights_and_the_app_goe
         assert "d details" not in status_text(app)
         await pilot.press("n")
         await wait_rendered(pilot, lambda s: s.step == 1 and s.state == "paused")
-        snap = app._latest
+        snap = app.shown
         assert snap.loss is not None and snap.loss == snap.loss  # finite, not NaN
         assert_healthy(app)
 
@@ -292,9 +292,8 @@ async def test_edge_sizes_train_in_the_app():
             await wait_rendered(pilot, lambda s, h=hidden: s.config.hidden_size == h and s.step == 0)
             await pilot.press("e")
             await wait_rendered(pilot, lambda s: s.epoch == 1 and s.state == "paused")
-            assert all(loss == loss and abs(loss) < 1e6 for loss in app._latest.losses)
-            assert f"H = {hidden}" in app.query_one(MatricesView).plain \
-                or app._latest.config.hidden_size == hidden
+            assert all(loss == loss and abs(loss) < 1e6 for loss in app.shown.losses)
+            assert f"H = {hidden}" in app.query_one(MatricesView).plain  # the pane's heading shows it
 
 
 # ====================================================================== stress
@@ -347,9 +346,10 @@ async def settle(pilot, app: GRUApp) -> None:
         session.pause()
         session.wait_for(lambda s: s.state != "running", 20)
         seq = session.snapshot().seq
-        await wait_until(pilot, lambda seq=seq: app._rendered_seq >= seq, 20, "the last snapshot")
+        await wait_until(pilot, lambda seq=seq: app.shown is not None and app.shown.seq >= seq, 20,
+                         "the last snapshot")
         await pilot.pause()  # training is paused: the loop goes idle once queued events are done
-        if session.snapshot().seq == seq == app._rendered_seq and not app.workers:
+        if session.snapshot().seq == seq == app.shown.seq and not app.workers:
             return
     raise AssertionError("the app did not settle in 10 rounds")
 
@@ -373,7 +373,7 @@ async def test_a_storm_of_random_keys_while_training():
             pressed += len(burst)
             assert app.is_running and app.session.alive
         await settle(pilot, app)
-        snap, session = app._latest, app.session
+        snap, session = app.shown, app.session
         assert snap.seq == session.snapshot().seq and snap.state == session.state
         text = status_text(app)
         assert f" {STATE_LABELS[snap.state]} " in text and f"step {snap.step} " in text
@@ -411,7 +411,7 @@ async def test_resizing_from_40x12_to_300x100_while_training():
         await settle(pilot, app)
         # at 40 columns the status keeps what matters most: the state and the latest loss
         shown = status_text(app)
-        snap = app._latest
+        snap = app.shown
         assert f" {STATE_LABELS[snap.state]} " in shown and f"{abs(snap.loss):.4f}" in shown, shown
         assert app.worker_error is None
 

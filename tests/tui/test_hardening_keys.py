@@ -171,12 +171,12 @@ async def test_a_loss_a_hair_below_zero_reads_0_not_minus_0():
         await wait_ready(pilot)
         app.session.pause()
         bar = app.query_one(StatusBar)
-        bar.snapshot = dataclasses.replace(app._latest, loss=-2e-9, val_losses=[(1, -1e-12)])
+        bar.snapshot = dataclasses.replace(app.shown, loss=-2e-9, val_losses=[(1, -1e-12)])
         await pilot.pause()
         text = status_text(app)
         assert "loss 0.0000 nats" in text and "val 0.0000" in text  # bits/char too, where it fits
         assert "-0.0" not in text
-        bar.snapshot = dataclasses.replace(app._latest, loss=-0.25)  # a real negative stays visible
+        bar.snapshot = dataclasses.replace(app.shown, loss=-0.25)  # a real negative stays visible
         assert "loss -0.2500 nats" in status_text(app)
 
 
@@ -243,7 +243,7 @@ async def test_a_storm_of_every_key_survives(seed, tmp_path, monkeypatch):
             pressed += len(burst)
             assert app.is_running and app.session.alive, (seed, pressed, burst)
         await settle(pilot, app)
-        snap = app._latest
+        snap = app.shown
         text = status_text(app)
         assert f" {STATE_LABELS[snap.state]} " in text and f"step {snap.step} " in text
         assert app.worker_error is None, app.worker_error

@@ -380,8 +380,9 @@ class ConfigForm(VerticalScroll):
         if event.input.id == "cfg-lr":
             if "lr" in self.invalid:
                 return
-            self.post_message(self.LearningRateSubmitted(parse_field("lr", event.value)))
-            self.message = f"learning rate {parse_field('lr', event.value):g} applies from the next step"
+            lr = parse_field("lr", event.value)
+            self.post_message(self.LearningRateSubmitted(lr))
+            self.message = f"learning rate {lr:g} applies from the next step"
         else:
             self.request_apply()
 
