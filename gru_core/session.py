@@ -6,9 +6,11 @@
                                                                     the newest snapshot only,
                                                                     at most max_rate per second
 
-Commands never wait for training: they record what was asked and return. The worker
-(session_worker.py) applies them between batches; reset and close also cut a step short (the cancel event
-is checked between time steps, in the forward and in the backward, manual or autograd).
+Commands never wait for training: they record what was asked and return (set_lr and
+sample wait at most for one optimizer update, under the Trainer's weights lock). The worker
+(session_worker.py) applies them between batches; reset and close also cut a step short
+(the cancel event is checked between time steps, in the forward and in the backward,
+manual or autograd).
 Commands take effect in the order they were called: `reset(); start()` trains the new run.
 
 State machine (STATES, TRANSITIONS in snapshot.py; SessionState.set_state refuses any

@@ -60,8 +60,28 @@ FLAGS = [
 ]
 
 
+# A value each flag takes, beside any text: with any text alone a flag almost never gets a
+# valid value, and "every flag given wins" below would go untried.
+GOOD_VALUES = {
+    "--hidden": ["1", "3", "7"], "--seq-len": ["1", "2", "3"], "--batch": ["1", "2"],
+    "--lr": ["0.5", "1e-3"],
+    "--optimizer": ["adam", "SGD"], "--momentum": ["0", "0.5"], "--epochs": ["1", "7"], "--seed": ["0", "3"],
+    "--reset": ["before", "after"], "--backward": ["manual", "autograd"], "--clip": ["0", "5"],
+    "--device": ["cpu"], "--dtype": ["float32", "float64"], "--val": ["0", "0.1"],
+    "--sample-len": ["0", "20"],
+    "--prime": ["M", "Ma"], "--text": ["MathMathMath", "the cat sat on the mat"],
+    "--preset": ["article", "default", "fitted"],
+}
+FLAG_AND_VALUE = st.sampled_from(FLAGS).flatmap(lambda flag: st.tuples(st.just(flag), st.one_of(
+    st.sampled_from(GOOD_VALUES.get(flag, ["1"])), st.sampled_from(GOOD_VALUES.get(flag, ["1"])),
+    st.text(max_size=12),
+)))
+ARGV = st.lists(st.one_of(FLAG_AND_VALUE, FLAG_AND_VALUE, FLAG_AND_VALUE, st.tuples(st.text(max_size=12))),
+                max_size=5).map(lambda parts: [word for part in parts for word in part])
+
+
 @FUZZ
-@given(argv=st.lists(st.one_of(st.sampled_from(FLAGS), st.text(max_size=12)), max_size=8))
+@given(argv=ARGV)
 def test_any_command_line_is_a_config_or_a_grurror(argv):
     parser = make_parser()
     try:
