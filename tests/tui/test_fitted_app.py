@@ -140,7 +140,7 @@ async def test_ctrl_s_says_whether_it_saved_the_current_or_the_best_weights(tmp_
         await wait_ready(pilot)
         await pilot.press("e")  # one epoch: validation at its end keeps the best weights
         await wait_rendered(pilot, lambda s: s.epoch == 1 and s.state == "paused" and s.best_val is not None)
-        end, best = app._latest.step, app._latest.best_val
+        end, best = app.shown.step, app.shown.best_val
         path = str(tmp_path / "best-now.ckpt")
         assert await save_message(pilot, path) == (
             f"saved checkpoint to {path}: the current weights of step {end}, "
