@@ -25,7 +25,7 @@ from tui.widgets.samples import SamplesPane
 from tui.widgets.status import StatusBar
 
 from .conftest import wait_ready, wait_rendered, wait_until
-from .test_hardening_app import FUZZ, assert_healthy, fuzz_in_app
+from .test_app_faults_and_stress import FUZZ, assert_healthy, fuzz_in_app
 
 SIZE = (120, 40)
 MARKUP = st.lists(

@@ -29,7 +29,7 @@ from tui.widgets.loss_chart import LossChart
 from tui.widgets.status import STATE_LABELS, StatusBar
 
 from .conftest import wait_ready, wait_rendered, wait_until
-from .test_hardening_app import STORM_KEYS, settle, type_fast
+from .test_app_faults_and_stress import STORM_KEYS, settle, type_fast
 
 SIZE = (120, 40)
 
@@ -185,7 +185,7 @@ PASTE_THEN_QUIT = textwrap.dedent("""
     from textual import events
     from gru_core import TrainConfig
     from tests.tui.conftest import wait_ready
-    from tests.tui.test_hardening_app import type_fast
+    from tests.tui.test_app_faults_and_stress import type_fast
     from tui.app import GRUApp
 
     quit_at = []
