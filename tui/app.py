@@ -84,7 +84,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
     AUTO_FOCUS = None  # keys drive training from the start; Tab or / move into a field
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     BINDINGS = keys.bindings()  # tui/keys.py: one table for bindings, palette, help, README
-    COMMANDS = App.COMMANDS | {RunCommands}  # "Set temperature to …" (tui/palette.py)
+    COMMANDS = App.COMMANDS | {RunCommands}  # temperature, unit, corpus, best weights (tui/palette.py)
 
     def __init__(
         self,
@@ -286,6 +286,16 @@ class GRUApp(FileActions, SampleActions, App[None]):
         self.query_one(SamplesPane).temperature = temperature
         if self.session is not None:
             self.session.sample_temperature = temperature
+
+    def switch_corpus(self, name: str) -> None:
+        """The palette's "Switch corpus to …": the config pane's fields with that corpus as the
+        source, applied (a reset, as Apply does; its message says what was applied)."""
+        if self.session is None:
+            self.notify("torch is still loading; try again in a moment", timeout=2)
+            return
+        values = self.query_one(ConfigForm).values()
+        values["corpus"] = name
+        self.reset_session(values)
 
     def action_log_scale(self) -> None:
         chart = self.query_one(LossChart)

@@ -110,6 +110,11 @@ def all_keys() -> Iterable[tuple[KeyRow, Key]]:
             yield row, key
 
 
+def row_of(action: str) -> KeyRow:
+    """The help's row for a key's action (the palette's dynamic commands cite its keys)."""
+    return next(row for row, key in all_keys() if key.action == action)
+
+
 def bindings() -> list[Binding]:
     """GRUApp.BINDINGS: every key; those with a footer label are shown in the footer."""
     return [Binding(key.key, key.action, key.footer or key.title, show=bool(key.footer))

@@ -157,6 +157,13 @@ class UnitView(Vertical):
             self.unit = (self.unit + delta) % H
             self.mode = "unit"
 
+    def show_unit(self, unit: int) -> None:
+        """Colour by hidden unit `unit` (the palette's "Colour by hidden unit N")."""
+        if self.reading is not None and 0 <= unit < self.reading.hidden_size:
+            self.rank = None
+            self.unit = unit
+            self.mode = "unit"
+
     def next_top_unit(self) -> None:
         """The next of the most responsive units (by their swing over the text shown)."""
         reading = self.reading

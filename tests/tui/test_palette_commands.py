@@ -1,0 +1,83 @@
+"""The palette's dynamic commands: open it, type, pick, and see the effect on screen."""
+
+from __future__ import annotations
+
+from textual.command import CommandPalette
+from textual.widgets import OptionList
+
+from gru_core import TrainConfig
+from gru_core.corpora import load_corpus
+from tui.app import GRUApp
+from tui.widgets.samples import SamplesPane
+from tui.widgets.status import StatusBar
+
+from .conftest import screen_text, wait_ready, wait_rendered, wait_until
+
+SIZE = (120, 40)
+
+
+def options(app: GRUApp) -> list[str]:
+    found = app.screen.query_one(OptionList)
+    return [str(found.get_option_at_index(i).prompt) for i in range(found.option_count)]
+
+
+async def pick(pilot, query: str, title: str) -> None:
+    """ctrl+p, type the query, wait for `title` among the hits, move to it, Enter."""
+    app = pilot.app
+    await pilot.press("ctrl+p")
+    await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), what="the palette")
+    await pilot.press(*["space" if ch == " " else ch for ch in query])
+    await wait_until(pilot, lambda: any(title in option for option in options(app)), what=f"{title!r}")
+    found = app.screen.query_one(OptionList)
+
+    def on_title() -> bool:
+        k = found.highlighted
+        return k is not None and k < found.option_count and title in str(found.get_option_at_index(k).prompt)
+
+    for _ in range(found.option_count + 5):  # hits may still arrive and reorder: look after each move
+        if on_title():
+            break
+        await pilot.press("down")
+        await pilot.pause()
+    assert on_title(), options(app)
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: not isinstance(app.screen, CommandPalette), what="the palette to close")
+
+
+async def test_the_palette_colours_the_sample_by_a_unit_picked_by_number(article_app):
+    async with article_app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("slash", "M", "a", "enter")
+        pane = article_app.query_one(SamplesPane)
+        await wait_until(pilot, lambda: pane.sample_reading is not None and not pane.unit_view.streaming,
+                         what="the prime's sample")
+        assert "unit 1 of 0..1" not in screen_text(article_app)
+        await pick(pilot, "hidden unit 1", "Colour by hidden unit 1")
+        await wait_until(pilot, lambda: "unit 1 of 0..1 range [" in screen_text(article_app),
+                         what="the legend of unit 1")
+
+
+async def test_the_palette_switches_to_a_built_in_corpus(article_app):
+    async with article_app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pick(pilot, "corpus to zen", "Switch corpus to zen")
+        await wait_rendered(pilot, lambda s: s.config.source == "corpus:zen")
+        await wait_until(pilot, lambda: "applied:" in screen_text(article_app), what="Apply's message")
+        screen = screen_text(article_app)
+        assert "corpus: zen" in screen, screen  # the config pane's source follows
+        assert "model reset" in screen, screen
+
+
+async def test_the_palette_restores_the_best_weights_it_names():
+    text = load_corpus("stdlib")[:8000]
+    app = GRUApp(TrainConfig.for_text(text, hidden_size=16, seq_len=16, batch_size=8))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("e")
+        await wait_rendered(pilot, lambda s: s.epoch == 1 and s.state == "paused" and s.best_val is not None)
+        best, step = app._latest.best_val, app._latest.best_step
+        title = f"Restore the best weights: val {best:.4f} from step {step}"
+        await pick(pilot, "restore the best", title)
+        status = lambda: str(app.query_one(StatusBar).render())  # noqa: E731
+        note = f"restored the best weights: val {best:.4f} from step {step}"
+        await wait_until(pilot, lambda: note in status(), what="the restore note")
