@@ -34,12 +34,12 @@ async def pick(pilot, query: str, title: str) -> None:
         k = found.highlighted
         return k is not None and k < found.option_count and title in str(found.get_option_at_index(k).prompt)
 
-    for _ in range(found.option_count + 5):  # hits may still arrive and reorder: look after each move
+    for _ in range(200):  # hits may still arrive and reorder: look again after each move
         if on_title():
             break
         await pilot.press("down")
         await pilot.pause()
-    assert on_title(), options(app)
+    assert on_title(), (title, found.highlighted, options(app))
     await pilot.press("enter")
     await wait_until(pilot, lambda: not isinstance(app.screen, CommandPalette), what="the palette to close")
 
@@ -61,8 +61,8 @@ async def test_the_palette_switches_to_a_built_in_corpus(article_app):
     async with article_app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         await pick(pilot, "corpus to zen", "Switch corpus to zen")
+        await wait_until(pilot, lambda: "applied:" in screen_text(article_app), 60, "Apply's message")
         await wait_rendered(pilot, lambda s: s.config.source == "corpus:zen")
-        await wait_until(pilot, lambda: "applied:" in screen_text(article_app), what="Apply's message")
         screen = screen_text(article_app)
         assert "corpus: zen" in screen, screen  # the config pane's source follows
         assert "model reset" in screen, screen
