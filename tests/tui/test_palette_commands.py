@@ -75,7 +75,7 @@ async def test_the_palette_restores_the_best_weights_it_names():
         await wait_ready(pilot)
         await pilot.press("e")
         await wait_rendered(pilot, lambda s: s.epoch == 1 and s.state == "paused" and s.best_val is not None)
-        best, step = app._latest.best_val, app._latest.best_step
+        best, step = app.shown.best_val, app.shown.best_step
         title = f"Restore the best weights: val {best:.4f} from step {step}"
         await pick(pilot, "restore the best", title)
         status = lambda: str(app.query_one(StatusBar).render())  # noqa: E731
