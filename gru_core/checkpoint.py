@@ -61,7 +61,6 @@ _KEYS = ("format", "version", "model", "config", "vocab", "optimizer", "progress
 def checkpoint_dict(trainer: Trainer, history: History) -> dict[str, Any]:
     """Everything a checkpoint holds, as plain types and CPU tensors."""
     config = {f.name: getattr(trainer.config, f.name) for f in dataclasses.fields(trainer.config)}
-    config.pop("extra")  # free-form, not guaranteed to be plain types; not saved
     config["vocab"] = trainer.vocab.chars  # explicit, so the indices survive any text change
     return {
         "format": FORMAT,
@@ -297,7 +296,7 @@ def _trainer_from(data: Any, path: str, device: str | None) -> tuple[Trainer, Hi
 def _config_from(raw: Any, bad: Callable[[str], GRUError], device: str | None) -> TrainConfig:
     if not isinstance(raw, dict):
         raise bad("its config is not a dictionary")
-    known = {f.name for f in dataclasses.fields(TrainConfig)} - {"extra"}
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise bad(f"its config has fields this gru-tui does not know: {', '.join(map(str, unknown))}")

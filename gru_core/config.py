@@ -10,7 +10,7 @@ import dataclasses
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import GRUError
@@ -89,7 +89,6 @@ class TrainConfig:
     fitted: str = ""  # what TrainConfig.for_text chose and why, one line ("" if not fitted)
     source: str = "text"  # where the text came from, for display ("text", "file:...", "corpus:zen")
     preset: str = "custom"
-    extra: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -386,7 +385,7 @@ def parse_field(name: str, text: str) -> Any:
 
 def _check_one(name: str, value: Any) -> None:
     """Validate a single field by building a config that only changes it."""
-    probe = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.name != "extra"}
+    probe = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
     # enough text for any batch_size or seq_len in range on its own (the two together,
     # against the real text, are checked when the whole config is built)
     fits = isinstance(value, int) and not isinstance(value, bool) and 0 < value <= max(MAX_BATCH, MAX_SEQ_LEN)

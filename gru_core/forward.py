@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .loss import LossTerms, cross_entropy, cross_entropy_terms
+from .loss import cross_entropy, cross_entropy_terms
 from .model import GRUModel
 
 
@@ -38,10 +38,6 @@ class Trace:
     term1: Tensor
     term2: Tensor
     term3: Tensor
-
-    @property
-    def terms(self) -> LossTerms:
-        return LossTerms(self.loss, self.term1, self.term2, self.term3)
 
     def detached_cpu(self) -> "Trace":
         """An independent CPU copy that nothing else writes: safe to hand to a UI."""

@@ -86,8 +86,7 @@ def load_model(path: str) -> SavedModel:
 def saved_from_trainer(trainer: Trainer, history: History) -> SavedModel:
     """The model a trainer holds now (an independent CPU copy: training may go on)."""
     config = {f.name: getattr(trainer.config, f.name) for f in dataclasses.fields(trainer.config)}
-    for key in ("text", "extra"):
-        config.pop(key)
+    config.pop("text")
     config["text_chars"] = len(trainer.config.text)
     val = history.val_losses[-1][1] if history.val_losses else None
     model = trainer.model.detached_copy()

@@ -13,7 +13,7 @@ from gru_core.cli import CONFIG_FLAGS, config_from_args, make_parser
 from gru_core.config import FIELD_PARSERS, parse_field
 from gru_core.trainer import TrainingDiverged
 
-FIELDS = [f.name for f in dataclasses.fields(TrainConfig) if f.name not in ("extra",)]
+FIELDS = [f.name for f in dataclasses.fields(TrainConfig)]
 ANY_VALUE = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=30), st.lists(st.integers(), max_size=3), st.just(""), st.just("adam"), st.just("after"),
