@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from .config import BACKWARDS, DEVICES, DTYPES, OPTIMIZERS, RESETS, TrainConfig
@@ -99,9 +99,11 @@ CONFIG_FLAGS = (
 )
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The config the flags describe (see _config_from_args), its --prime checked before training."""
-    config = _config_from_args(args)
+def config_from_args(args: argparse.Namespace, progress: Callable[[str], None] | None = None) -> TrainConfig:
+    """The config the flags describe (see _config_from_args), its --prime checked before training.
+
+    progress, if given, hears how reading and fitting a --file goes (the app shows it)."""
+    config = _config_from_args(args, progress)
     unknown = sorted(set(config.prime) - set(config.vocab_chars))
     if unknown:
         shown = ", ".join(repr(visible(c)) for c in unknown[:10])
@@ -110,7 +112,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return config
 
 
-def _config_from_args(args: argparse.Namespace) -> TrainConfig:
+def _config_from_args(args: argparse.Namespace, progress: Callable[[str], None] | None = None) -> TrainConfig:
     """The preset, then the text source, then every flag given; GRUError if invalid.
 
     A text from --file or --corpus gets settings fitted to it (TrainConfig.for_text)
@@ -120,13 +122,15 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
     overrides = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k, None) is not None}
     if "sample_prime" in overrides:
         _check_unicode("--prime", overrides["sample_prime"])
-    text_source = text_from_args(args)
+    text_source = text_from_args(args, progress)
     preset = getattr(args, "preset", None)
     if text_source is not None:
         text, source = text_source
         overrides.update(text=text, source=source, vocab=None)
         fit = preset == "fitted" or (preset is None and source != "text")
         if fit:
+            if progress is not None:
+                progress(f"fitting the settings to {len(text):,} characters")
             return TrainConfig.for_text(**overrides)
         if preset == "article":
             overrides.setdefault("layout", "streams")
@@ -139,7 +143,8 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig.preset_named(preset or "default", **overrides)
 
 
-def text_from_args(args: argparse.Namespace) -> tuple[str, str] | None:
+def text_from_args(args: argparse.Namespace,
+                   progress: Callable[[str], None] | None = None) -> tuple[str, str] | None:
     if getattr(args, "text", None) is not None:
         if not args.text:
             raise GRUError("--text is empty; give at least a few characters to learn from, "
@@ -149,7 +154,7 @@ def text_from_args(args: argparse.Namespace) -> tuple[str, str] | None:
     if getattr(args, "file", None) is not None:
         from .textfile import read_text_file
 
-        return read_text_file(args.file), f"file:{args.file}"
+        return read_text_file(args.file, progress=progress), f"file:{args.file}"
     if getattr(args, "corpus", None) is not None:
         from .corpora import load_corpus
 

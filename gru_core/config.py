@@ -7,6 +7,7 @@ config (and show their first frame) before torch has finished importing.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -26,7 +27,9 @@ DEVICES = ("cpu", "cuda")
 DTYPES = ("float32", "float64")
 INITS = ("randn", "uniform")
 
-MAX_TEXT_CHARS = 16 * 1024 * 1024  # 16 Mi characters; larger texts are refused, not truncated
+# 64 Mi characters; larger texts are refused, not truncated. A text is kept as 1-byte
+# indices (V <= 256), so a 50 MB file costs a few hundred MB in all (tests/benchmarks).
+MAX_TEXT_CHARS = 64 * 1024 * 1024
 MAX_HIDDEN = 4096
 MAX_SEQ_LEN = 10_000
 MAX_BATCH = 4096
@@ -147,7 +150,7 @@ class TrainConfig:
         text). `fitted` records the choice in one line for the config pane and the CLI.
         """
         n = len(text) if isinstance(text, str) else 0
-        vocab_size = len(set(text)) if isinstance(text, str) else 0
+        vocab_size = len(distinct_chars(text)) if isinstance(text, str) else 0
         prime = "\n" if isinstance(text, str) and text.find("\n", 1) >= 0 else (text[:1] if n else "")
         base: dict[str, Any] = dict(
             text=text, vocab=None, **_fitted_knobs(n, overrides), momentum=0.0, seed=1,
@@ -231,7 +234,7 @@ class TrainConfig:
                 raise GRUError(f"vocab must be a non-empty string of characters; got {self.vocab!r}")
             if len(set(self.vocab)) != len(self.vocab):
                 raise GRUError(f"vocab lists a character twice: {self.vocab!r}")
-            missing = sorted(set(self.text) - set(self.vocab))
+            missing = sorted(set(distinct_chars(self.text)) - set(self.vocab))
             if missing:
                 raise GRUError(
                     f"vocab {self.vocab!r} lacks characters of the text: {_show_chars(missing)}"
@@ -251,7 +254,7 @@ class TrainConfig:
     @property
     def vocab_chars(self) -> str:
         """The vocabulary in index order: explicit, or the text's characters sorted."""
-        return self.vocab if self.vocab is not None else "".join(sorted(set(self.text)))
+        return self.vocab if self.vocab is not None else distinct_chars(self.text)
 
     @property
     def train_chars(self) -> int:
@@ -269,6 +272,17 @@ class TrainConfig:
     @property
     def prime(self) -> str:
         return self.sample_prime or self.text[0]
+
+
+@functools.lru_cache(maxsize=2)
+def distinct_chars(text: str, chunk: int = 1 << 20) -> str:
+    """The text's distinct characters, sorted: the vocabulary's order. Read a chunk at a
+    time, so a 50 MB text never holds the GIL for long (the app's UI thread shares it), and
+    kept for the last two texts asked about (every config of a run has the same text)."""
+    seen: set[str] = set()
+    for start in range(0, len(text), chunk):
+        seen.update(text[start:start + chunk])
+    return "".join(sorted(seen))
 
 
 _SHORT = {"hidden_size": "H", "seq_len": "T", "batch_size": "B", "val_fraction": "val"}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .config import distinct_chars
 from .errors import GRUError
 
 
@@ -27,7 +28,7 @@ class Vocab:
     @classmethod
     def from_text(cls, text: str) -> "Vocab":
         """Sorted, so the same text gives the same indices in every run."""
-        return cls("".join(sorted(set(text))))
+        return cls(distinct_chars(text))
 
     @property
     def size(self) -> int:

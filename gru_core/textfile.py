@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 
 from .config import MAX_TEXT_CHARS
 from .errors import GRUError
@@ -24,10 +25,12 @@ from .errors import GRUError
 # characters; the character limit is checked again after decoding.
 MAX_TEXT_BYTES = 4 * MAX_TEXT_CHARS
 _BOM = b"\xef\xbb\xbf"
+READ_BLOCK = 4 << 20
 
 
-def read_text_file(path: str, *, max_bytes: int = MAX_TEXT_BYTES, max_chars: int = MAX_TEXT_CHARS) -> str:
-    """The text of a UTF-8 file, CRLF normalised to LF; GRUError saying what is wrong otherwise."""
+def check_text_file(path: str, *, max_bytes: int = MAX_TEXT_BYTES, max_chars: int = MAX_TEXT_CHARS) -> int:
+    """What read_text_file checks before reading a byte (the path is a regular, non-empty
+    file within the size limit); its size in bytes, or GRUError saying what is wrong."""
     if not isinstance(path, (str, os.PathLike)) or not str(path):
         raise GRUError(f"a file path is needed; got {path!r}")
     shown = str(path)
@@ -50,9 +53,29 @@ def read_text_file(path: str, *, max_bytes: int = MAX_TEXT_BYTES, max_chars: int
     if info.st_size > max_bytes:
         raise GRUError(f"{shown!r} is {_size(info.st_size)}; the limit is {_size(max_bytes)} "
                        f"({max_chars:,} characters): use a slice of it")
+    return info.st_size
+
+
+def read_text_file(path: str, *, max_bytes: int = MAX_TEXT_BYTES, max_chars: int = MAX_TEXT_CHARS,
+                   progress: Callable[[str], None] | None = None) -> str:
+    """The text of a UTF-8 file, CRLF normalised to LF; GRUError saying what is wrong otherwise.
+
+    progress, if given, is called with a line such as "reading big.txt: 40% of 50.0 MiB"
+    after each 4 MiB read (the app shows it while a large file loads).
+    """
+    size = check_text_file(path, max_bytes=max_bytes, max_chars=max_chars)
+    shown = str(path)
+    data = bytearray()
     try:
         with open(path, "rb") as f:
-            data = f.read(max_bytes + 1)
+            while len(data) <= max_bytes:
+                block = f.read(min(READ_BLOCK, max_bytes + 1 - len(data)))
+                if not block:
+                    break
+                data += block
+                if progress is not None:
+                    progress(f"reading {os.path.basename(shown)}: {min(100, 100 * len(data) // size)}% "
+                             f"of {_size(size)}")
     except PermissionError:
         raise GRUError(f"cannot read {shown!r}: permission denied (check its permissions, "
                        f"e.g. chmod u+r)") from None
@@ -63,7 +86,7 @@ def read_text_file(path: str, *, max_bytes: int = MAX_TEXT_BYTES, max_chars: int
     return decode_text(data, shown, max_chars=max_chars)
 
 
-def decode_text(data: bytes, name: str = "the text", *, max_chars: int = MAX_TEXT_CHARS) -> str:
+def decode_text(data: bytes | bytearray, name: str = "the text", *, max_chars: int = MAX_TEXT_CHARS) -> str:
     """Strict UTF-8 bytes to text, as read_text_file does (BOM dropped, CRLF to LF)."""
     if data.startswith(_BOM):
         data = data[len(_BOM):]
@@ -74,7 +97,7 @@ def decode_text(data: bytes, name: str = "the text", *, max_chars: int = MAX_TEX
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        bad = data[exc.start:exc.start + 4]
+        bad = bytes(data[exc.start:exc.start + 4])
         raise GRUError(
             f"{name!r} is not valid UTF-8: byte 0x{data[exc.start]:02x} at byte offset {exc.start} "
             f"(line {_line_of(data, exc.start)}, bytes {bad!r}); save it as UTF-8 and try again"

@@ -14,7 +14,7 @@ import math
 import signal
 import threading
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from textual import work
@@ -51,6 +51,14 @@ apply_textual_fixes()
 RENDER_HZ = 5  # screen updates a second, at most: each costs the GIL training shares
 TERMINATING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 TEMPERATURES = (0.0, 0.2, 0.5, 0.8, 1.0, 1.2, 1.5, 2.0)
+
+
+class LoadingProgress(Message):
+    """How loading a large --file goes (its config_loader's progress), for the status line."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__()
+        self.what = what
 
 
 class ConfigApplied(Message):
@@ -94,8 +102,13 @@ class GRUApp(FileActions, SampleActions, App[None]):
         max_rate: float = 8.0,
         resume: tuple[Trainer, History] | None = None,
         resumed_from: str = "",
+        config_loader: Callable[[Callable[[str], None]], TrainConfig] | None = None,
     ) -> None:
+        """config_loader, if given, builds the config in the session's worker (reading a large
+        file there, so the first frame does not wait for it), telling its progress; `config`
+        is shown until then."""
         super().__init__()
+        self.config_loader = config_loader
         self.resume = resume  # a loaded checkpoint (gru-tui --load) to continue
         self.resumed_from = resumed_from
         self.initial_config = resume[0].config if resume is not None else (config or TrainConfig.default())
@@ -142,6 +155,11 @@ class GRUApp(FileActions, SampleActions, App[None]):
     # ================================================================ session
     @work(thread=True, exclusive=True, exit_on_error=False, group="session")
     def load_session(self) -> None:
+        if self.config_loader is not None:  # a large file: read and fitted here, off the UI thread
+            loader, self.config_loader = self.config_loader, None
+            self.post_message(LoadingProgress("loading the text…"))
+            self.initial_config = loader(lambda what: self.post_message(LoadingProgress(what)))
+            self.post_message(LoadingProgress("loading torch…"))
         from gru_core.session import TrainingSession  # torch loads here, off the UI thread
 
         trainer, history = self.resume if self.resume is not None else (None, None)
@@ -375,6 +393,12 @@ class GRUApp(FileActions, SampleActions, App[None]):
         ))
 
     # ================================================================ messages
+    @while_open
+    def on_loading_progress(self, event: LoadingProgress) -> None:
+        status = self.query_one(StatusBar)
+        if status.starting is not None and not status.starting.startswith("error"):
+            status.starting = event.what
+
     def on_config_form_apply_requested(self, event: ConfigForm.ApplyRequested) -> None:
         self.reset_session(event.values)
 

@@ -84,7 +84,7 @@ def test_the_documented_limit_is_checked_by_size_not_by_loading(tmp_path):
     path = tmp_path / "huge.txt"
     with open(path, "wb") as f:
         f.truncate(textfile.MAX_TEXT_BYTES + 1)
-    with pytest.raises(GRUError, match=r"64\.0 MiB; the limit is 64\.0 MiB"):
+    with pytest.raises(GRUError, match=r"256\.0 MiB; the limit is 256\.0 MiB"):
         read_text_file(str(path))
 
 

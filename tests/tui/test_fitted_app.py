@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
+import difflib
+import inspect
 import os
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -103,8 +107,6 @@ async def test_after_apply_the_line_says_which_settings_are_yours():
 
 
 async def test_a_new_file_on_fitted_settings_is_fitted_to_but_your_knobs_stay(tmp_path):
-    import textwrap
-
     source = Path(textwrap.__file__).read_text()  # a stdlib module: a text no one here wrote
     app = app_for(["--file", textwrap.__file__])
     async with app.run_test(size=(120, 40)) as pilot:
@@ -158,3 +160,48 @@ async def test_ctrl_s_says_whether_it_saved_the_current_or_the_best_weights(tmp_
             f"saved checkpoint to {path}: the best weights, val {best:.4f} from step {end} "
             f"(restored; the run is at step {end + 2})")
         assert path in "".join(n.message for n in app._notifications)  # the toast says it too
+
+
+# ------------------------------------------------------------------ a large file loads in the app
+def stdlib_text(at_least: int) -> str:
+    """Standard library sources, one after another and repeated: a text every machine has."""
+    sources = [Path(m.__file__).read_text() for m in (argparse, difflib, inspect, textwrap)]
+    text = "\n".join(sources)
+    return text * (at_least // len(text) + 1)
+
+
+async def test_a_large_file_loads_after_the_first_frame_with_its_progress_shown(tmp_path):
+    from tui.app import LoadingProgress
+    from tui.launch import LOAD_IN_APP_BYTES, make_app
+
+    path = tmp_path / "big.txt"
+    path.write_text(stdlib_text(LOAD_IN_APP_BYTES + (1 << 20)))
+    n = len(path.read_text())
+    heard: list[str] = []
+
+    def hear(message) -> None:
+        if isinstance(message, LoadingProgress):
+            heard.append(message.what)
+
+    app = make_app(["--file", str(path)])
+    async with app.run_test(size=(120, 40), message_hook=hear) as pilot:
+        await pilot.pause()
+        first = status_text(app)  # the first frame, before the file is read in full
+        await wait_ready(pilot)
+        assert app.shown.config.text == path.read_text() and app.shown.config.preset == "fitted"
+        await wait_until(pilot, lambda: any(row.startswith("fitted: 5.") for row in config_rows(app)),
+                         what="the fitted line")
+    assert "loading" in first or "reading" in first or "fitting" in first
+    assert heard[0] == "loading the text…" and "reading big.txt: 100% of 5." in " | ".join(heard)
+    assert f"fitting the settings to {n:,} characters" in heard and heard[-1] == "loading torch…"
+
+
+async def test_a_large_file_that_is_not_text_says_so_in_the_status_line(tmp_path):
+    from tui.launch import LOAD_IN_APP_BYTES, make_app
+
+    path = tmp_path / "big.bin"
+    path.write_bytes(b"a" * LOAD_IN_APP_BYTES + b"\xff\xfe" + b"b" * 1000)
+    app = make_app(["--file", str(path)])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: "not valid UTF-8" in status_text(app), what="the refusal")
+        assert "error" in status_text(app) and f"byte offset {LOAD_IN_APP_BYTES}" in status_text(app)
