@@ -73,7 +73,7 @@ class FileActions:
     def action_save(self) -> None:
         if self.session is not None and not isinstance(self.screen, (PathDialog, ReplaceDialog)):
             proposed = self.free_path(".ckpt", self.checkpoint_base())
-            self.push_screen(PathDialog("save a checkpoint to", proposed), self.save_asked)
+            self.push_screen(PathDialog("save a checkpoint to", proposed, suffix=".ckpt"), self.save_asked)
 
     def save_asked(self, path: str | None) -> None:
         """A path from the dialog: save, asking first when a file is already there."""
@@ -108,7 +108,7 @@ class FileActions:
     def action_load(self) -> None:
         if self.session is not None and not isinstance(self.screen, (PathDialog, ReplaceDialog)):
             self.push_screen(PathDialog("load a checkpoint from (replaces this run)",
-                                        self.newest_checkpoint()),
+                                        self.newest_checkpoint(), browse="open", suffix=".ckpt"),
                              lambda path: path and self.load_from(path))
 
     def action_export(self) -> None:

@@ -1,8 +1,10 @@
 """PathDialog: a small modal that asks for a file path (save, load, export).
 
 Enter returns the path typed (stripped, `~` expanded); escape returns None. An empty
-path is refused in place, so the caller never gets "". ReplaceDialog asks before a save
-replaces a file that is already there.
+path is refused in place, so the caller never gets "". ctrl+b (or the Browse… button)
+opens textual-fspicker's FileOpen or FileSave in the typed path's folder; a file picked
+there is the answer, as if typed. ReplaceDialog asks before a save replaces a file that is
+already there.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import os
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Static
+from textual.widgets import Button, Input, Static
 
 from gru_core.printable import visible
 
@@ -41,21 +43,37 @@ class PathDialog(ModalScreen[str | None]):
         color: $error;
         height: auto;
     }
+    PathDialog #path-row {
+        height: 1;
+    }
+    PathDialog #path-input {
+        width: 1fr;
+    }
+    PathDialog #path-browse {
+        margin-left: 1;
+    }
     """
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+b", "browse", "Browse")]
 
-    def __init__(self, title: str, default: str, hint: str = "Enter: OK   escape: cancel") -> None:
+    def __init__(self, title: str, default: str, hint: str = "Enter: OK   ctrl+b: browse   escape: cancel",
+                 *, browse: str = "save", suffix: str = "") -> None:
+        """browse: "open" (the file must exist) or "save" picks the picker; suffix (".ckpt")
+        filters what it lists first."""
         super().__init__()
         self.title_text = title
         self.default = default
         self.hint = hint
+        self.browse = browse
+        self.suffix = suffix
         self.answered = False  # dismissed already: a second Enter in the same burst must not pop again
 
     def compose(self) -> ComposeResult:
         with Vertical(id="path-box"):
             yield Static(Text(self.title_text), id="path-title")  # wraps: a long title is not cut
-            yield Input(value=self.default, id="path-input", compact=True)
+            with Horizontal(id="path-row"):
+                yield Input(value=self.default, id="path-input", compact=True)
+                yield Button("Browse…", id="path-browse", compact=True)
             yield Static("", id="path-error")
             yield Static(Text(self.hint), id="path-hint")
 
@@ -74,6 +92,35 @@ class PathDialog(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.answer(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "path-browse":
+            event.stop()
+            self.action_browse()
+
+    def action_browse(self) -> None:
+        """textual-fspicker's dialog, in the typed path's folder with its name filled in."""
+        from textual_fspicker import FileOpen, FileSave, Filters
+
+        typed = os.path.expanduser(self.query_one("#path-input", Input).value.strip())
+        folder, name = os.path.split(typed)
+        folder = folder or "."
+        if not os.path.isdir(folder):
+            folder, name = ".", ""
+        filters = None
+        if self.suffix:
+            filters = Filters((f"{self.suffix} files", lambda p: p.suffix == self.suffix),
+                              ("all files", lambda p: True))
+        picker = (FileOpen(folder, self.title_text, filters=filters, default_file=name or None)
+                  if self.browse == "open" else
+                  FileSave(folder, self.title_text, filters=filters, default_file=name or None))
+
+        def picked(path) -> None:
+            if path is not None:
+                self.query_one("#path-input", Input).value = str(path)
+                self.answer(str(path))
+
+        self.app.push_screen(picker, picked)
 
     def answer(self, path: str | None) -> None:
         if not self.answered:

@@ -1,0 +1,66 @@
+"""ctrl+o / ctrl+s's path dialog browses with textual-fspicker: pick a file, and it loads."""
+
+from __future__ import annotations
+
+from textual.widgets import Input
+from textual_fspicker import FileOpen, FileSave
+
+from gru_core import TrainConfig
+from gru_core.checkpoint import save_checkpoint
+from gru_core.history import History
+from tui.screens.path_dialog import PathDialog
+from tui.widgets.status import StatusBar
+
+from .conftest import screen_text, wait_ready, wait_rendered, wait_until
+
+SIZE = (120, 40)
+
+
+async def test_browse_from_ctrl_o_to_a_checkpoint_and_load_it(article_app, tmp_path):
+    from gru_core.trainer import Trainer
+
+    trainer, history = Trainer(TrainConfig.article()), History()
+    for _ in range(5):
+        history.add_step(trainer.step().loss)
+    (tmp_path / "notes.txt").write_text("not a checkpoint\n")
+    save_checkpoint(trainer, history, str(tmp_path / "run.ckpt"))
+    app = article_app
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: isinstance(app.screen, PathDialog), what="the path dialog")
+        assert "ctrl+b: browse" in screen_text(app) and "Browse…" in screen_text(app)
+        app.screen.query_one("#path-input", Input).value = f"{tmp_path}/"
+        await pilot.press("ctrl+b")
+        await wait_until(pilot, lambda: isinstance(app.screen, FileOpen), what="the file picker")
+        await wait_until(pilot, lambda: "run.ckpt" in screen_text(app), what="the folder's listing")
+        assert "notes.txt" not in screen_text(app)  # the .ckpt filter comes first
+        await pilot.press("down")  # the listing has the keyboard: .. then run.ckpt
+        await wait_until(pilot, lambda: app.screen.query_one(Input).value == "", 1, "nothing chosen yet")
+        for _ in range(5):  # to run.ckpt, whatever entries come before it
+            await pilot.press("enter")
+            await pilot.pause()
+            if app.screen.query_one(Input).value == "run.ckpt":
+                break
+            await pilot.press("down")
+        assert app.screen.query_one(Input).value == "run.ckpt"
+        await pilot.press("enter")  # open it
+        await wait_rendered(pilot, lambda s: s.step == 5)
+        loaded = f"loaded {tmp_path / 'run.ckpt'}"
+        await wait_until(pilot, lambda: loaded in app.file_message, what="the load")
+        assert "step 5" in str(app.query_one(StatusBar).render())
+
+
+async def test_ctrl_s_browses_with_a_save_dialog(article_app, tmp_path):
+    app = article_app
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, PathDialog), what="the path dialog")
+        app.screen.query_one("#path-input", Input).value = f"{tmp_path}/mine.ckpt"
+        await pilot.click("#path-browse")
+        await wait_until(pilot, lambda: isinstance(app.screen, FileSave), what="the save picker")
+        assert app.screen.query_one(Input).value == "mine.ckpt"  # the typed name, in the typed folder
+        await pilot.click("#select")  # the picker's Save button
+        await wait_until(pilot, lambda: "saved checkpoint" in app.file_message, what="the save")
+        assert (tmp_path / "mine.ckpt").is_file()
