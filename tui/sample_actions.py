@@ -1,6 +1,7 @@
 """SampleActions: sampling from a prime, and seeing the units, in the app.
 
-A mixin of GRUApp (which provides `session`, `temperature` and `_quitting`):
+A mixin of GRUApp, which provides what the class declares (`session`, `shown`,
+`temperature`, `_quitting`) beside App's own methods:
 
     / prime Enter   sample_prime in a thread worker; its characters stream to the pane
                     (SampleProgress, at most every STREAM_INTERVAL s, a newer one replacing
@@ -29,6 +30,8 @@ from .closing import while_open
 from .widgets.samples import SAMPLE_LENGTHS, TOP_KS, SamplesPane, step_through, top_k_options
 
 if TYPE_CHECKING:
+    from gru_core.session import Snapshot, TrainingSession
+
     from .widgets.unit_view import Reading
 
 PRIME_SAMPLE_LEN = 100
@@ -61,6 +64,11 @@ class UnitsRead(Message):
 
 class SampleActions:
     """Sampling and unit views; mixed into GRUApp."""
+
+    session: TrainingSession | None  # None while torch loads
+    shown: Snapshot | None  # the snapshot on screen
+    temperature: float  # of the samples drawn from a prime
+    _quitting: bool  # the app is closing: a sample in progress stops
 
     def action_sample_length(self, direction: int) -> None:
         pane = self.query_one(SamplesPane)
