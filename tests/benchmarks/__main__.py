@@ -16,7 +16,7 @@ from pathlib import Path
 from .common import ARTICLE, LARGE, MEDIUM, MEMORY, QUICK_SIZES, SMALL, Row, Size, machine
 
 SECTIONS = ("throughput", "profile", "learning", "quality", "sampling", "memory", "threads", "app", "startup",
-            "pane")
+            "pane", "bigfile")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -32,7 +32,8 @@ def run(args: argparse.Namespace) -> dict:
     from . import misc, throughput
 
     quick = args.quick
-    sections = args.only or SECTIONS
+    # --quick leaves the large file out unless asked for (two app start-ups: ~40 s here)
+    sections = args.only or tuple(s for s in SECTIONS if not (quick and s == "bigfile"))
     rows: list[Row] = []
     started = time.perf_counter()
 
@@ -88,6 +89,11 @@ def run(args: argparse.Namespace) -> dict:
 
         say("matrices pane: cost of a frame at H=1024, V=200, T=200" if not quick else "matrices pane")
         rows.extend(pane_cost.run(frames=1, size=pane_cost.QUICK) if quick else pane_cost.run())
+    if "bigfile" in sections:
+        from . import bigfile
+
+        say("a large file in the app: peak memory, UI stalls" + ("" if quick else " (50 MB)"))
+        rows.extend(bigfile.run(megabytes=5 if quick else 50))
     say("done")
     return {
         "machine": machine(),
