@@ -338,7 +338,7 @@ async def test_u_colours_by_confidence_then_by_a_unit_and_keys_pick_the_unit():
         coloured = view.coloured()
         styles = [coloured.get_style_at_offset(app.console, i) for i in range(len(reading.text))]
         for i in range(3, len(reading.text)):  # every generated character, by its probability
-            assert styles[i].bgcolor == confidence_style(reading.probs[i]).bgcolor
+            assert styles[i].bgcolor == confidence_style(reading.probs[i], view.colours).bgcolor
         assert styles[0].bgcolor is None  # the prime was given, not predicted
 
         await pilot.press("u")
@@ -349,7 +349,8 @@ async def test_u_colours_by_confidence_then_by_a_unit_and_keys_pick_the_unit():
         coloured = view.coloured()
         k = next(i for i, v in enumerate(values) if v is not None)
         assert k == 2  # h after reading the prime's last character: the state that picked char 4
-        assert coloured.get_style_at_offset(app.console, k).bgcolor == activation_style(values[k]).bgcolor
+        expected = activation_style(values[k], view.colours).bgcolor
+        assert coloured.get_style_at_offset(app.console, k).bgcolor == expected
         await pilot.press("right_square_bracket")
         assert view.unit == 1 and "unit 1 of 0..15" in view.legend
         await pilot.press("left_square_bracket", "left_square_bracket")

@@ -28,3 +28,14 @@ def test_first_screen_120x40(snap_compare):
 
 def test_first_screen_80x24(snap_compare):
     assert snap_compare(GRUApp(TrainConfig.article()), terminal_size=(80, 24), run_before=_settle)
+
+
+def test_light_theme_heatmaps_120x40(snap_compare):
+    """textual-light: the heatmaps (H 64 does not fit as numbers) and the chart take the theme's colours."""
+
+    async def light(pilot) -> None:
+        pilot.app.theme = "textual-light"
+        await _settle(pilot)
+
+    app = GRUApp(TrainConfig.article(hidden_size=64))
+    assert snap_compare(app, terminal_size=(120, 40), run_before=light)

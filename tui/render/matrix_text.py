@@ -1,7 +1,8 @@
 """Text for the matrices pane: numbers when they fit, a coloured heatmap when they don't.
 
 Pure formatting of plain Python lists (no torch): diverging colours for signed values
-(h, h_tilde, gradients), sequential for values in [0, 1] (z, r, y_hat).
+(h, h_tilde, gradients), sequential for values in [0, 1] (z, r, y_hat). The colours'
+ends come from the theme (HeatColours, read by the pane from its component classes).
 """
 
 from __future__ import annotations
@@ -72,24 +73,47 @@ def _background(r: int, g: int, b: int) -> Style:
     return Style(bgcolor=Color.from_rgb(r, g, b))
 
 
-def diverging(v: float, scale: float) -> Style:
-    """Blue for negative, red for positive, brighter with magnitude."""
+RGB = tuple[int, int, int]
+
+
+class HeatColours(NamedTuple):
+    """The heatmap's ends, from the theme (MatricesView's component classes): a value of 0
+    is `zero` (the pane's own background), the largest `positive`, `negative` or `high`."""
+
+    zero: RGB
+    positive: RGB  # diverging: red in the default theme
+    negative: RGB  # diverging: blue
+    high: RGB  # sequential, 0 to 1: yellow
+
+
+DARK = HeatColours(zero=(40, 40, 50), positive=(240, 40, 60), negative=(40, 70, 240), high=(255, 220, 40))
+STEPS = 48  # shades per side: a few hundred Styles in all, each made once
+
+
+def blend(zero: RGB, end: RGB, a: float) -> RGB:
+    k = round(max(0.0, min(1.0, a)) * STEPS) / STEPS
+    return (int(zero[0] + (end[0] - zero[0]) * k), int(zero[1] + (end[1] - zero[1]) * k),
+            int(zero[2] + (end[2] - zero[2]) * k))
+
+
+def diverging(v: float, scale: float, colours: HeatColours = DARK) -> Style:
+    """Negative towards `negative`, positive towards `positive`, stronger with magnitude."""
     a = max(-1.0, min(1.0, v / scale)) if scale > 0 else 0.0
-    k = int(40 + 200 * abs(a))
-    return _background(k, 40, 60) if a >= 0 else _background(40, 70, k)
+    return _background(*blend(colours.zero, colours.positive if a >= 0 else colours.negative, abs(a)))
 
 
-def sequential(v: float, scale: float = 1.0) -> Style:
-    """Dark to bright yellow for 0 to `scale`."""
+def sequential(v: float, scale: float = 1.0, colours: HeatColours = DARK) -> Style:
+    """From `zero` to `high` for 0 to `scale`."""
     a = max(0.0, min(1.0, v / scale)) if scale > 0 else 0.0
-    return _background(int(30 + 225 * a), int(30 + 190 * a), 40)
+    return _background(*blend(colours.zero, colours.high, a))
 
 
 class MatrixWriter:
     """Appends labelled blocks of rows to one Text, `width` cells wide."""
 
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, colours: HeatColours = DARK) -> None:
         self.width = max(30, width)
+        self.colours = colours  # the heatmap's, from the theme
         self.label_width = LABEL_WIDTH if self.width >= WIDE else 0
         self.lines: list[Line] = [Text()]  # kept line by line: the pane shows a window of them
         self.placed: dict[int, Run] = {}  # line -> its addressable cells
@@ -201,8 +225,9 @@ class MatrixWriter:
             scale = max((abs(v) for _, values in rows for v in values), default=1.0) or 1.0
         if kind == "sequential":
             scale = 1.0
-        paint = (lambda v: sequential(v, scale)) if kind == "sequential" else (
-            lambda v: diverging(v, scale))
+        colours = self.colours
+        paint = (lambda v: sequential(v, scale, colours)) if kind == "sequential" else (
+            lambda v: diverging(v, scale, colours))
         if self.fits(columns):
             if header is not None:
                 self.line(label, "", "".join(f"{char_label(h):>{CELL}}" for h in header))

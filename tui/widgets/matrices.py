@@ -42,7 +42,7 @@ from textual.widgets import Static
 
 from gru_core.equations import Cell, equations
 
-from ..render.matrix_text import MAX_HEATMAP_ROWS, Extent, MatrixWriter, Run, char_label
+from ..render.matrix_text import MAX_HEATMAP_ROWS, Extent, HeatColours, MatrixWriter, Run, char_label
 from ..render.throttle import RedrawThrottle
 
 if TYPE_CHECKING:
@@ -235,7 +235,12 @@ class MatrixLines(ScrollView, can_focus=True):
 class MatricesView(Vertical):
     """The matrices pane. Left/right (app keys) move the time step `t`; x enters cursor mode."""
 
+    # the heatmap's colours, from the theme: a value of 0 is the pane's background
+    COMPONENT_CLASSES = {"matrices-view--positive", "matrices-view--negative", "matrices-view--high"}
     DEFAULT_CSS = """
+    MatricesView > .matrices-view--positive { background: $error; }
+    MatricesView > .matrices-view--negative { background: $primary; }
+    MatricesView > .matrices-view--high { background: $warning; }
     MatricesView #matrices-time {
         height: auto;
         color: $text-muted;
@@ -260,7 +265,7 @@ class MatricesView(Vertical):
         self._explainer: tuple[int, Explainer] | None = None  # (id of the trace, its explainer)
         self._drawn: Snapshot | None = None  # the snapshot the lines show
         self._texts: dict[str, Text] = {}  # what each Static below the lines shows
-        self._grad_lines: tuple[tuple[int, int], MatrixWriter] | None = None  # ((detail id, width), lines)
+        self._grad_lines: tuple[tuple, MatrixWriter] | None = None  # ((detail id, width, colours), lines)
 
     def compose(self) -> ComposeResult:
         yield MatrixLines(id="matrices-lines")
@@ -305,6 +310,25 @@ class MatricesView(Vertical):
         # At least RUNNING_REDRAW_S apart, and far enough apart that redrawing (about twice
         # what redraw() itself takes, with Textual's strips) stays under ~5% of the time.
         self._throttle.request(old, new, max(RUNNING_REDRAW_S, 40 * self._draw_cost))
+
+    def heat_colours(self) -> HeatColours:
+        def rgb(name: str) -> tuple[int, int, int]:
+            colour = self.get_component_styles(name).background
+            return (colour.r, colour.g, colour.b)
+
+        zero = self.background_colors[1]  # what the pane is drawn on (the theme's, under its CSS)
+        return HeatColours((zero.r, zero.g, zero.b), rgb("matrices-view--positive"),
+                           rgb("matrices-view--negative"), rgb("matrices-view--high"))
+
+    def notify_style_update(self) -> None:
+        """The theme changed: the heatmaps take its colours (after the component classes do)."""
+        super().notify_style_update()
+        if self.is_mounted:
+            self.call_after_refresh(self._restyle)
+
+    def _restyle(self) -> None:
+        if self.is_mounted and self.lines.writer.colours != self.heat_colours():
+            self.redraw()
 
     def watch_t(self) -> None:
         self.redraw()
@@ -374,7 +398,7 @@ class MatricesView(Vertical):
 
     def write(self, width: int) -> MatrixWriter:
         snap = self.snapshot
-        out = MatrixWriter(width)
+        out = MatrixWriter(width, self.heat_colours())
         if snap is None or snap.trace is None:
             out.heading("matrices: waiting for the model")
             return out
@@ -420,9 +444,9 @@ class MatricesView(Vertical):
         out.line("loss", "", Text(f"{loss}   = mean over t of term3", "bold"),
                  cells=Run(0, len(loss), 1, 0, 0, lambda i, j: Cell("loss")))
         out.newline()
-        key = (id(snap.detail), out.width)  # the gradients do not change with t: written once
+        key = (id(snap.detail), out.width, out.colours)  # the gradients do not change with t: written once
         if self._grad_lines is None or self._grad_lines[0] != key:
-            grads = MatrixWriter(width)
+            grads = MatrixWriter(width, out.colours)
             self._gradients(grads, snap)
             self._grad_lines = (key, grads)
         out.extend(self._grad_lines[1])

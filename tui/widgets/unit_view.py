@@ -17,7 +17,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from functools import lru_cache, partial
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rich.color import Color
 from rich.style import Style
@@ -28,6 +29,8 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from gru_core.printable import visible
+
+from ..render.matrix_text import RGB, blend
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -83,30 +86,59 @@ def reading_from_sample(sample: Sample, label: str = "", suffix: str = "") -> Re
                    suffix=suffix)
 
 
-def confidence_style(p: float) -> Style:
-    """Red for an unlikely character, through yellow, to green for a certain one."""
+class UnitColours(NamedTuple):
+    """The colours of the two colourings, from the theme (UnitView's component classes)."""
+
+    zero: RGB  # an activation of 0: the pane's background
+    unlikely: RGB  # p(char) 0: red in the default theme
+    middle: RGB  # p(char) 0.5: yellow
+    likely: RGB  # p(char) 1: green
+    negative: RGB  # h[unit] -1: blue
+    positive: RGB  # h[unit] +1: red
+
+
+DARK_UNITS = UnitColours(zero=(40, 40, 40), unlikely=(255, 0, 60), middle=(255, 255, 60), likely=(0, 255, 60),
+                         negative=(40, 120, 255), positive=(255, 40, 40))
+
+
+@lru_cache(maxsize=1024)
+def _cell(rgb: RGB) -> Style:
+    """A background and a text colour that reads on it (dark on light, light on dark)."""
+    light = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] > 140
+    return Style(color="black" if light else "white", bgcolor=Color.from_rgb(*rgb))
+
+
+def confidence_style(p: float, colours: UnitColours = DARK_UNITS) -> Style:
+    """Unlikely (red) for an improbable character, through the middle (yellow), to likely (green)."""
     p = min(1.0, max(0.0, p))
-    red, green = (255, int(510 * p)) if p < 0.5 else (int(510 * (1 - p)), 255)
-    return Style(color="black", bgcolor=Color.from_rgb(red, green, 60))
+    if p < 0.5:
+        return _cell(blend(colours.unlikely, colours.middle, 2 * p))
+    return _cell(blend(colours.middle, colours.likely, 2 * p - 1))
 
 
-def activation_style(v: float) -> Style:
-    """Blue for -1, dark for 0, red for +1 (as the matrices pane's heatmap)."""
+def activation_style(v: float, colours: UnitColours = DARK_UNITS) -> Style:
+    """Negative (blue) for -1, the background for 0, positive (red) for +1, as the matrices' heatmap."""
     if not math.isfinite(v):
         return Style(color="white", bgcolor="magenta")
     v = min(1.0, max(-1.0, v))
-    strength = int(40 + 215 * abs(v))
-    rgb = (strength, 40, 40) if v >= 0 else (40, 40 + int(80 * abs(v)), strength)
-    return Style(color="white", bgcolor=Color.from_rgb(*rgb))
+    return _cell(blend(colours.zero, colours.positive if v >= 0 else colours.negative, abs(v)))
 
 
 class UnitView(Vertical):
     """The coloured text (#unit-text), and a legend line below it: what the colours mean, the unit's range."""
 
+    # the colourings' colours, from the theme (a light theme works)
+    COMPONENT_CLASSES = {"unit-view--unlikely", "unit-view--middle", "unit-view--likely",
+                         "unit-view--negative", "unit-view--positive"}
     DEFAULT_CSS = """
     UnitView {
         height: auto;
     }
+    UnitView > .unit-view--unlikely { background: $error; }
+    UnitView > .unit-view--middle { background: $warning; }
+    UnitView > .unit-view--likely { background: $success; }
+    UnitView > .unit-view--negative { background: $primary; }
+    UnitView > .unit-view--positive { background: $error; }
     UnitView #unit-text {
         height: auto;
         max-height: 6;
@@ -124,6 +156,10 @@ class UnitView(Vertical):
     mode: reactive[str] = reactive("plain")
     unit: reactive[int] = reactive(0)
     rank: reactive[int | None] = reactive(None)  # position of `unit` among reading.ranked
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._drawn_colours: UnitColours | None = None  # the colours the text was last coloured with
 
     def watch_reading(self) -> None:
         self.rank = None  # a rank belongs to the reading it was taken from
@@ -236,6 +272,27 @@ class UnitView(Vertical):
     def on_resize(self) -> None:
         self._redraw()  # the legend is fitted to the width
 
+    @property
+    def colours(self) -> UnitColours:
+        """The theme's colours for the colourings (its component classes; 0 on the background)."""
+        def rgb(name: str) -> RGB:
+            colour = self.get_component_styles(name).background
+            return (colour.r, colour.g, colour.b)
+
+        zero = self.background_colors[1]
+        return UnitColours((zero.r, zero.g, zero.b), rgb("unit-view--unlikely"), rgb("unit-view--middle"),
+                           rgb("unit-view--likely"), rgb("unit-view--negative"), rgb("unit-view--positive"))
+
+    def notify_style_update(self) -> None:
+        """The theme changed: colour the text again, with its colours."""
+        super().notify_style_update()
+        if self.is_mounted:
+            self.call_after_refresh(self._restyle)
+
+    def _restyle(self) -> None:
+        if self.is_mounted and self._drawn_colours is not None and self._drawn_colours != self.colours:
+            self._redraw()
+
     def coloured(self) -> Text:
         """The reading's text, each character styled by the current mode."""
         reading = self.reading
@@ -244,10 +301,11 @@ class UnitView(Vertical):
             return text
         shown = visible(reading.text, keep_newlines=True)  # one symbol a character: colours stay aligned
         values: Sequence[Any]
+        colours = self._drawn_colours = self.colours
         if self.mode == "confidence":
-            values, style_of = reading.probs, confidence_style
+            values, style_of = reading.probs, partial(confidence_style, colours=colours)
         elif self.mode == "unit":
-            values, style_of = reading.unit_values(self.unit), activation_style
+            values, style_of = reading.unit_values(self.unit), partial(activation_style, colours=colours)
         else:
             values, style_of = [None] * len(shown), None
         for i, ch in enumerate(shown):
