@@ -3,12 +3,14 @@ the light pane, not a dark block."""
 
 from __future__ import annotations
 
+import re
+
 from gru_core import TrainConfig
 from tui.app import GRUApp
 from tui.widgets.matrices import MatricesView
 from tui.widgets.samples import SamplesPane
 
-from .conftest import wait_ready, wait_until
+from .conftest import screen_text, wait_ready, wait_until
 
 SIZE = (120, 40)
 
@@ -39,3 +41,16 @@ async def test_a_light_theme_draws_zero_as_the_light_pane_in_heatmaps_and_sample
         view = app.query_one(SamplesPane).unit_view
         assert luminance(view.colours.zero) > 180
         assert view.colours.positive != view.colours.negative
+
+
+async def test_a_wrapped_heatmap_says_which_units_each_part_holds():
+    app = GRUApp(TrainConfig.article(hidden_size=64))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        plain = app.query_one(MatricesView).plain
+        block = plain[plain.index("z [2,64]"):plain.index("r [2,64]")]
+        parts = re.findall(r"units (\d+)…(\d+)", block)
+        # the rows ran seq 1, seq 2, seq 1, seq 2 with nothing to say the second pair was units 38 on
+        assert len(parts) >= 2 and parts[0][0] == "1" and parts[-1][1] == "64", block
+        assert all(int(b[0]) == int(a[1]) + 1 for a, b in zip(parts, parts[1:])), parts
+        assert f"units 1…{parts[0][1]}" in screen_text(app)

@@ -249,6 +249,9 @@ class MatrixWriter:
             if header is not None:
                 self.line(label, "", "".join(char_label(h) for h in header[start:stop]))
                 label = ""
+            elif columns > width:  # wrapped: say which units each part holds (seq 1 comes round again)
+                self.line(label, "", Text(f"units {start + 1}…{stop}", "dim"))
+                label = ""
             for i, (row_label, values) in enumerate(shown):
                 mark = highlight[i] if highlight is not None else None
                 placed = Run(0, 1, stop - start, i, start, cell) if cell else None
