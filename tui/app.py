@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 from textual.worker import Worker, WorkerState
@@ -32,6 +31,7 @@ from gru_core.printable import visible
 from . import keys
 from .closing import while_open
 from .file_actions import FileActions, FileDone
+from .messages import ConfigApplied, LoadingProgress
 from .palette import RunCommands
 from .sample_actions import SampleActions
 from .textual_fixes import apply as apply_textual_fixes
@@ -50,21 +50,6 @@ apply_textual_fixes()
 
 RENDER_HZ = 5  # screen updates a second, at most: each costs the GIL training shares
 TERMINATING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
-TEMPERATURES = (0.0, 0.2, 0.5, 0.8, 1.0, 1.2, 1.5, 2.0)
-
-
-class LoadingProgress(Message):
-    """How loading a large --file goes (its config_loader's progress), for the status line."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__()
-        self.what = what
-
-
-class ConfigApplied(Message):
-    def __init__(self, message: str) -> None:
-        super().__init__()
-        self.message = message
 
 
 NEEDS_SESSION = frozenset({"toggle", "step", "epoch", "reset", "save", "load", "export", "export_model"})
@@ -290,26 +275,10 @@ class GRUApp(FileActions, SampleActions, App[None]):
     def action_leave_field(self) -> None:
         self.screen.set_focus(None)
 
-    def action_temperature(self, direction: int) -> None:
-        now = min(range(len(TEMPERATURES)), key=lambda k: abs(TEMPERATURES[k] - self.temperature))
-        k = max(0, min(len(TEMPERATURES) - 1, now + direction))
-        self.temperature = TEMPERATURES[k]
-        self.query_one(SamplesPane).temperature = self.temperature
-        if self.session is not None:
-            self.session.sample_temperature = self.temperature  # epoch-end samples too
-
-    def set_temperature(self, temperature: float) -> None:
-        """The palette's "Set temperature to …": the samples pane and the epoch-end samples."""
-        self.temperature = temperature
-        self.query_one(SamplesPane).temperature = temperature
-        if self.session is not None:
-            self.session.sample_temperature = temperature
-
     def switch_corpus(self, name: str) -> None:
         """The palette's "Switch corpus to …": the config pane's fields with that corpus as the
         source, applied (a reset, as Apply does; its message says what was applied)."""
-        if self.session is None:
-            self.notify("torch is still loading; try again in a moment", timeout=2)
+        if self.live_session() is None:
             return
         values = self.query_one(ConfigForm).values()
         values["corpus"] = name

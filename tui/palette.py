@@ -28,7 +28,7 @@ Command = tuple[str, Callable[[], None], str]  # title, what it does, help line
 
 
 def temperature_commands(app: GRUApp) -> Iterator[Command]:
-    from .app import TEMPERATURES
+    from .sample_actions import TEMPERATURES
 
     for t in TEMPERATURES:
         shown = "0 (argmax)" if t == 0 else f"{t:g}"

@@ -7,6 +7,7 @@ A mixin of GRUApp, which provides what the class declares (`session`, `shown`,
                     (SampleProgress, at most every STREAM_INTERVAL s, a newer one replacing
                     an older one not yet drawn), then the finished Sample, coloured
     < / >, k / K    the sample's length and top-k
+    t / T           the temperature (TEMPERATURES), of prime samples and epoch-end ones alike
     u, [ / ], j     colour by confidence or by a hidden unit; pick the unit; the most
                     responsive units (inspect_units.rank_units)
     v               the same view over a stretch of the validation text (read_through)
@@ -21,45 +22,22 @@ import time
 from typing import TYPE_CHECKING
 
 from textual import work
-from textual.message import Message
 from textual.worker import get_current_worker
 
 from gru_core.errors import GRUError
 
 from .closing import while_open
+from .messages import PrimeSampled, SampleProgress, UnitsRead
 from .widgets.samples import SAMPLE_LENGTHS, TOP_KS, SamplesPane, step_through, top_k_options
 
 if TYPE_CHECKING:
     from gru_core.session import Snapshot, TrainingSession
 
-    from .widgets.unit_view import Reading
 
 PRIME_SAMPLE_LEN = 100
 STREAM_INTERVAL = 0.05  # seconds between two updates of a sample being drawn
 VALIDATION_CHARS = 400  # characters of held-out text read through for `v`
-
-
-class PrimeSampled(Message):
-    def __init__(self, text: str = "", error: str = "", reading: Reading | None = None) -> None:
-        super().__init__()
-        self.text, self.error, self.reading = text, error, reading
-
-
-class SampleProgress(Message):
-    """The characters of a sample drawn so far; a newer one replaces an older one not yet handled."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, SampleProgress)
-
-
-class UnitsRead(Message):
-    def __init__(self, reading: Reading) -> None:
-        super().__init__()
-        self.reading = reading
+TEMPERATURES = (0.0, 0.2, 0.5, 0.8, 1.0, 1.2, 1.5, 2.0)  # t and T step through these
 
 
 class SampleActions:
@@ -67,8 +45,23 @@ class SampleActions:
 
     session: TrainingSession | None  # None while torch loads
     shown: Snapshot | None  # the snapshot on screen
-    temperature: float  # of the samples drawn from a prime
+    temperature: float  # of prime samples and (session.sample_temperature) epoch-end ones
     _quitting: bool  # the app is closing: a sample in progress stops
+
+    def action_temperature(self, direction: int) -> None:
+        now = min(range(len(TEMPERATURES)), key=lambda k: abs(TEMPERATURES[k] - self.temperature))
+        k = max(0, min(len(TEMPERATURES) - 1, now + direction))
+        self.temperature = TEMPERATURES[k]
+        self.query_one(SamplesPane).temperature = self.temperature
+        if self.session is not None:
+            self.session.sample_temperature = self.temperature  # epoch-end samples too
+
+    def set_temperature(self, temperature: float) -> None:
+        """The palette's "Set temperature to …": the samples pane and the epoch-end samples."""
+        self.temperature = temperature
+        self.query_one(SamplesPane).temperature = temperature
+        if self.session is not None:
+            self.session.sample_temperature = temperature
 
     def action_sample_length(self, direction: int) -> None:
         pane = self.query_one(SamplesPane)

@@ -171,8 +171,8 @@ def stdlib_text(at_least: int) -> str:
 
 
 async def test_a_large_file_loads_after_the_first_frame_with_its_progress_shown(tmp_path):
-    from tui.app import LoadingProgress
     from tui.launch import LOAD_IN_APP_BYTES, make_app
+    from tui.messages import LoadingProgress
 
     path = tmp_path / "big.txt"
     path.write_text(stdlib_text(LOAD_IN_APP_BYTES + (1 << 20)))
