@@ -174,18 +174,19 @@ class GRUApp(FileActions, SampleActions, App[None]):
         snap, before = session.snapshot(), self.shown
         if before is not None and snap.seq == before.seq:
             return
-        if not self.query(StatusBar):  # the app is closing: its widgets are gone (the timer may still tick)
+        # By id: Textual caches those lookups (a query by type walks the whole DOM, several times a second)
+        status = self.query_one_optional("#status", StatusBar)
+        if status is None:  # the app is closing: its widgets are gone (the timer may still tick)
             return
         self.shown = snap
         if before is None or before.state != snap.state:
             self.refresh_bindings()  # check_action's answers depend on the state
-        status = self.query_one(StatusBar)
         status.starting = None
         status.snapshot = snap
-        self.query_one(LossChart).snapshot = snap
-        self.query_one(MatricesView).snapshot = snap
-        self.query_one(SamplesPane).snapshot = snap
-        form = self.query_one(ConfigForm)
+        self.query_one("#chart", LossChart).snapshot = snap
+        self.query_one("#matrices", MatricesView).snapshot = snap
+        self.query_one("#samples", SamplesPane).snapshot = snap
+        form = self.query_one("#config", ConfigForm)
         form.config = snap.config
         form.val_status = validation_status(snap)
 

@@ -35,6 +35,7 @@ from plotext._figure import _figure_class as PlotextFigure
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.geometry import Region
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
@@ -292,6 +293,7 @@ class LossChart(Widget):
         self._best: tuple[int, int] | None = None  # the best-validation marker's (line, column)
         self._styles: dict[str | None, Style] = {}
         self._strips: dict[int, Strip] = {}
+        self._dirty: set[int] = set()  # screen lines changed since the last refresh
 
     def notify_style_update(self) -> None:
         """The theme or the CSS changed: the strips take their colours again (once the
@@ -320,14 +322,20 @@ class LossChart(Widget):
         return Text("\n".join(self._line_chars(y) for y in range(len(self._frame))))
 
     def watch_snapshot(self, old: Snapshot | None, new: Snapshot | None) -> None:
-        # The last loss under the chart follows every snapshot, as the status line does.
-        subtitle = ""
-        if new is not None and new.loss is not None:
-            subtitle = f"last {new.loss:.4f} nats = {new.bits_per_char:.3f} bits/char"
-            if len(subtitle) > self.size.width - 4:
-                subtitle = f"last {new.loss:.4f} nats"
-        self.border_subtitle = subtitle
         self._throttle.request(old, new, REDRAW_S)
+
+    def _set_borders(self, snap: Snapshot | None) -> None:
+        """The legend above, the last loss below (each change repaints the whole widget)."""
+        subtitle = ""
+        if snap is not None and snap.loss is not None:
+            subtitle = f"last {snap.loss:.4f} nats = {snap.bits_per_char:.3f} bits/char"
+            if len(subtitle) > self.size.width - 4:
+                subtitle = f"last {snap.loss:.4f} nats"
+        title = Text("loss") if snap is None else self.legend(snap)
+        if subtitle != self.border_subtitle:
+            self.border_subtitle = subtitle
+        if title.markup != self.border_title:
+            self.border_title = title
 
     def watch_log_scale(self) -> None:
         self.replot()
@@ -382,7 +390,9 @@ class LossChart(Widget):
                     curve.bucket(geometry.px)
             self._geometry = geometry
             self._full_draw(snap, geometry)
+            full = True
         else:
+            full = False
             changed: set[tuple[int, int]] = set()
             for curve in curves.values():
                 changed |= curve.draw(geometry)
@@ -390,8 +400,13 @@ class LossChart(Widget):
             self._place_best(snap, geometry)
         step = curves["step"]
         self.points_drawn = len(step.points) + (step.tail is not None)
-        self.border_title = self.legend(snap)
-        self.refresh()
+        self._set_borders(snap)
+        if full:
+            self.refresh()
+        else:  # the lines the new columns touched: the others keep Textual's cached lines
+            for line in self._dirty:
+                self.refresh(Region(0, line, width, 1))
+        self._dirty.clear()
 
     def _value_range(self, snap: Snapshot) -> tuple[float, float]:
         values = [snap.uniform_loss]
@@ -448,7 +463,7 @@ class LossChart(Widget):
             plt.build()
             matrix = plt.monitor.matrix
             self._frame = [list(matrix.marker[row]) for row in reversed(matrix.Rows)]
-        self.border_title = "loss" if snap is None else self.legend(snap)
+        self._set_borders(snap)
         self.refresh()
 
     def _full_draw(self, snap: Snapshot, geometry: Geometry) -> None:
@@ -479,6 +494,7 @@ class LossChart(Widget):
             else:
                 row[column] = top
             self._strips.pop(line, None)
+            self._dirty.add(line)
 
     def _place_best(self, snap: Snapshot, geometry: Geometry) -> None:
         """The best validation point (the weights `b` restores) as a marker over the val curve."""
@@ -492,6 +508,7 @@ class LossChart(Widget):
             for at in (self._best, best):
                 if at is not None:
                     self._strips.pop(at[0], None)
+                    self._dirty.add(at[0])
             self._best = best
 
     def _cell(self, y: int, x: int, char: str) -> tuple[str, str | None]:

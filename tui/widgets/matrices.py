@@ -343,18 +343,22 @@ class MatricesView(Vertical):
         lines = self.lines
         self._drawn = self.snapshot
         lines.show(self.write(max(40, lines.scrollable_content_region.width or 80)))
-        self._update("#matrices-time", self.through_time_text(lines.size.width or 48))
+        self._update("#matrices-time", wraps=False, text=self.through_time_text(lines.size.width or 48))
         self._draw_cost = time.monotonic() - self._throttle.last
 
     # ------------------------------------------------------------- explanation
     def on_matrix_lines_selected(self, event: MatrixLines.Selected) -> None:
         self._update("#matrices-explain", self.explain(event.cell))
 
-    def _update(self, selector: str, text: Text) -> None:
-        """Update a Static only when its text changes: each update lays the screen out again."""
-        if self._texts.get(selector) != text:
+    def _update(self, selector: str, text: Text, wraps: bool = True) -> None:
+        """Update a Static only when its text changes: a layout pass re-renders the whole
+        screen, so ask for one only when the height may change (a text that does not wrap:
+        when its number of lines does)."""
+        old = self._texts.get(selector)
+        if old != text:
             self._texts[selector] = text
-            self.query_one(selector, Static).update(text)
+            same_height = not wraps and old is not None and old.plain.count("\n") == text.plain.count("\n")
+            self.query_one(selector, Static).update(text, layout=not same_height)
 
     def explain(self, cell: Cell | None) -> Text:
         snap = self._drawn

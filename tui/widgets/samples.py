@@ -24,11 +24,13 @@ from textual.widgets import Input, Label, Static
 
 from gru_core.printable import visible
 
+from ..render.throttle import RedrawThrottle
 from .unit_view import Reading, UnitView
 
 if TYPE_CHECKING:
     from gru_core.session import Snapshot
 
+LOG_REDRAW_S = 2.0  # while training runs, new samples reach the log at most this often
 SHOWN_SAMPLES = 100  # newest epoch-end samples kept in the scrolling log
 SAMPLE_LENGTHS = (20, 50, 100, 200, 500, 1000, 2000)
 # From the most restrictive to none at all (None, "off": every character may be drawn).
@@ -99,6 +101,7 @@ class SamplesPane(Vertical):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.sample_reading: Reading | None = None
+        self._log_throttle = RedrawThrottle(self, self._show_log)
         self.validation_reading: Reading | None = None
         self._log_key: tuple[int, int] | None = None  # (run_id, samples) on screen
         self._run_id: int | None = None
@@ -124,19 +127,27 @@ class SamplesPane(Vertical):
         self.watch_prime_error()
         self._show_settings()
 
-    def watch_snapshot(self) -> None:
+    def watch_snapshot(self, old: Snapshot | None, new: Snapshot | None) -> None:
+        if new is not None and new.run_id != self._run_id:
+            if self._run_id is not None:
+                self.forget_readings()  # they were the old model's
+            self._run_id = new.run_id
+        if new is not None and (new.run_id, len(new.samples)) == self._log_key:
+            return  # several snapshots a second, a new sample far less often
+        # A new sample lays the screen out again (the log grows): while training runs, at
+        # most every LOG_REDRAW_S (short epochs end several times a second).
+        self._log_throttle.request(old, new, LOG_REDRAW_S)
+
+    def _show_log(self) -> None:
+        self._log_throttle.drawn()
         snap = self.snapshot
         log = self.query_one("#samples-log", Static)
         if snap is None:
             log.update(Text("samples appear at each epoch end", "dim"))
             return
-        if snap.run_id != self._run_id:
-            if self._run_id is not None:
-                self.forget_readings()  # they were the old model's
-            self._run_id = snap.run_id
         shown = (snap.run_id, len(snap.samples))
         if shown == self._log_key:
-            return  # several snapshots a second, a new sample far less often
+            return
         self._log_key = shown
         samples = snap.samples[-SHOWN_SAMPLES:]
         if not samples:

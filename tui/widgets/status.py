@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.style import Style
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
@@ -64,6 +65,10 @@ class StatusBar(Static):
     # watcher covers a widget with loading dots while it is truthy, hiding an error for good.
     starting: reactive[str | None] = reactive("loading torch…")
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._styles: dict[tuple[str, str, str], Style] = {}
+
     def watch_snapshot(self) -> None:
         self._redraw()
 
@@ -80,10 +85,28 @@ class StatusBar(Static):
             return "error" if self.starting and self.starting.startswith("error") else "loading"
         return self.snapshot.state
 
+    def _style(self, name: str) -> Style:
+        """A component class's style, kept while the state (its class) and the theme stay:
+        the lookup walks the DOM for the background, and this runs several times a second."""
+        key = (name, self.state, self.app.theme)
+        style = self._styles.get(key)
+        if style is None:
+            style = self._styles[key] = self.get_component_rich_style(name)
+        return style
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+        self.call_after_refresh(self._restyle)  # component classes are styled after the widget
+
+    def _restyle(self) -> None:
+        self._styles.clear()
+        self._redraw()
+
     def _redraw(self) -> None:
         for state in STATE_LABELS:
             self.set_class(self.state == state, f"-{state}")
-        style = self.get_component_rich_style
+        style = self._style
         label, value = style("status-bar--label"), style("status-bar--value")
         text = Text(no_wrap=True, overflow="ellipsis")
         snap = self.snapshot
