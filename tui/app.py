@@ -30,8 +30,8 @@ from gru_core.printable import visible
 
 from . import keys
 from .closing import while_open
-from .file_actions import FileActions, FileDone
-from .messages import ConfigApplied, LoadingProgress
+from .file_actions import FileActions
+from .messages import ConfigApplied, FileDone, LoadingProgress
 from .palette import RunCommands
 from .sample_actions import SampleActions
 from .textual_fixes import apply as apply_textual_fixes

@@ -21,25 +21,16 @@ import os
 from typing import TYPE_CHECKING
 
 from textual import work
-from textual.message import Message
 
 from gru_core.errors import GRUError
 from gru_core.printable import visible
 
 from .closing import while_open
+from .messages import FileDone
 from .screens.path_dialog import PathDialog, ReplaceDialog
 
 if TYPE_CHECKING:
     from gru_core.session import Snapshot
-
-
-class FileDone(Message):
-    """A save, load or export finished: what to tell the user."""
-
-    def __init__(self, message: str, error: bool = False, files: tuple[str, ...] = ()) -> None:
-        super().__init__()
-        self.message, self.error = message, error
-        self.files = files  # written on this machine; a browser user is sent them too
 
 
 class FileActions:

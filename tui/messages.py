@@ -29,6 +29,15 @@ class ConfigApplied(Message):
         self.message = message
 
 
+class FileDone(Message):
+    """A save, load or export finished: what to tell the user."""
+
+    def __init__(self, message: str, error: bool = False, files: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self.message, self.error = message, error
+        self.files = files  # written on this machine; a browser user is sent them too
+
+
 class PrimeSampled(Message):
     def __init__(self, text: str = "", error: str = "", reading: Reading | None = None) -> None:
         super().__init__()
