@@ -270,6 +270,8 @@ class GRUApp(FileActions, SampleActions, App[None]):
         self.query_one(MatricesView).enter_cursor()
 
     def action_focus_prime(self) -> None:
+        if not self.query_one("#center").display:  # a narrow screen showing the config: the samples come back
+            self.action_toggle_config()
         # set_focus now, not focus() (deferred): keys typed right after / must reach the input
         self.screen.set_focus(self.query_one("#prime", Input))
 

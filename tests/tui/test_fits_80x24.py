@@ -79,3 +79,18 @@ async def test_applys_outcome_is_in_view_at_80x24(article_app):
         await wait_until(pilot, lambda: "model reset" in screen_text(article_app), 10,
                          "Apply's message in view")  # it was below the pane's last row
         assert "applied: article, H 8" in screen_text(article_app)
+
+
+async def test_the_config_pane_at_80x24_leaves_the_matrices_whole(article_app):
+    async with article_app.run_test(size=SMALL) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: "hidden size H" in screen_text(article_app), what="the config pane")
+        await pilot.pause()
+        screen = screen_text(article_app)
+        # beside the chart and samples too, the pane had 16 columns: `matrices …`, `batch 1/3 (be`
+        assert "matrices (←/→ time step, x explain)" in screen, screen
+        assert "batch 1/3 (before step 1)  t = 1 of 3" in screen, screen
+        await pilot.press("slash")  # a prime: the samples pane comes back, the config goes
+        await pilot.pause()
+        assert "prime" in screen_text(article_app) and not article_app.query_one("#config").display
