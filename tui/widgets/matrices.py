@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from gru_core.explain import Explainer
     from gru_core.session import Snapshot
 
-RUNNING_REDRAW_S = 1.0  # while training runs, the pane is rebuilt at most this often
+RUNNING_REDRAW_S = 2.0  # while training runs, the pane is rebuilt at most this often
 GRAD_ORDER = ("Wz", "Wr", "Wh", "Uz", "Ur", "Uh", "bz", "br", "bh", "bUh", "Wy", "by")
 SPARK = "▁▂▃▄▅▆▇█"
 CURSOR_HINT = "x: point at any number (arrows, mouse) to see its equation with this batch's numbers"
@@ -307,9 +307,10 @@ class MatricesView(Vertical):
 
     def watch_snapshot(self, old: Snapshot | None, new: Snapshot | None) -> None:
         self.t = self.validate_t(self.t)
-        # At least RUNNING_REDRAW_S apart, and far enough apart that redrawing (about twice
-        # what redraw() itself takes, with Textual's strips) stays under ~5% of the time.
-        self._throttle.request(old, new, max(RUNNING_REDRAW_S, 40 * self._draw_cost))
+        # At least RUNNING_REDRAW_S apart, and far enough apart that redrawing (about three
+        # times what redraw() itself takes, with Textual's strips) stays under ~2% of a core:
+        # the UI's whole budget while training is 5%.
+        self._throttle.request(old, new, max(RUNNING_REDRAW_S, 150 * self._draw_cost))
 
     def heat_colours(self) -> HeatColours:
         def rgb(name: str) -> tuple[int, int, int]:
