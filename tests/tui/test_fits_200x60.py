@@ -90,3 +90,22 @@ async def test_ctrl_o_proposes_the_checkpoint_just_saved(article_app, tmp_path, 
         # it proposed ./gru-tui-article.ckpt, a name no save writes: Enter said "no checkpoint"
         assert article_app.screen.query_one("#path-input", Input).value == saved
         assert saved in screen_text(article_app)
+
+
+async def test_a_long_epoch_sample_wraps_under_its_text_not_at_column_0():
+    app = GRUApp(TrainConfig.article(epochs=3, sample_len=300))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("e")
+        await wait_rendered(pilot, lambda s: len(s.samples) == 1 and s.state == "paused")
+
+        def log_rows() -> list[str]:
+            rows = screen_text(app).splitlines()
+            top = next(k for k, row in enumerate(rows) if "╭─ samples" in row)
+            pane = [row.split("│")[3] for row in rows[top + 1:] if row.count("│") >= 6]  # inside its border
+            return pane[:next(k for k, row in enumerate(pane) if row.startswith("prime "))]
+
+        await wait_until(pilot, lambda: any(row.strip() for row in log_rows()), what="the epoch sample")
+        indent = " " * len("epoch    1  ")
+        # 300 characters in a 40-column pane: the rest wrapped to column 0, reading as lines of their own
+        assert all(row.startswith(("epoch", indent)) or not row.strip() for row in log_rows()), log_rows()

@@ -61,9 +61,10 @@ def pack(items: tuple[str, ...], width: int, gap: str = "  ") -> str:
     return "\n".join(lines)
 
 
-def epoch_samples_text(samples) -> Text:
+def epoch_samples_text(samples, width: int | None = None) -> Text:
     """`epoch    3  text`, one sample after another; a newline in a sample starts a new line
-    indented under the text."""
+    indented under the text, and so does a line longer than `width` (the pane wrapped it to
+    column 0, where it read as a sample of its own)."""
     text = Text(no_wrap=True, overflow="ellipsis")
     for k, s in enumerate(samples):
         label = f"epoch {s.epoch:>4}  "
@@ -71,7 +72,11 @@ def epoch_samples_text(samples) -> Text:
             label = f"step {s.step} val {s.val:.3f}  "
         text.append(label, "dim")
         # a control character in the text must not reach the terminal; a newline is a new line
-        text.append(visible(s.text, keep_newlines=True).replace("\n", "\n" + " " * len(label)))
+        lines = visible(s.text, keep_newlines=True).split("\n")
+        if width is not None:
+            room = max(10, width - len(label))
+            lines = [line[i:i + room] for line in lines for i in range(0, max(1, len(line)), room)]
+        text.append(("\n" + " " * len(label)).join(lines))
         if k < len(samples) - 1:
             text.append("\n")
     return text
@@ -104,6 +109,7 @@ class SamplesPane(Vertical):
         self._log_throttle = RedrawThrottle(self, self._show_log)
         self.validation_reading: Reading | None = None
         self._log_key: tuple[int, int] | None = None  # (run_id, samples) on screen
+        self._log_width: int | None = None  # the width the samples were wrapped to
         self._run_id: int | None = None
 
     def compose(self) -> ComposeResult:
@@ -145,15 +151,16 @@ class SamplesPane(Vertical):
         if snap is None:
             log.update(Text("samples appear at each epoch end", "dim"))
             return
-        shown = (snap.run_id, len(snap.samples))
-        if shown == self._log_key:
+        # a column kept for the scrollbar, which comes once the samples outgrow the pane
+        shown, width = (snap.run_id, len(snap.samples)), (log.size.width - 1) if log.size.width > 1 else None
+        if shown == self._log_key and width == self._log_width:
             return
-        self._log_key = shown
+        self._log_key, self._log_width = shown, width
         samples = snap.samples[-SHOWN_SAMPLES:]
         if not samples:
             log.update(Text(f"samples appear at each epoch end (prime {snap.config.prime!r})", "dim"))
             return
-        log.update(epoch_samples_text(samples))
+        log.update(epoch_samples_text(samples, width))
 
     def scroll_samples(self, pages: int) -> None:
         scroll = self.query_one("#samples-scroll", VerticalScroll)
@@ -192,6 +199,8 @@ class SamplesPane(Vertical):
 
     def on_resize(self) -> None:
         self._show_settings()  # packed to the width
+        if self.is_mounted:
+            self.call_after_refresh(self._show_log)  # the samples too, once the log has its new width
 
     def watch_prime_error(self) -> None:
         error = self.query_one("#prime-error", Static)
