@@ -123,6 +123,8 @@ class TrainingSession:
             if self._s.closing or self._s.state == "running":
                 return False
             self._s.continue_finished()
+            if self._s.state == "finished":  # its target moved on: a snapshot before the step
+                self._s.set_state("paused")  # (or after a pause() drops it) must not say finished
             self._s.pending_steps += 1
             self._cond.notify_all()
             return True

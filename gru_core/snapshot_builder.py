@@ -160,11 +160,13 @@ class SnapshotBuilder:
         else:
             trace, trace_step, trace_batch_index, detail = None, 0, 0, None
         views, record = facts.history, facts.record
+        with trainer.weights_lock:  # set_lr (any thread) changes the two together
+            config, lr = trainer.config, trainer.lr
         self._seq += 1
         self.latest = Snapshot(
-            seq=self._seq, state=facts.state, config=trainer.config, vocab=trainer.vocab.chars,
+            seq=self._seq, state=facts.state, config=config, vocab=trainer.vocab.chars,
             epoch=trainer.epoch, target_epochs=facts.target_epochs, step=trainer.step_count,
-            batch=trainer.batch_index, num_batches=trainer.num_batches, lr=trainer.lr,
+            batch=trainer.batch_index, num_batches=trainer.num_batches, lr=lr,
             loss=record.loss if record else (views.losses[-1] if len(views.losses) else None),  # a loaded run
             grad_norm=record.grad_norm if record else None,
             losses=views.losses, epoch_losses=views.epoch_losses, epoch_steps=views.epoch_steps,
@@ -174,7 +176,7 @@ class SnapshotBuilder:
             error=facts.error, error_detail=facts.error_detail, run_id=facts.run_id, trace_step=trace_step,
             more_epochs=facts.more_epochs, best_val=trainer.best_val, best_step=trainer.best_step,
             note=facts.note, notes=facts.notes,
-            advice=training_advice(views.losses, views.val_losses, trainer.uniform_loss, trainer.lr),
+            advice=training_advice(views.losses, views.val_losses, trainer.uniform_loss, lr),
             trace_batch=trace_batch_index, detail=detail, val_note=trainer.val_note,
         )
         return self.latest
