@@ -9,17 +9,21 @@ What `read_text_file` accepts and does:
   a NUL byte is refused as a sign of a binary file;
 - a UTF-8 byte-order mark at the start is dropped (it is a marker, not text);
 - line ends: CRLF ("\\r\\n") becomes LF ("\\n"), so a file saved on Windows teaches the model
-  the same text as the same file saved on Linux. A lone CR is kept as it is.
+  the same text as the same file saved on Linux; CRs run before an LF (CR CR LF, left by a
+  file converted twice) go with it, so no CRLF is left. A lone CR is kept as it is.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Callable
 
 from .config import MAX_TEXT_CHARS
 from .errors import GRUError
+
+_CRS_BEFORE_LF = re.compile("\r+\n")
 
 # UTF-8 takes at most 4 bytes a character, so this admits every text of MAX_TEXT_CHARS
 # characters; the character limit is checked again after decoding.
@@ -102,7 +106,8 @@ def decode_text(data: bytes | bytearray, name: str = "the text", *, max_chars: i
             f"{name!r} is not valid UTF-8: byte 0x{data[exc.start]:02x} at byte offset {exc.start} "
             f"(line {_line_of(data, exc.start)}, bytes {bad!r}); save it as UTF-8 and try again"
         ) from None
-    text = text.replace("\r\n", "\n")
+    if "\r" in text:
+        text = _CRS_BEFORE_LF.sub("\n", text)
     if not text:
         raise GRUError(f"{name!r} is empty; give a file with at least a few characters of text")
     if len(text) > max_chars:

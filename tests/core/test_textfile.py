@@ -27,6 +27,12 @@ def test_crlf_becomes_lf_and_a_bom_is_dropped(tmp_path):
     assert read_text_file(path) == "one\ntwo\nthree\rfour"
 
 
+def test_crs_before_an_lf_leave_no_crlf_behind(tmp_path):
+    """CR CR LF (a file converted to CRLF twice): one replace of CRLF left a CRLF."""
+    path = write(tmp_path, b"one\r\r\ntwo\r\r\r\nthree\r")
+    assert read_text_file(path) == "one\ntwo\nthree\r"
+
+
 def test_missing_file_names_the_path(tmp_path):
     path = str(tmp_path / "nope.txt")
     with pytest.raises(GRUError, match=r"no file at .*nope\.txt"):
