@@ -12,6 +12,7 @@ from tui.screens.path_dialog import PathDialog
 from tui.widgets.status import StatusBar
 
 from .conftest import screen_text, wait_ready, wait_rendered, wait_until
+from .test_app_faults_and_stress import type_fast
 
 SIZE = (120, 40)
 
@@ -64,3 +65,22 @@ async def test_ctrl_s_browses_with_a_save_dialog(article_app, tmp_path):
         await pilot.click("#select")  # the picker's Save button
         await wait_until(pilot, lambda: "saved checkpoint" in app.file_message, what="the save")
         assert (tmp_path / "mine.ckpt").is_file()
+
+
+async def test_enter_pressed_twice_in_the_save_picker_saves_once_and_keeps_the_app(article_app, tmp_path):
+    """The key storm's case: ctrl+s, ctrl+b, Enter Enter in one burst. The picker's second
+    confirm popped the path dialog, then the app's own screen (ScreenStackError)."""
+    app = article_app
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, PathDialog), what="the path dialog")
+        app.screen.query_one("#path-input", Input).value = f"{tmp_path}/twice.ckpt"
+        await pilot.press("ctrl+b")
+        await wait_until(pilot, lambda: isinstance(app.screen, FileSave), what="the save picker")
+        app.screen.query_one(Input).focus()  # its file name, "twice.ckpt": Enter there confirms
+        await pilot.pause()
+        await type_fast(pilot, ["enter", "enter", "enter"])
+        await wait_until(pilot, lambda: "saved checkpoint" in app.file_message, what="the save")
+        assert app.is_running and len(app.screen_stack) == 1
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["twice.ckpt"]

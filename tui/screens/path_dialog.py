@@ -111,9 +111,8 @@ class PathDialog(ModalScreen[str | None]):
         if self.suffix:
             filters = Filters((f"{self.suffix} files", lambda p: p.suffix == self.suffix),
                               ("all files", lambda p: True))
-        picker = (FileOpen(folder, self.title_text, filters=filters, default_file=name or None)
-                  if self.browse == "open" else
-                  FileSave(folder, self.title_text, filters=filters, default_file=name or None))
+        kind = _once(FileOpen if self.browse == "open" else FileSave)
+        picker = kind(folder, self.title_text, filters=filters, default_file=name or None)
 
         def picked(path) -> None:
             if path is not None:
@@ -172,3 +171,23 @@ class ReplaceDialog(ModalScreen[bool]):
         if not self.answered:
             self.answered = True
             self.dismiss(replace)
+
+
+def _once(picker: type) -> type:
+    """The picker, answering once: Enter pressed twice in a row reached the picker's confirm
+    twice, and its second dismiss popped the screen under it (the path dialog, then the
+    app's own screen: ScreenStackError, the app gone; the key-storm test found it)."""
+
+    class Once(picker):  # type: ignore[misc, valid-type]
+        _gru_answered = False
+
+        def dismiss(self, result=None):  # noqa: ANN001, ANN202 - Screen.dismiss's signature
+            if self._gru_answered or self.app.screen is not self:
+                from textual.await_complete import AwaitComplete
+
+                return AwaitComplete.nothing()
+            self._gru_answered = True
+            return super().dismiss(result)
+
+    Once.__name__ = Once.__qualname__ = picker.__name__
+    return Once
