@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -82,7 +83,9 @@ def launch_app(argv: Sequence[str]) -> int:
     except GRUError as exc:
         print(f"gru-tui: error: {visible(str(exc))}", file=sys.stderr)
         return 2
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    # A driver named in TEXTUAL_DRIVER (textual-serve's web driver: a browser tab) speaks
+    # over pipes by design; only the terminal driver needs a terminal.
+    if not os.environ.get("TEXTUAL_DRIVER") and not (sys.stdin.isatty() and sys.stdout.isatty()):
         print("gru-tui: error: the app needs a terminal, and stdin or stdout is not one "
               "(run it in a terminal, or use `gru-tui train` for a run without one)", file=sys.stderr)
         return 2
