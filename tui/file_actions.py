@@ -164,12 +164,19 @@ class FileActions:
         session = self.session
         if session is None:
             return
+        before = session.snapshot().run_id
         try:
             config = load_into_session(session, path)  # checked first: a refused file changes nothing
         except GRUError as exc:
             self.post_message(FileDone(f"not loaded: {exc}", error=True))
             return
-        snap = session.wait_for(lambda s: s.config is config, 10.0)
+        # The loaded run's first snapshot, or a later run's: a reset or Apply right after the
+        # load (keys typed on) replaces it before it is published, and waiting for it alone
+        # timed out (a worker error; the key storm found it).
+        snap = session.wait_for(lambda s: s.config is config or s.run_id > before + 1, 10.0)
+        if snap.config is not config:
+            self.post_message(FileDone(f"loaded {path}; a later command has replaced that run since"))
+            return
         self.post_message(FileDone(f"loaded {path}: step {snap.step}, epoch {snap.epoch} "
                                    f"(paused; space trains)"))
 
