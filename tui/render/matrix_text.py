@@ -64,7 +64,12 @@ def char_label(c: str) -> str:
 
 
 def fmt(v: float, small: bool = False) -> str:
-    return f"{v:{CELL}.1e}" if small else f"{v:{CELL}.4f}"
+    """A value in CELL columns. One that rounds to zero prints 0.0000, never -0.0000 (term1's
+    0·log(y_hat) is -0.0 in floating point), as the status line prints a loss."""
+    if small:
+        return f"{v + 0.0:{CELL}.1e}"  # -0.0 + 0.0 is 0.0
+    shown = f"{v:{CELL}.4f}"
+    return f"{0.0:{CELL}.4f}" if shown.endswith("-0.0000") else shown
 
 
 @lru_cache(maxsize=1024)
