@@ -17,8 +17,10 @@ themselves are in gru_core/equations.py (no torch: the app draws them before tor
 
   so a gradient entry is a sum over time steps whose terms can be listed, and
   ‖dL/dh_t‖ per t shows how far back the loss reaches.
-- `explain(...)`: one selected cell's equation, its numbers and its result, computed
-  from the weights and the batch (not read off the trace's own result).
+- `Explainer.explain(cell)`: one selected cell's equation, its numbers and its result,
+  computed from the weights and the batch (not read off the trace's own result), for
+  that cell alone (a unit of a gate reads one column of its U); the loss is the mean of
+  the term3 row, each of whose cells explains itself.
 """
 
 from __future__ import annotations
@@ -93,7 +95,9 @@ class Explanation:
 
 
 def n4(v: float) -> str:
-    """A number as the pane prints it, with a real minus sign."""
+    """A number as the pane prints it, with a real minus sign (and 0, never −0, for y = 0's
+    0·log(y_hat), which is −0.0 in floating point)."""
+    v += 0.0  # -0.0 + 0.0 is 0.0
     if v != 0 and abs(v) < 1e-3:
         return f"{v:.3e}".replace("-", "−")
     return f"{v:.4f}".replace("-", "−")
@@ -114,47 +118,91 @@ def sigmoid(v: float) -> float:
 
 
 class Explainer:
-    """Explanations for the cells of one traced batch. vocab: index -> character."""
+    """Explanations for the cells of one traced batch. vocab: index -> character.
+
+    Lazy, for one cell at a time: a gate's unit j needs column j of its U (O(H)); only
+    what needs a whole vector (h_tilde before the reset needs all of r; y_hat all of h)
+    computes it, once per (t, sequence), kept for the next cell. Weights are turned to
+    float64 when first used, so a new snapshot costs nothing until a cell is explained.
+    """
 
     def __init__(self, trace: Trace, detail: BatchDetail, vocab: str) -> None:
         self.trace, self.detail, self.vocab = trace, detail, vocab
-        self.w = {k: v.double() for k, v in detail.weights.items()}
+        self._double: dict[str, Tensor] = {}  # weight name -> its float64 copy
+        self._vectors: dict[tuple[str, int, int], Tensor] = {}  # (what, t, b) -> a whole [H] or [V]
+
+    def w(self, name: str) -> Tensor:
+        """A weight in float64 (copied on first use)."""
+        if name not in self._double:
+            self._double[name] = self.detail.weights[name].double()
+        return self._double[name]
+
+    def _kept(self, what: str, t: int, b: int, compute) -> Tensor:
+        key = (what, t, b)
+        if key not in self._vectors:
+            self._vectors[key] = compute()
+        return self._vectors[key]
 
     # ---------------------------------------------------------------- the forward
-    def _gate(self, t: int, b: int, gate: str) -> tuple[float, float, float]:
-        """(x W[x, :], h_prev U, b) of a gate, [H] each, recomputed from the weights."""
+    def _x(self, t: int, b: int) -> int:
+        return int(self.trace.x[t, b])
+
+    def _h_prev(self, t: int, b: int) -> Tensor:
+        return self._kept("h_prev", t, b, lambda: self.trace.h_prev[t, b].double())  # [H]
+
+    def _gate_unit(self, t: int, b: int, gate: str, j: int) -> tuple[float, float, float]:
+        """(x W[x, j], Σ_i h_prev[i] U[i, j], b[j]) of one unit of a gate: column j of U only."""
         Wn, Un, bn = GATE_PARAMS[gate]
-        xi = int(self.trace.x[t, b])
-        h_prev = self.trace.h_prev[t, b].double()
-        return self.w[Wn][xi], h_prev @ self.w[Un], self.w[bn]
+        w = self.detail.weights
+        column = w[Un][:, j].double()  # [H]
+        return float(w[Wn][self._x(t, b), j]), float(self._h_prev(t, b) @ column), float(w[bn][j])
 
-    def _z_r(self, t: int, b: int) -> tuple[Tensor, Tensor]:
-        z = torch.sigmoid(sum(self._gate(t, b, "z")))
-        r = torch.sigmoid(sum(self._gate(t, b, "r")))
-        return z, r
+    def _gate(self, t: int, b: int, gate: str) -> Tensor:
+        """The whole gate (z or r), [H], from the weights."""
+        Wn, Un, bn = GATE_PARAMS[gate]
+        return self._kept(gate, t, b, lambda: torch.sigmoid(
+            self.w(Wn)[self._x(t, b)] + self._h_prev(t, b) @ self.w(Un) + self.w(bn)))
 
-    def _h_tilde(self, t: int, b: int) -> tuple[Tensor, tuple]:
-        """h_tilde [H], and its parts: (xW, inner, bh) before; (xW, bh, hn) after."""
-        _, r = self._z_r(t, b)
-        xi = int(self.trace.x[t, b])
-        h_prev = self.trace.h_prev[t, b].double()
-        xW, bh = self.w["Wh"][xi], self.w["bh"]
+    def _hn_unit(self, t: int, b: int, j: int) -> float:
+        """reset="after": Σ_i h_prev[i] Uh[i, j] + bUh[j], the term r scales."""
+        w = self.detail.weights
+        return float(self._h_prev(t, b) @ w["Uh"][:, j].double()) + float(w["bUh"][j])
+
+    def _inner_unit(self, t: int, b: int, j: int) -> float:
+        """reset="before": Σ_i (r⊙h_prev)[i] Uh[i, j] (all of r, column j of Uh)."""
+        r_h = self._kept("r_h_prev", t, b, lambda: self._gate(t, b, "r") * self._h_prev(t, b))
+        return float(r_h @ self.detail.weights["Uh"][:, j].double())
+
+    def _h_tilde_unit(self, t: int, b: int, j: int) -> float:
+        w = self.detail.weights
+        xW, bh = float(w["Wh"][self._x(t, b), j]), float(w["bh"][j])
         if self.detail.reset == "before":
-            inner = (r * h_prev) @ self.w["Uh"]
-            return torch.tanh(xW + inner + bh), (xW, inner, bh, r)
-        hn = h_prev @ self.w["Uh"] + self.w["bUh"]
-        return torch.tanh(xW + bh + r * hn), (xW, bh, hn, r)
+            return math.tanh(xW + self._inner_unit(t, b, j) + bh)
+        r = sigmoid(sum(self._gate_unit(t, b, "r", j)))
+        return math.tanh(xW + bh + r * self._hn_unit(t, b, j))
+
+    def _h_tilde(self, t: int, b: int) -> Tensor:
+        def compute() -> Tensor:
+            h_prev, r = self._h_prev(t, b), self._gate(t, b, "r")
+            xW, bh = self.w("Wh")[self._x(t, b)], self.w("bh")
+            if self.detail.reset == "before":
+                return torch.tanh(xW + (r * h_prev) @ self.w("Uh") + bh)
+            return torch.tanh(xW + bh + r * (h_prev @ self.w("Uh") + self.w("bUh")))
+
+        return self._kept("h_tilde", t, b, compute)
 
     def _h(self, t: int, b: int) -> Tensor:
-        z, _ = self._z_r(t, b)
-        h_tilde, _ = self._h_tilde(t, b)
-        return z * self.trace.h_prev[t, b].double() + (1 - z) * h_tilde
+        def compute() -> Tensor:
+            z = self._gate(t, b, "z")
+            return z * self._h_prev(t, b) + (1 - z) * self._h_tilde(t, b)
+
+        return self._kept("h", t, b, compute)
 
     def _logits(self, t: int, b: int) -> Tensor:
-        return self._h(t, b) @ self.w["Wy"] + self.w["by"]
+        return self._kept("logits", t, b, lambda: self._h(t, b) @ self.w("Wy") + self.w("by"))
 
     def _log_y_hat(self, t: int, b: int) -> Tensor:
-        return torch.log_softmax(self._logits(t, b), dim=-1)
+        return self._kept("log_y_hat", t, b, lambda: torch.log_softmax(self._logits(t, b), dim=-1))
 
     # ---------------------------------------------------------------- cells
     def explain(self, cell: Cell) -> Explanation:
@@ -182,9 +230,8 @@ class Explainer:
 
     def _gate_cell(self, c: Cell, gate: str) -> Explanation:
         Wn, Un, bn = GATE_PARAMS[gate]
-        xW, hU, bias = self._gate(c.t, c.row, gate)
         j, u = c.col, c.col + 1  # units are numbered from 1 on screen (h1, h2, …)
-        a, s, k = float(xW[j]), float(hU[j]), float(bias[j])
+        a, s, k = self._gate_unit(c.t, c.row, gate, j)
         pre = a + s + k
         v = sigmoid(pre)
         x = self._char(int(self.trace.x[c.t, c.row]))
@@ -202,19 +249,19 @@ class Explainer:
 
     def _explain_h_tilde(self, c: Cell) -> Explanation:
         j, u = c.col, c.col + 1
-        h_tilde, parts = self._h_tilde(c.t, c.row)
-        v = float(h_tilde[j])
-        x = self._char(int(self.trace.x[c.t, c.row]))
+        w = self.detail.weights
+        a, k = float(w["Wh"][self._x(c.t, c.row), j]), float(w["bh"][j])
+        x = self._char(self._x(c.t, c.row))
         if self.detail.reset == "before":
-            xW, inner, bh, _ = parts
-            a, s, k = float(xW[j]), float(inner[j]), float(bh[j])
+            s = self._inner_unit(c.t, c.row, j)
+            v = math.tanh(a + s + k)
             lines = (
                 f"h_tilde = tanh(Wh[x={x}, {u}] + Σ_i (r⊙h_prev)[i]·Uh[i, {u}] + bh[{u}])",
                 f"  = tanh({n4(a)} + ({n4(s)}) + {n4(k)}) = tanh({n4(a + s + k)}) = {n4(v)}",
             )
         else:
-            xW, bh, hn, r = parts
-            a, k, n, g = float(xW[j]), float(bh[j]), float(hn[j]), float(r[j])
+            n, g = self._hn_unit(c.t, c.row, j), sigmoid(sum(self._gate_unit(c.t, c.row, "r", j)))
+            v = math.tanh(a + k + g * n)
             lines = (
                 f"h_tilde = tanh(Wh[x={x}, {u}] + bh[{u}] + r[{u}]·(Σ_i h_prev[i]·Uh[i, {u}] + bUh[{u}]))",
                 f"  = tanh({n4(a)} + {n4(k)} + {n4(g)}·({n4(n)})) = tanh({n4(a + k + g * n)}) = {n4(v)}",
@@ -223,9 +270,8 @@ class Explainer:
 
     def _explain_h(self, c: Cell) -> Explanation:
         j = c.col
-        z, _ = self._z_r(c.t, c.row)
-        h_tilde, _ = self._h_tilde(c.t, c.row)
-        zj, hp, ht = float(z[j]), float(self.trace.h_prev[c.t, c.row, j]), float(h_tilde[j])
+        zj = sigmoid(sum(self._gate_unit(c.t, c.row, "z", j)))
+        hp, ht = float(self._h_prev(c.t, c.row)[j]), self._h_tilde_unit(c.t, c.row, j)
         v = zj * hp + (1 - zj) * ht
         lines = (
             f"h = z[{j + 1}]·h_prev[{j + 1}] + (1−z[{j + 1}])·h_tilde[{j + 1}]",
@@ -235,9 +281,8 @@ class Explainer:
 
     def _explain_y_hat(self, c: Cell) -> Explanation:
         v_i = c.col
-        h = self._h(c.t, c.row)
-        logits = h @ self.w["Wy"] + self.w["by"]
-        s, k = float(h @ self.w["Wy"][:, v_i]), float(self.w["by"][v_i])
+        h, logits = self._h(c.t, c.row), self._logits(c.t, c.row)
+        s, k = float(h @ self.w("Wy")[:, v_i]), float(self.w("by")[v_i])
         m = float(logits.max())
         denom = float(torch.exp(logits - m).sum())
         v = math.exp(float(logits[v_i]) - m) / denom
@@ -289,14 +334,16 @@ class Explainer:
         return Explanation(f"term3[t = {t + 1}]", lines, v)
 
     def _explain_loss(self, c: Cell) -> Explanation:
-        T = int(self.trace.x.shape[0])
-        term3 = [self._term3(t)[1] for t in range(T)]
+        # the term3 row as the pane shows it (each term3 cell explains itself from the
+        # weights; all T of them at once would be T*B forwards, far more than a frame)
+        term3 = self.trace.term3.double().tolist()
+        T = len(term3)
         v = sum(term3) / T
         if T <= 8:
             listed = " + ".join(n4(x) for x in term3)
         else:
             listed = " + ".join(n4(x) for x in term3[:4]) + f" + … ({T - 4} more)"
-        lines = (f"loss = mean over t of term3 = (Σ_t term3[t]) / {T}",
+        lines = (f"loss = mean over t of term3 (the row above) = (Σ_t term3[t]) / {T}",
                  f"  = ({listed}) / {T} = {n4(v)}")
         return Explanation("loss", lines, v)
 
@@ -324,7 +371,7 @@ class Explainer:
             eq = (f"dL/dWy[{i + 1}, {self._char(j)}] = Σ_t Σ_b h[t, b, {i + 1}]"
                   f"·do[t, b, {self._char(j)}]")
         elif name == "Uh" and d.reset == "before":
-            terms = ((tr.r * tr.h_prev)[..., i].double() * delta).sum(1)
+            terms = ((tr.r[..., i] * tr.h_prev[..., i]).double() * delta).sum(1)
             eq = f"dL/dUh[{i + 1}, {j + 1}] = Σ_t Σ_b (r⊙h_prev)[t, b, {i + 1}]·da_h[t, b, {j + 1}]"
         else:
             terms = (tr.h_prev[..., i].double() * delta).sum(1)

@@ -9,7 +9,8 @@ from gru_core import TrainConfig
 from gru_core.model import GRUModel
 from tests.core.test_explain import _reference
 from tui.app import GRUApp
-from tui.widgets.matrices import MatricesView, MatrixLines
+from tui.widgets.matrices import MatricesView
+from tui.widgets.matrix_lines import MatrixLines
 
 from .conftest import wait_ready
 
@@ -27,6 +28,23 @@ def where(view: MatricesView, name: str, row: int, col: int) -> tuple[int, int]:
         if run.row == row and run.col0 <= col < run.col0 + run.count and run.cell(0).name == name:
             return run.span(col - run.col0)[0], line
     raise AssertionError(f"no cell {name}[{row}, {col}] in the pane")
+
+
+async def in_view(pilot, view: MatricesView, name: str, row: int, col: int) -> tuple[int, int]:
+    """The offset in the lines' widget to point at a cell: scrolled into view, its position
+    read from the layout once it has settled (a late re-wrap moves every cell)."""
+    lines = view.lines
+    for _ in range(10):
+        x, line = where(view, name, row, col)
+        top, height = lines.scroll_offset.y, lines.scrollable_content_region.height
+        if top <= line < top + height:
+            await pilot.pause()
+            if where(view, name, row, col) == (x, line) and lines.scroll_offset.y == top:
+                return x, line - top
+        else:
+            lines.scroll_to(y=max(0, line - height // 2), animate=False, immediate=True)
+            await pilot.pause()
+    raise AssertionError(f"{name}[{row}, {col}] never settled in view")
 
 
 async def test_x_enters_cursor_mode_and_arrows_select_cells_with_their_equation(article_app):
@@ -54,17 +72,14 @@ async def test_hover_and_click_select_cells_and_the_panel_explains_them(article_
         await wait_ready(pilot)
         view = article_app.query_one(MatricesView)
         trace = article_app.shown.trace
-        lines = view.lines
-        x, line = where(view, "y_hat", 1, 2)  # seq 2, 't'
-        await pilot.hover(MatrixLines, offset=(x + 2, line - lines.scroll_offset.y))
+        x, y = await in_view(pilot, view, "y_hat", 1, 2)  # seq 2, 't'
+        await pilot.hover(MatrixLines, offset=(x + 2, y))
         text = view.explanation
         assert text.startswith("y_hat[seq 2, char 't'] at t = 1"), text
         assert "y_hat = exp(logit) / Σ_v exp(logit_v)" in text
         assert text.rstrip().endswith("= " + n4(float(trace.y_hat[0, 1, 2])))
-        x, line = where(view, "dUz", 1, 0)  # below the fold: scroll there, then click
-        lines.scroll_to(y=line - 3, animate=False, immediate=True)
-        await pilot.pause()
-        await pilot.click(MatrixLines, offset=(x + 2, line - lines.scroll_offset.y))
+        x, y = await in_view(pilot, view, "dUz", 1, 0)  # below the fold: scroll there, then click
+        await pilot.click(MatrixLines, offset=(x + 2, y))
         text = view.explanation
         assert text.startswith("dUz[2, 1], over the whole batch"), text
         assert "dL/dUz[2, 1] = Σ_t Σ_b h_prev[t, b, 2]·da_z[t, b, 1]" in text
@@ -80,11 +95,8 @@ async def test_a_heatmap_cell_shows_its_unit_index():
         await wait_ready(pilot)
         view = app.query_one(MatricesView)
         assert "heatmap" in view.plain
-        _, line = where(view, "h", 0, 40)
-        view.lines.scroll_to(y=line - 2, animate=False, immediate=True)
-        await pilot.pause()
-        x, line = where(view, "h", 0, 40)  # again: scrolling may lay the pane out anew
-        await pilot.click(MatrixLines, offset=(x, line - view.lines.scroll_offset.y))
+        x, y = await in_view(pilot, view, "h", 0, 40)
+        await pilot.click(MatrixLines, offset=(x, y))
         assert view.explanation.startswith("h[seq 1, unit 41] at t = 1"), view.explanation
         await pilot.press("right")
         assert view.explanation.startswith("h[seq 1, unit 42] at t = 1")
@@ -105,3 +117,21 @@ async def test_gradient_through_time_chart_shows_autograd_norms(article_app):
         assert "‖dL/dh_t‖ " in chart and f"t1 {norms[0]:.2e}  t3 {norms[-1]:.2e}" in chart
         assert "mean z " in chart and f"t1 {mean_z[0]:.2f}  t3 {mean_z[-1]:.2f}" in chart
         assert torch.allclose(snap.detail.dh_norm.double(), ref["dh_norm"], atol=1e-5)
+
+
+async def test_term1_shows_zero_not_minus_zero_where_y_is_0(article_app):
+    """y·log(y_hat) with y = 0 is -0.0 in floating point: the pane and the explanation print
+    0.0000, as the status line prints a zero loss, never -0.0000."""
+    async with article_app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        view = article_app.query_one(MatricesView)
+        trace = article_app.shown.trace
+        target = int(trace.y[0, 0])
+        other = (target + 1) % trace.term1.shape[-1]
+        assert str(float(trace.term1[0, 0, other])) == "-0.0"  # what torch computes there
+        assert "-0.0000" not in view.plain, view.plain
+        x, y = await in_view(pilot, view, "term1", 0, other)
+        await pilot.click(MatrixLines, offset=(x + 2, y))
+        text = view.explanation
+        assert text.startswith("term1[seq 1, char"), text
+        assert text.rstrip().endswith("= 0.0000") and "−0.0000" not in text, text

@@ -8,8 +8,9 @@ and its detail (the weights the trace was computed with, and its backward pass),
 copies the training thread never writes again. The header names that trace's batch and
 step, not the live counters.
 
-    MatrixLines     the matrices, on Textual's Line API: render_line draws only the visible
-                    lines, and every number is a cell the cursor and the mouse can select
+    MatrixLines     the matrices, on Textual's Line API (tui/widgets/matrix_lines.py):
+                    render_line draws only the visible lines, and every number is a cell
+                    the cursor and the mouse can select
     #matrices-time  ‖dL/dh_t‖ and the mean update gate per time step, under the matrices
     #matrices-explain  the selected cell's equation with its numbers (gru_core.explain)
 
@@ -25,29 +26,21 @@ a change of state, of t or of size is drawn at once.
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
-from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
-from textual.geometry import Region, Size
-from textual.message import Message
 from textual.reactive import reactive
-from textual.scroll_view import ScrollView
-from textual.strip import Strip
 from textual.widgets import Static
 
 from gru_core.equations import Cell, equations
 
 from ..render.matrix_text import MAX_HEATMAP_ROWS, Extent, HeatColours, MatrixWriter, Run, char_label
 from ..render.throttle import RedrawThrottle
+from .matrix_lines import MatrixLines
 
 if TYPE_CHECKING:
-    from textual import events
-
     from gru_core.explain import Explainer
     from gru_core.session import Snapshot
 
@@ -55,181 +48,6 @@ RUNNING_REDRAW_S = 2.0  # while training runs, the pane is rebuilt at most this 
 GRAD_ORDER = ("Wz", "Wr", "Wh", "Uz", "Ur", "Uh", "bz", "br", "bh", "bUh", "Wy", "by")
 SPARK = "▁▂▃▄▅▆▇█"
 CURSOR_HINT = "x: point at any number (arrows, mouse) to see its equation with this batch's numbers"
-
-
-def cell_key(cell: Cell) -> tuple[str, int, int]:
-    """What the cursor follows across time steps and snapshots: matrix, row, column."""
-    return (cell.name, cell.row, cell.col)
-
-
-class MatrixLines(ScrollView, can_focus=True):
-    """The matrices' lines, drawn with render_line; a cell cursor over their numbers."""
-
-    COMPONENT_CLASSES = {"matrix-lines--cursor"}
-    DEFAULT_CSS = """
-    MatrixLines {
-        height: 1fr;
-        overflow-x: hidden;
-        scrollbar-size-vertical: 1;
-        scrollbar-gutter: stable;  /* rows wrap to one width whether or not the scrollbar shows */
-    }
-    MatrixLines > .matrix-lines--cursor {
-        background: $accent 60%;
-        text-style: bold underline;
-    }
-    MatrixLines:focus > .matrix-lines--cursor {
-        background: $accent;
-        text-style: bold;
-    }
-    """
-    BINDINGS = [
-        Binding("up", "cursor(0, -1)", "Cell ↑", show=False),
-        Binding("down", "cursor(0, 1)", "Cell ↓", show=False),
-        Binding("left", "cursor(-1, 0)", "Cell ←", show=False),
-        Binding("right", "cursor(1, 0)", "Cell →", show=False),
-        Binding("x", "leave", "Leave cursor", show=False),
-    ]
-
-    class Selected(Message):
-        """The cursor moved to a cell (or off every cell: None)."""
-
-        def __init__(self, cell: Hashable | None) -> None:
-            super().__init__()
-            self.cell = cell
-
-    cursor: reactive[tuple[str, int, int] | None] = reactive(None, repaint=False)
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.writer = MatrixWriter(80)
-        self._strips: dict[int, Strip] = {}  # line -> its strip, uncropped, until the next rewrite
-        self._at: tuple[int, int] | None = None  # the cursor's (line, index in its run)
-        self.lines_rendered = 0  # render_line calls that built a strip (the cost of a frame)
-        self._style: Style | None = None  # this widget's rich style, until the styles change
-
-    # ------------------------------------------------------------- content
-    def show(self, writer: MatrixWriter) -> None:
-        self.writer = writer
-        self._strips.clear()
-        self._at = self.find(self.cursor)
-        self.virtual_size = Size(writer.width, len(writer.lines))
-        self.refresh()
-        self.post_message(self.Selected(self.cell))
-
-    def find(self, key: tuple[str, int, int] | None) -> tuple[int, int] | None:
-        """(line, index) of the cell with this key in the lines shown, if it is there."""
-        if key is None:
-            return None
-        name, row, col = key
-        for line, run in self.writer.placed.items():
-            if run.row == row and run.col0 <= col < run.col0 + run.count:
-                first = run.cell(0)
-                if first.name == name:  # type: ignore[attr-defined]
-                    return line, col - run.col0
-        return None
-
-    @property
-    def cell(self) -> Cell | None:
-        """The cell under the cursor, at the time step shown."""
-        if self._at is None:
-            return None
-        line, k = self._at
-        return self.writer.placed[line].cell(k)  # type: ignore[return-value]
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._style = None
-        self._strips.clear()
-
-    def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
-        index = scroll_y + y
-        width = self.size.width
-        if self._style is None:  # rich_style walks the DOM for the background: once, not per line
-            self._style = self.rich_style
-        rich_style = self._style
-        if index >= len(self.writer.lines):
-            return Strip.blank(width, rich_style)
-        strip = self._strips.get(index)
-        if strip is None:
-            text = self.writer.lines_text(index, index + 1)[0]
-            if self._at is not None and index == self._at[0]:
-                x0, x1 = self.writer.placed[index].span(self._at[1])
-                text = text.copy()
-                text.stylize(self.get_component_rich_style("matrix-lines--cursor"), x0, x1)
-            strip = Strip(text.render(self.app.console), text.cell_len).apply_style(rich_style)
-            self._strips[index] = strip
-            self.lines_rendered += 1
-        return strip.crop_extend(scroll_x, scroll_x + width, rich_style)
-
-    # ------------------------------------------------------------- the cursor
-    def select(self, key: tuple[str, int, int] | None, scroll: bool = True) -> None:
-        if key == self.cursor:
-            return
-        old = self._at
-        self.cursor = key
-        self._at = self.find(key)
-        for at in (old, self._at):
-            if at is not None:
-                self._strips.pop(at[0], None)
-                self.refresh_line(at[0])
-        if scroll and self._at is not None:
-            line, k = self._at
-            x0, x1 = self.writer.placed[line].span(k)
-            self.scroll_to_region(Region(x0, line, x1 - x0, 1), animate=False, immediate=True)
-        self.post_message(self.Selected(self.cell))
-
-    def refresh_line(self, line: int) -> None:
-        self.refresh(Region(0, line - self.scroll_offset.y, self.size.width, 1))
-
-    def enter(self) -> None:
-        """Cursor mode: focus here; the cursor starts on the first number in view."""
-        if self._at is None:
-            top = self.scroll_offset.y
-            lines = sorted(line for line in self.writer.placed if line >= top) or sorted(self.writer.placed)
-            if lines:
-                self.select(cell_key(self.writer.placed[lines[0]].cell(0)))  # type: ignore[arg-type]
-        self.focus()
-
-    def action_leave(self) -> None:
-        self.screen.set_focus(None)
-
-    def action_cursor(self, dx: int, dy: int) -> None:
-        if self._at is None:
-            self.enter()
-            return
-        line, k = self._at
-        placed = self.writer.placed
-        if dx:
-            if 0 <= k + dx < placed[line].count:
-                self.select(cell_key(placed[line].cell(k + dx)))  # type: ignore[arg-type]
-            return
-        x0, x1 = placed[line].span(k)
-        ahead = [n for n in sorted(placed) if (n > line if dy > 0 else n < line)]
-        if not ahead:
-            return
-        run = placed[ahead[0] if dy > 0 else ahead[-1]]
-        nearest = max(0, min(run.count - 1, int(((x0 + x1) / 2 - run.x0) // run.width)))
-        self.select(cell_key(run.cell(nearest)))  # type: ignore[arg-type]
-
-    def cell_at(self, x: int, y: int) -> Cell | None:
-        """The cell at a point of the widget (content coordinates), if any."""
-        run = self.writer.placed.get(y + self.scroll_offset.y)
-        k = run.index_at(x + self.scroll_offset.x) if run is not None else None
-        return run.cell(k) if k is not None else None  # type: ignore[return-value,union-attr]
-
-    def on_mouse_move(self, event: events.MouseMove) -> None:
-        offset = event.get_content_offset(self)
-        cell = self.cell_at(offset.x, offset.y) if offset is not None else None
-        if cell is not None:
-            self.select(cell_key(cell), scroll=False)
-
-    def on_click(self, event: events.Click) -> None:
-        offset = event.get_content_offset(self)
-        cell = self.cell_at(offset.x, offset.y) if offset is not None else None
-        if cell is not None:
-            self.select(cell_key(cell), scroll=False)
-            self.focus()
 
 
 class MatricesView(Vertical):
@@ -247,10 +65,18 @@ class MatricesView(Vertical):
         text-wrap: nowrap;
         text-overflow: ellipsis;
     }
+    /* an explanation gets a fixed height (a third of the pane, 5 to 9 rows): the next
+       selection repaints the panel alone, with no layout pass over the screen, and the
+       lines above never jump; the hint before any selection takes only its own lines */
     MatricesView #matrices-explain {
-        height: auto;
+        height: 33%;
+        min-height: 5;
         max-height: 9;
         border-top: hkey $accent;
+    }
+    MatricesView #matrices-explain.-hint {
+        height: auto;
+        min-height: 0;
     }
     """
 
@@ -270,7 +96,7 @@ class MatricesView(Vertical):
     def compose(self) -> ComposeResult:
         yield MatrixLines(id="matrices-lines")
         yield Static("", id="matrices-time")
-        yield Static(CURSOR_HINT, id="matrices-explain")
+        yield Static(CURSOR_HINT, id="matrices-explain", classes="-hint")
 
     @property
     def lines(self) -> MatrixLines:
@@ -349,16 +175,22 @@ class MatricesView(Vertical):
 
     # ------------------------------------------------------------- explanation
     def on_matrix_lines_selected(self, event: MatrixLines.Selected) -> None:
-        self._update("#matrices-explain", self.explain(event.cell))
+        text = self.explain(event.cell)
+        panel = self.query_one("#matrices-explain", Static)
+        hint = text.plain == CURSOR_HINT
+        if panel.has_class("-hint") != hint:  # the panel's height changes: one layout pass
+            panel.set_class(hint, "-hint")
+        self._update("#matrices-explain", text, fixed=True)
 
-    def _update(self, selector: str, text: Text, wraps: bool = True) -> None:
+    def _update(self, selector: str, text: Text, wraps: bool = True, fixed: bool = False) -> None:
         """Update a Static only when its text changes: a layout pass re-renders the whole
-        screen, so ask for one only when the height may change (a text that does not wrap:
-        when its number of lines does)."""
+        screen, so ask for one only when the height may change (never for a fixed height;
+        for a text that does not wrap, when its number of lines does)."""
         old = self._texts.get(selector)
         if old != text:
             self._texts[selector] = text
-            same_height = not wraps and old is not None and old.plain.count("\n") == text.plain.count("\n")
+            same_height = fixed or (not wraps and old is not None
+                                    and old.plain.count("\n") == text.plain.count("\n"))
             self.query_one(selector, Static).update(text, layout=not same_height)
 
     def explain(self, cell: Cell | None) -> Text:
