@@ -23,8 +23,9 @@ SIZE = (120, 40)
 
 
 def row(values) -> str:
-    """A matrix row as the pane prints it (numbers mode)."""
-    return "".join(f"{v:8.4f}" for v in values)
+    """A matrix row as the pane prints it (numbers mode; a value that rounds to zero is
+    0.0000, never -0.0000)."""
+    return "".join(f"{v:8.4f}".replace("-0.0000", " 0.0000") for v in values)
 
 
 def status_text(app: GRUApp) -> str:
