@@ -6,8 +6,10 @@ had just produced; that, not too little training, is why it printed 'Mattttttttt
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -60,6 +62,125 @@ def check_sample_args(vocab: Vocab, prime: str, n: int, temperature: float, top_
         raise GRUError(f"top_k must be a whole number of at least 1, or None; got {top_k!r}")
 
 
+NOISE_BLOCK = 256  # Gumbel noise rows drawn at a time (a sample stopped early draws little)
+_BLAS_THREADS_SET = False
+
+
+def one_thread_numpy_blas() -> bool:
+    """Ask the OpenBLAS bundled with numpy to use one thread; True if it could be asked.
+
+    A character's products ([H] x [H, 3H]) are too small to share between cores: with
+    two threads OpenBLAS hands each product over and waits for it, which at H=512 costs
+    3x the product itself, and on a busy machine a scheduler slice (the 2,000-character
+    sample took 0.27 s instead of 0.08 s beside other work). gru_core does no other
+    numpy matrix work (training is torch, whose own thread pool this leaves alone), so
+    this is set once for the process. A numpy built on another BLAS is left as it is.
+    """
+    global _BLAS_THREADS_SET
+    if _BLAS_THREADS_SET:
+        return True
+    here = Path(np.__file__).parent
+    for path in (*here.parent.glob("numpy.libs/*openblas*"), *here.glob(".dylibs/*openblas*")):
+        try:
+            lib = ctypes.CDLL(str(path))
+        except OSError:
+            continue
+        for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+                     "openblas_set_num_threads64_", "openblas_set_num_threads"):
+            set_threads = getattr(lib, name, None)
+            if set_threads is not None:
+                set_threads(1)
+                _BLAS_THREADS_SET = True
+                return True
+    return False
+
+
+class FastGRU:
+    """GRUModel.gru_step for one sequence, in numpy, with the weights copied once.
+
+    Same equations as the model (module docstring of gru_core.model), rearranged so that
+    one character costs a dozen numpy calls into buffers allocated here, and one product
+    with the weights: h [Wy | Uz | Ur] gives this character's logits (less by) and the
+    next character's gate sums together.
+    - x W + b is one row of (W + b), picked by the character's index;
+    - sigmoid(a) = 0.5 * (1 + tanh(a / 2)): with the halves folded into the weights,
+      one tanh and one add give [2z | 2r] for both gates, and the Uh product takes the
+      other half (Uh / 2), so (2r * h) (Uh / 2) = (r * h) Uh;
+    - reset="after" takes Uh into the same product, as nn.GRU does: h [Wy | Uz | Ur | Uh].
+    """
+
+    def __init__(self, model: GRUModel, h0: np.ndarray) -> None:
+        def as_np(t: Tensor) -> np.ndarray:  # a copy, never a view of weights training may write
+            return np.array(t.detach().to("cpu").numpy(), copy=True)
+
+        H, V = model.hidden_size, model.vocab_size
+        self.reset_after = model.reset == "after"
+        W_b = as_np(model.W) + as_np(model.b)  # [V, 3H]: row c is x W + b for character c
+        U_half = 0.5 * as_np(model.U)  # [H, 3H]: [Uz|Ur|Uh] / 2
+        self.by = as_np(model.by)  # [V]
+        self.dtype = W_b.dtype
+        self.x_zr_half = np.ascontiguousarray(0.5 * W_b[:, : 2 * H])  # [V, 2H]
+        self.x_h = np.ascontiguousarray(W_b[:, 2 * H :])  # [V, H]
+        self.Uh_half = np.ascontiguousarray(U_half[:, 2 * H :])  # [H, H]
+        self.bUh_half = 0.5 * as_np(model.bUh)  # [H]
+        n_h = 3 * H if self.reset_after else 2 * H  # the columns of U in the shared product
+        self.Wy_U = np.ascontiguousarray(np.concatenate([as_np(model.Wy), U_half[:, :n_h]], axis=1))
+        self._yU = np.empty(V + n_h, dtype=self.dtype)  # h [Wy | U...], then the gates in place
+        self.logits = self._yU[:V]  # h Wy for the latest h (by not added)
+        self.Wy = self.Wy_U[:, :V]  # [H, V]
+        self._zr2 = self._yU[V : V + 2 * H]  # [2z | 2r] once read() has made them
+        self._z2, self._r2 = self._zr2[:H], self._zr2[H:]
+        self._hn = self._yU[V + 2 * H :] if self.reset_after else np.empty(H, dtype=self.dtype)
+        self._rh = np.empty(H, dtype=self.dtype)
+        self.h = np.array(h0, dtype=self.dtype)  # [H]
+        np.matmul(self.h, self.Wy_U, out=self._yU)
+
+    def read(self, idx: int, out: np.ndarray) -> np.ndarray:
+        """Read character idx: out [H] becomes the new h (and self.h), self.logits its h Wy."""
+        h_prev, zr2, z2, r2, hn = self.h, self._zr2, self._z2, self._r2, self._hn
+        zr2 += self.x_zr_half[idx]
+        np.tanh(zr2, out=zr2)
+        zr2 += 1.0  # [2z | 2r] = 2 sigmoid(x [Wz|Wr] + h_prev [Uz|Ur] + [bz|br])
+        if self.reset_after:
+            hn += self.bUh_half
+            hn *= r2  # r * (h_prev Uh + bUh)
+        else:
+            np.multiply(r2, h_prev, out=self._rh)
+            np.matmul(self._rh, self.Uh_half, out=hn)  # (r * h_prev) Uh
+        hn += self.x_h[idx]
+        h_tilde = np.tanh(hn, out=hn)
+        np.subtract(h_prev, h_tilde, out=out)
+        out *= z2
+        out *= 0.5
+        out += h_tilde  # h = z * h_prev + (1 - z) * h_tilde
+        np.matmul(out, self.Wy_U, out=self._yU)
+        self.h = out
+        return out
+
+
+class GumbelNoise:
+    """Rows by + temperature * g, g ~ Gumbel(0, 1) [V], drawn NOISE_BLOCK rows at a time.
+
+    The numpy generator is seeded from `generator` (torch's global one if None): one
+    draw from it per sample, so a seeded generator gives the same sample again.
+    """
+
+    def __init__(self, generator: torch.Generator | None, temperature: float, by: np.ndarray) -> None:
+        seed = int(torch.randint(0, 2**63 - 1, (1,), generator=generator))
+        self._rng = np.random.default_rng(seed)
+        self._temperature, self._by = temperature, by
+        self._block = np.empty((0, by.shape[0]), dtype=by.dtype)
+        self._start = 0
+
+    def row(self, i: int) -> np.ndarray:
+        k = i - self._start
+        if k >= len(self._block):
+            g = self._rng.gumbel(size=(NOISE_BLOCK, self._by.shape[0]))
+            self._block = (self._by + self._temperature * g).astype(self._by.dtype)
+            self._start, k = i, 0
+        return self._block[k]
+
+
 @torch.no_grad()
 def sample(
     model: GRUModel,
@@ -78,19 +199,22 @@ def sample(
     `on_char(ch)`, if given, is called after each character (for streaming); if it
     returns False, sampling stops early. `cancelled()`, if given, is asked every
     PRIME_CHECK characters of a long prime (100,000 pasted characters take seconds to
-    read): True stops with SamplingCancelled.
+    read): True stops with SamplingCancelled. The same `generator` state gives the same
+    sample (it is drawn from once per sample, for the seed of the noise below).
 
     The prime is read with GRUModel.gru_step. The characters after it follow the same
     equations, written for speed (one character is a chain of a dozen small operations,
     so their per-call cost is what counts; a 2,000-character sample takes well under a
-    second):
+    tenth of a second):
     - on the CPU with numpy, whose calls cost about a microsecond where torch's cost
-      several (the weights are copied there once per sample, from a GPU too);
+      several (the weights are copied there once per sample, from a GPU too), into
+      buffers allocated once: no array is created per character;
     - the input side of the gates, x W + b, is one row of (W + b);
     - sigmoid(a) is written 0.5 * (1 + tanh(a / 2)), the same function without overflow;
+      the halves are folded into the weights (FastGRU), so a gate costs one tanh and one add;
     - the draw is the Gumbel-max trick: argmax(logits / temperature + g), with g drawn
-      from Gumbel(0, 1) for all n characters at once from `generator`, is a draw from
-      softmax(logits / temperature), with no softmax or search per character;
+      from Gumbel(0, 1), is a draw from softmax(logits / temperature), with no softmax
+      or search per character; g comes in blocks of NOISE_BLOCK rows;
     - the probabilities the model gave its picks are one softmax over all rows at the end.
     """
     check_sample_args(vocab, prime, n, temperature, top_k)
@@ -100,64 +224,39 @@ def sample(
         if cancelled is not None and k % PRIME_CHECK == 0 and cancelled():
             raise SamplingCancelled(f"sampling stopped while reading the prime (at {k:,} of {len(prime):,})")
         h0 = model.gru_step(x_t.view(1), h0).h
-    H, V = model.hidden_size, model.vocab_size
-    as_np = lambda t: t.detach().to("cpu").numpy()  # noqa: E731
-    xp_rows = as_np(model.W + model.b)  # [V, 3H]: row c is x W + b for character c
-    xp_zr, xp_h = np.ascontiguousarray(xp_rows[:, : 2 * H]), np.ascontiguousarray(xp_rows[:, 2 * H :])
-    U = as_np(model.U)
-    U_zr, Uh = np.ascontiguousarray(U[:, : 2 * H]), np.ascontiguousarray(U[:, 2 * H :])
-    Wy, by, bUh = as_np(model.Wy), as_np(model.by), as_np(model.bUh)
-    reset_after = model.reset == "after"
-    hidden = np.empty((n, H), dtype=xp_rows.dtype)
-    logits = np.empty((n, V), dtype=xp_rows.dtype)
+    one_thread_numpy_blas()
+    gru = FastGRU(model, h0.detach().to("cpu").numpy()[0])
+    V = model.vocab_size
+    hidden = np.empty((n, model.hidden_size), dtype=gru.dtype)  # row i: h after reading input i
+    noise = GumbelNoise(generator, temperature, gru.by) if temperature > 0 else None
+    top = noise is not None and top_k is not None and top_k < V
+    chars = vocab.chars
     chosen: list[int] = []
-    if temperature > 0:
-        # argmax(logits / temperature + g) == argmax(h Wy + (by + temperature * g)): by and
-        # the noise go into one row per character, drawn before the loop.
-        u = torch.rand(n, V, generator=generator, dtype=torch.float64).clamp_(min=1e-300)
-        gumbel = (-(-u.log()).log()).numpy()  # -log(-log u)
-        noise = (by + temperature * gumbel).astype(logits.dtype)
-        top = top_k is not None and top_k < V
-    h = as_np(h0)[0]
     idx = int(x[-1])
     for i in range(n):
-        a = h @ U_zr
-        a += xp_zr[idx]
-        a *= 0.5
-        zr = np.tanh(a, out=a)
-        zr += 1.0
-        zr *= 0.5  # [z | r] = sigmoid(x [Wz|Wr] + h [Uz|Ur] + [bz|br])
-        z, r = zr[:H], zr[H:]
-        if reset_after:
-            hn = h @ Uh
-            hn += bUh
-            hn *= r
+        gru.read(idx, out=hidden[i])
+        scores = gru.logits
+        if noise is None:
+            scores += gru.by
         else:
-            hn = (r * h) @ Uh
-        hn += xp_h[idx]
-        h_tilde = np.tanh(hn, out=hn)
-        h = h_tilde + z * (h - h_tilde)  # z h + (1 - z) h_tilde
-        hidden[i] = h
-        row = h @ Wy  # the logits less by (added to all rows at the end)
-        logits[i] = row
-        if temperature == 0:
-            idx = int((row + by).argmax())
-        else:
-            scores = row + noise[i]
             if top:
-                shown = row + by
-                scores[shown < np.partition(shown, V - top_k)[V - top_k]] = -np.inf
-            idx = int(scores.argmax())
+                shown = scores + gru.by
+                cut = shown < np.partition(shown, V - top_k)[V - top_k]
+            scores += noise.row(i)  # by + temperature * g
+            if top:
+                scores[cut] = -np.inf
+        idx = int(scores.argmax())
         chosen.append(idx)
-        if on_char is not None and on_char(vocab.chars[idx]) is False:
+        if on_char is not None and on_char(chars[idx]) is False:
             break
     done = len(chosen)
+    states = hidden[:done]
+    logits = torch.from_numpy(states @ gru.Wy + gru.by).to(torch.float64)
     picked = torch.tensor(chosen, dtype=torch.long)
-    rows = torch.from_numpy(logits[:done] + by).to(torch.float64)
-    probs = torch.softmax(rows, dim=-1).gather(1, picked.view(-1, 1)).view(-1)
+    probs = torch.softmax(logits, dim=-1).gather(1, picked.view(-1, 1)).view(-1)
     return Sample(
         prime=prime,
-        generated="".join(vocab.chars[i] for i in chosen),
+        generated="".join(chars[i] for i in chosen),
         probs=probs,
-        hidden=torch.from_numpy(hidden[:done].copy()),
+        hidden=torch.from_numpy(states.copy()),
     )

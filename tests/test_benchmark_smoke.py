@@ -60,7 +60,8 @@ def test_learning_sampling_memory_startup_and_app_rows_are_there(quick_run):
     learned = rows["default preset learns MathMathMath"]
     assert learned["value"] is not None and 0 < learned["value"] < 30, learned["note"]
     sampling = rows["sample 100 chars at H=32"]
-    assert sampling["value"] > 0
+    assert sampling["value"] > 0 and "target >= 30,000 chars/s" in sampling["note"]
+    assert rows["streamed 100-char sample at H=32"]["value"] > 0
     growth = rows["RSS growth 20 -> 100 steps"]
     assert growth["value"] is not None and math.isfinite(growth["value"]), growth["note"]
     assert rows["RSS after 100 steps, tiny (H=32, B=8, T=16)"]["value"] > 10  # MiB: torch is loaded

@@ -62,8 +62,8 @@ def run(args: argparse.Namespace) -> dict:
                     else quality.run())
     if "sampling" in sections:
         say("sampling")
-        rows.append(misc.sampling(H=32 if quick else 256, n=100 if quick else 2000,
-                                  repeats=1 if quick else 3))
+        rows.extend(misc.sampling(H=32 if quick else 256, n=100 if quick else 2000,
+                                  repeats=1 if quick else 5))
     if "memory" in sections:
         say("memory")
         size, first, last = (QUICK_SIZES[0], 20, 100) if quick else (MEMORY, 1000, 10_000)

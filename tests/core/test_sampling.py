@@ -1,5 +1,6 @@
 """Sampling feeds back what it produced (the article re-fed its prime)."""
 
+import pytest
 import torch
 
 from gru_core import TrainConfig, Trainer
@@ -71,8 +72,6 @@ def test_top_k_only_ever_picks_among_the_k_most_likely():
 
 
 def test_a_long_prime_stops_when_the_caller_cancels():
-    import pytest
-
     from gru_core.sampling import PRIME_CHECK, SamplingCancelled, sample
 
     trainer = Trainer(TrainConfig.default())
@@ -86,3 +85,50 @@ def test_a_long_prime_stops_when_the_caller_cancels():
         sample(trainer.model, trainer.vocab, "Math" * 5000, 10, cancelled=cancelled)
     assert len(asked) == 3  # asked every PRIME_CHECK characters, not every one
     assert sample(trainer.model, trainer.vocab, "Ma" * PRIME_CHECK, 5, cancelled=lambda: False).text[-5:]
+
+
+@pytest.mark.parametrize("reset", ["before", "after"])
+def test_the_fast_sampler_follows_the_models_equations(reset):
+    """The sampler's numpy loop gives the hidden states and probabilities gru_step gives."""
+    trainer = Trainer(TrainConfig.default(hidden_size=24, reset=reset, seed=3))
+    model = trainer.model
+    with torch.no_grad():  # biases away from zero, so that each one's place in the equations counts
+        for p in (model.b, model.bUh, model.by):
+            p.copy_(torch.linspace(-1, 1, p.numel()))
+    s = sample(model, trainer.vocab, "Ma", 50, 1.0, generator=torch.Generator().manual_seed(7))
+    h, hidden, probs = model.zero_state(1), [], []
+    with torch.no_grad():
+        for x_t in trainer.vocab.encode(s.text)[:-1]:
+            h = model.gru_step(x_t.view(1), h).h
+            hidden.append(h[0])
+            probs.append(torch.softmax(model.output(h)[0].double(), dim=-1))
+    picked = trainer.vocab.encode(s.generated)
+    want_hidden = torch.stack(hidden[1:])  # the states after the prime's last character onwards
+    want_probs = torch.stack(probs[1:])[torch.arange(len(picked)), picked]
+    assert torch.allclose(s.hidden, want_hidden, atol=1e-5)
+    assert torch.allclose(s.probs, want_probs, atol=1e-5)
+
+
+def test_streamed_characters_are_the_sample_and_false_stops_it():
+    trainer = Trainer(TrainConfig.default())
+    streamed = []
+    s = sample(trainer.model, trainer.vocab, "Ma", 40, generator=torch.Generator().manual_seed(1),
+               on_char=streamed.append)
+    assert "".join(streamed) == s.generated and len(s.generated) == 40
+
+    shown = []
+
+    def five_then_stop(ch: str) -> bool:
+        shown.append(ch)
+        return len(shown) < 5
+
+    s = sample(trainer.model, trainer.vocab, "Ma", 40, on_char=five_then_stop)
+    assert s.generated == "".join(shown) and len(s.generated) == 5
+    assert s.probs.shape == (5,) and s.hidden.shape == (5, trainer.config.hidden_size)
+
+
+def test_a_seed_gives_the_same_long_sample_and_another_seed_another():
+    """Repeatable past the first block of noise draws; seeds are not all alike."""
+    trainer = Trainer(TrainConfig.default(hidden_size=8))
+    runs = [trainer.sample("M", 700, 1.5, generator=torch.Generator().manual_seed(s)) for s in (5, 5, 6)]
+    assert runs[0] == runs[1] and runs[0] != runs[2]
