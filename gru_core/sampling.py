@@ -204,8 +204,8 @@ def sample(
 
     The prime is read with GRUModel.gru_step. The characters after it follow the same
     equations, written for speed (one character is a chain of a dozen small operations,
-    so their per-call cost is what counts; a 2,000-character sample takes well under a
-    tenth of a second):
+    so their per-call cost is what counts; a 2,000-character sample takes about a tenth
+    of a second on a 2-core machine):
     - on the CPU with numpy, whose calls cost about a microsecond where torch's cost
       several (the weights are copied there once per sample, from a GPU too), into
       buffers allocated once: no array is created per character;
