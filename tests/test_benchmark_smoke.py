@@ -95,6 +95,7 @@ def test_learning_sampling_memory_startup_and_app_rows_are_there(quick_run):
     # where the time goes: shares of the operators' time that add up to the whole
     shares = [r for r in result["rows"] if r["section"] == "where the time goes"]
     assert any(r["name"].endswith(": matmul") for r in shares)
+    assert any(r["name"].endswith(": outside any operator (Python, dispatch)") for r in shares)
     assert sum(r["value"] for r in shares) == pytest.approx(100.0)
     # thread policy: the app's default measured quiet and beside a busy process
     threads = rows["1 thread, loaded"]
