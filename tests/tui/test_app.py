@@ -10,6 +10,7 @@ import torch
 from textual.widgets import Button, Input, Static
 
 from gru_core import TrainConfig
+from gru_core.equations import equations
 from tui.app import GRUApp
 from tui.widgets.config_form import ConfigForm
 from tui.widgets.loss_chart import LossChart
@@ -313,6 +314,16 @@ async def test_help_and_pane_show_the_equations_of_the_reset_form_in_use():
         source = app.screen.query_one(Markdown).source
         assert "**h_tilde** = tanh(x Wh + bh + r⊙(h_prev Uh + bUh))" in source
         assert "(r⊙h_prev) Uh" not in source
+        for name, text in equations("after").items():  # every equation the pane prints, as it prints it
+            if name != "h_prev":
+                assert f"**{name}** = {text.split(' = ', 1)[1]}" in source, name
+        assert "dL/dbUh" in source  # the gradient the after form adds
+        await pilot.press("escape")
+        view = app.query_one(MatricesView)  # and the explanation of an h_tilde cell
+        view.lines.select(("h_tilde", 0, 1))
+        await wait_until(pilot, lambda: view.explanation.startswith("h_tilde[seq 1, unit 2]"))
+        after = "h_tilde = tanh(Wh[x='M', 2] + bh[2] + r[2]·(Σ_i h_prev[i]·Uh[i, 2] + bUh[2]))"
+        assert after in view.explanation
 
 
 async def test_c_shows_the_config_on_a_narrow_screen(article_app):

@@ -28,10 +28,15 @@ characters in the vocabulary.
 - **h** = {h}: the new hidden state.
 - **y_hat** = {y_hat} [B,V]: the predicted probability of each next
   character; the target is marked.
-- **term1** = y⊙log(y_hat) [B,V], **term2** = Σ over the vocabulary [B],
-  **term3** = −mean over the batch [T], **loss** = mean of term3: the cross-entropy,
-  term by term.
-- **gradients** dL/dWz … dL/dby of the last training step.
+- **term1** = {term1} [B,V], **term2** = {term2} (over the vocabulary) [B],
+  **term3** = {term3} [T], **loss** = {loss}: the cross-entropy, term by term.
+- **gradients** dL/dWz … dL/dby{bUh} of the loss shown: what the next step's backward
+  computes (the header says which step).
+- **through time**: ‖dL/dh_t‖ for each t (how far back the loss reaches) and the mean
+  update gate z per t (how much of the past each step keeps).
+
+`x` (or the mouse) points at any number: the panel under the pane shows its equation
+with this batch's numbers filled in, and the result.
 
 Small matrices show numbers; large ones a heatmap: red positive, blue negative
 (h, h_tilde, gradients), dark to bright yellow from 0 to 1 (z, r, y_hat).
@@ -73,7 +78,8 @@ def help_markdown(torch_threads: int | None = None, reset: str = "before") -> st
     form = ("reset gate before Uh, as the article" if reset == "before"
             else "reset gate after Uh, as torch.nn.GRU")
     return ("# gru-tui help  (escape closes)\n\n## Keys\n\n" + keys_markdown()
-            + MATRICES.format(form=form, **eq) + threads_markdown(torch_threads))
+            + MATRICES.format(form=form, bUh=" (and dL/dbUh)" if reset == "after" else "", **eq)
+            + threads_markdown(torch_threads))
 
 
 class HelpScreen(ModalScreen[None]):
