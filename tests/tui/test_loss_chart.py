@@ -131,3 +131,21 @@ async def test_a_stylesheet_colours_the_curves_through_the_component_classes():
         await pilot.pause()
         assert colour_of_the_step_curve(app).get_truecolor() == (255, 0, 0)
         assert "━step" in chart_rows(app)[0]
+
+
+async def test_the_border_title_keeps_the_word_loss_at_the_widths_of_80_to_120_columns():
+    """At 100 columns the app gives the chart 22 columns (34 at 80, 42 at 120): the title
+    drops legend parts before it drops "loss" (it showed "━step ━epoch ━ln V")."""
+    for val in ((), VAL):
+        for width in (22, 34, 42):
+            for log_scale in (False, True):
+                app = ChartApp()
+                async with app.run_test(size=(width, 24)) as pilot:
+                    chart = app.query_one(LossChart)
+                    chart.log_scale = log_scale
+                    chart.snapshot = snapshot(LOSSES, val)
+                    await wait_until(pilot, lambda app=app: "━" in chart_rows(app)[0], what="the legend")
+                    title = chart_rows(app)[0]
+                    assert "loss" in title, (width, log_scale, title)
+                    assert (" log" in title) == log_scale, (width, log_scale, title)
+                    assert "━step" in title, (width, log_scale, title)  # the curve that is always there

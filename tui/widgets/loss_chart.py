@@ -53,6 +53,8 @@ BEST = "◆"
 # U+2800 braille bit of each dot: (dot column 0-1, dot row 0-3 from the bottom of the cell)
 BRAILLE_BIT = {(0, 3): 0x01, (0, 2): 0x02, (0, 1): 0x04, (1, 3): 0x08,
                (1, 2): 0x10, (1, 1): 0x20, (0, 0): 0x40, (1, 0): 0x80}
+# The legend's names in the order a narrow border drops them ("loss" itself stays).
+DROP_ORDER = ("ln V", "best", "epoch", "val", "step")
 # Curves in drawing order (a later one covers an earlier one in a shared cell): legend name, class
 SERIES = (("ln V", "baseline"), ("step", "step"), ("epoch", "epoch"), ("val", "val"))
 
@@ -549,7 +551,8 @@ class LossChart(Widget):
     # ------------------------------------------------------------- the legend
     def legend(self, snap: Snapshot) -> Text:
         """The border title: a key to the curves in their colours, the longest that fits.
-        In log scale the scale is always named (it was the first thing dropped)."""
+        "loss" stays while it fits (the curves' names go first), and in log scale the scale
+        is always named (it was the first thing dropped)."""
         scale = "log" if self.log_scale else "linear"
         shown = [("step", "step", len(snap.losses) > 0), ("epoch", "epoch", len(snap.epoch_losses) > 0),
                  ("val", "val", len(snap.val_losses) > 0),
@@ -558,10 +561,10 @@ class LossChart(Widget):
         numbers = {"ln V": f" {snap.uniform_loss:.3f}",
                    "best": f" {snap.best_val:.4f}" if snap.best_val is not None else ""}
 
-        def key(with_numbers: bool) -> Text:
+        def key(with_numbers: bool, leave_out: tuple[str, ...] = ()) -> Text:
             out = Text()
             for name, cls, on in shown:
-                if on:
+                if on and name not in leave_out:
                     mark = BEST if name == "best" else "━"
                     out.append(" ")
                     out.append(mark, self._style(cls))
@@ -569,10 +572,16 @@ class LossChart(Widget):
             return out
 
         full, short = key(True), key(False)
-        forms = [Text("loss") + full + Text(f"  nats, {scale} y"), Text("loss") + full + Text(f" {scale}"),
-                 Text("loss") + short + Text(f" {scale}"), short[1:] + Text(f" {scale}")]
+        loss = Text("loss")
+        forms = [loss + full + Text(f"  nats, {scale} y"), loss + full + Text(f" {scale}"),
+                 loss + short + Text(f" {scale}")]
         if not self.log_scale:
-            forms += [Text("loss") + short, short[1:]]
+            forms.append(loss + short)
+        # narrower: "loss" stays, and the scale's name in log scale; the curves' names go,
+        # the baseline first and the step curve last
+        scale_tail = Text(" log") if self.log_scale else Text()
+        for k in range(1, len(DROP_ORDER) + 1):
+            forms.append(loss + key(False, DROP_ORDER[:k]) + scale_tail)  # the last: "loss" alone
         room = self.size.width - 4
         for title in forms:
             if title.cell_len <= room:
