@@ -10,6 +10,7 @@ frame ("loading torch…") is drawn.
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import signal
 import threading
@@ -50,6 +51,24 @@ apply_textual_fixes()
 
 RENDER_HZ = 5  # screen updates a second, at most: each costs the GIL training shares
 TERMINATING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+_frozen = False
+
+
+def freeze_startup_objects() -> None:
+    """Leave what exists once torch is loaded out of every later garbage collection.
+
+    Torch, Textual and the composed screen are a few hundred thousand objects that live as
+    long as the process; the cycles the screen's updates leave behind make Python run a
+    full collection every second or two, and each one walked them all: 100-300 ms holding
+    the GIL, on whichever thread was allocating (a frozen screen, a stalled training step).
+    Frozen, a full collection walks only what came later. Once per process: a second app
+    (tests run many) would freeze the first one's garbage with it."""
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.freeze()
 
 
 NEEDS_SESSION = frozenset({"toggle", "step", "epoch", "reset", "save", "load", "export", "export_model"})
@@ -179,6 +198,8 @@ class GRUApp(FileActions, SampleActions, App[None]):
         if status is None:  # the app is closing: its widgets are gone (the timer may still tick)
             return
         self.shown = snap
+        if before is None:
+            freeze_startup_objects()  # torch, the session and the screen are all there now
         if before is None or before.state != snap.state:
             self.refresh_bindings()  # check_action's answers depend on the state
         status.starting = None

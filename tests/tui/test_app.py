@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import threading
 import time
+import weakref
 
 import torch
 from textual.widgets import Button, Input, Static
@@ -143,6 +145,21 @@ async def test_e_finishes_the_epoch_and_a_sample_appears(article_app):
         assert "epoch    1" in log and snap.samples[0].text in unwrapped
         chart = article_app.query_one(LossChart)
         await wait_until(pilot, lambda: chart.points_drawn == 3, what="the chart to draw 3 steps")
+
+
+async def test_a_reset_frees_the_old_model():
+    """The app freezes what exists at start-up out of later garbage collections (a full
+    collection walked torch and the screen every second or two); the model of that time
+    must still be freed when a reset replaces it, or each reset keeps its weights."""
+    app = GRUApp(TrainConfig.default())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        assert gc.get_freeze_count() > 0  # the start-up objects, the first model among them
+        old = weakref.ref(app.session._s.trainer)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: app.session._s.trainer is not old(), what="the new model")
+        gc.collect()
+        assert old() is None
 
 
 async def test_r_resets_to_the_same_first_numbers(article_app):
