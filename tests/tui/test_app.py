@@ -18,6 +18,7 @@ from tui.widgets.config_form import ConfigForm
 from tui.widgets.loss_chart import LossChart
 from tui.widgets.matrices import MatricesView
 from tui.widgets.samples import SamplesPane
+from tui.widgets.samples_log import SamplesLog
 from tui.widgets.status import StatusBar
 
 from .conftest import wait_ready, wait_rendered, wait_until
@@ -140,7 +141,7 @@ async def test_e_finishes_the_epoch_and_a_sample_appears(article_app):
         await wait_rendered(pilot, lambda s: s.epoch == 1 and s.state == "paused" and len(s.samples) == 1)
         snap = article_app.shown
         assert snap.step == 3 and snap.batch == 0
-        log = str(article_app.query_one("#samples-log", Static).render())
+        log = article_app.query_one(SamplesLog).plain
         unwrapped = log.replace("\n" + " " * len("epoch    1  "), "")  # long lines wrap under the text
         assert "epoch    1" in log and snap.samples[0].text in unwrapped
         chart = article_app.query_one(LossChart)

@@ -22,6 +22,7 @@ from tui.screens.error_details import ErrorDetailsScreen
 from tui.screens.path_dialog import PathDialog
 from tui.widgets.config_form import ConfigForm
 from tui.widgets.samples import SamplesPane
+from tui.widgets.samples_log import SamplesLog
 from tui.widgets.status import StatusBar
 
 from .conftest import wait_ready, wait_rendered, wait_until
@@ -154,7 +155,7 @@ async def test_a_text_and_a_preset_with_markup_and_controls_show_literally():
         assert app.session.config.text == config.text
         await pilot.press("e")
         await wait_rendered(pilot, lambda s: s.epoch == 1 and s.samples)
-        log = rendered(app.query_one("#samples-log", Static))
+        log = app.query_one(SamplesLog).plain
         assert "\x1b" not in log and "\x07" not in log and "\u202e" not in log and "\x9b" not in log
         sample = app.shown.samples[-1].text
         assert visible(sample)[:8] in log

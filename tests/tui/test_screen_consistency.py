@@ -4,14 +4,14 @@ at 80 columns, the samples pane shows the newest sample and the model on screen'
 from __future__ import annotations
 
 from textual import events
-from textual.containers import VerticalScroll
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
 from gru_core import TrainConfig
 from gru_core.checkpoint import save_checkpoint
 from gru_core.history import History
 from tui.app import GRUApp
 from tui.widgets.samples import SamplesPane
+from tui.widgets.samples_log import SamplesLog
 from tui.widgets.status import StatusBar
 
 from .conftest import screen_text, wait_ready, wait_rendered, wait_until
@@ -72,7 +72,7 @@ async def test_ctrl_o_shows_the_loaded_runs_last_loss_and_a_sample(article_app, 
         article_app.load_from(str(path))  # what ctrl+o does once the path is given
         await wait_rendered(pilot, lambda s: s.step == 6 and len(s.samples) == 1)
         assert f"loss {last:.4f} nats" in status_text(article_app)  # was `loss —`
-        log = str(article_app.query_one("#samples-log", Static).render())
+        log = article_app.query_one(SamplesLog).plain
         assert log.startswith("epoch    2  Ma"), log
 
 
@@ -115,7 +115,7 @@ async def test_samples_scroll_with_page_keys_and_the_wheel(article_app):
         for epoch in range(1, 16):  # e: one epoch, then a sample (a pause always takes one)
             await pilot.press("e")
             await wait_rendered(pilot, lambda s, epoch=epoch: s.epoch == epoch and len(s.samples) == epoch)
-        scroll = app.query_one("#samples-scroll", VerticalScroll)
+        scroll = app.query_one(SamplesLog)
         await wait_until(pilot, lambda: scroll.max_scroll_y > 0, 5, "more samples than fit")
         first = app.shown.samples[0].epoch
         assert f"epoch {first:>4}" not in screen_text(app)
@@ -124,8 +124,7 @@ async def test_samples_scroll_with_page_keys_and_the_wheel(article_app):
         await pilot.press("pagedown")
         moved = scroll.scroll_y
         assert moved > 0
-        log = app.query_one("#samples-log", Static)  # the wheel, turned over the samples
-        log.post_message(events.MouseScrollUp(log, 1, 1, 0, -1, 0, False, False, False))
+        scroll.post_message(events.MouseScrollUp(scroll, 1, 1, 0, -1, 0, False, False, False))  # the wheel
         await wait_until(pilot, lambda: scroll.scroll_y < moved, 5, "the wheel to scroll")
 
 
@@ -140,7 +139,7 @@ async def test_a_samples_newlines_are_new_lines():
         sample = app.shown.samples[-1].text
         assert "\n" in sample
         screen = screen_text(app)
-        assert "⏎" not in str(app.query_one("#samples-log", Static).render())
+        assert "⏎" not in app.query_one(SamplesLog).plain
         first, second = sample.split("\n")[:2]
         assert f"epoch    2  {first}" in screen and f"            {second}" in screen
 

@@ -1,7 +1,8 @@
 """SamplesPane: the sample taken at each epoch end, and a prime to sample from on demand.
 
 The epoch samples scroll (PageUp/PageDown, the wheel), the newest last and in view
-unless scrolled back; a sample's newlines are new lines, indented under its text.
+unless scrolled back; a sample's newlines are new lines, indented under its text
+(SamplesLog: a new sample costs no layout pass).
 A new run (reset, Apply, a loaded checkpoint) clears the prime's sample and the unit
 view: they described the old model.
 
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Static
@@ -25,6 +26,7 @@ from textual.widgets import Input, Label, Static
 from gru_core.printable import visible
 
 from ..render.throttle import RedrawThrottle
+from .samples_log import SamplesLog
 from .unit_view import Reading, UnitView
 
 if TYPE_CHECKING:
@@ -113,8 +115,7 @@ class SamplesPane(Vertical):
         self._run_id: int | None = None
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="samples-scroll", can_focus=False):
-            yield Static("", id="samples-log")
+        yield SamplesLog(id="samples-log")
         with Horizontal(id="prime-row"):
             yield Label("prime", id="prime-label")
             yield Input(placeholder="/ then type, Enter", id="prime", compact=True)
@@ -127,9 +128,6 @@ class SamplesPane(Vertical):
         return self.query_one(UnitView)
 
     def on_mount(self) -> None:
-        # Anchored: the newest sample stays in view as samples come and the pane resizes,
-        # until the user scrolls back (scrolling to the end anchors it again).
-        self.query_one("#samples-scroll", VerticalScroll).anchor()
         self.watch_prime_error()
         self._show_settings()
 
@@ -140,30 +138,29 @@ class SamplesPane(Vertical):
             self._run_id = new.run_id
         if new is not None and (new.run_id, len(new.samples)) == self._log_key:
             return  # several snapshots a second, a new sample far less often
-        # A new sample lays the screen out again (the log grows): while training runs, at
-        # most every LOG_REDRAW_S (short epochs end several times a second).
+        # While training runs, at most every LOG_REDRAW_S: short epochs end several times
+        # a second, faster than anyone reads them.
         self._log_throttle.request(old, new, LOG_REDRAW_S)
 
     def _show_log(self) -> None:
         self._log_throttle.drawn()
         snap = self.snapshot
-        log = self.query_one("#samples-log", Static)
+        log = self.query_one("#samples-log", SamplesLog)
         if snap is None:
-            log.update(Text("samples appear at each epoch end", "dim"))
+            log.show(Text("samples appear at each epoch end", "dim"))
             return
-        # a column kept for the scrollbar, which comes once the samples outgrow the pane
-        shown, width = (snap.run_id, len(snap.samples)), (log.size.width - 1) if log.size.width > 1 else None
+        shown, width = (snap.run_id, len(snap.samples)), log.wrap_width
         if shown == self._log_key and width == self._log_width:
             return
         self._log_key, self._log_width = shown, width
         samples = snap.samples[-SHOWN_SAMPLES:]
         if not samples:
-            log.update(Text(f"samples appear at each epoch end (prime {snap.config.prime!r})", "dim"))
+            log.show(Text(f"samples appear at each epoch end (prime {snap.config.prime!r})", "dim"))
             return
-        log.update(epoch_samples_text(samples, width))
+        log.show(epoch_samples_text(samples, width))
 
     def scroll_samples(self, pages: int) -> None:
-        scroll = self.query_one("#samples-scroll", VerticalScroll)
+        scroll = self.query_one("#samples-log", SamplesLog)
         for _ in range(abs(pages)):
             scroll.scroll_page_up(animate=False) if pages < 0 else scroll.scroll_page_down(animate=False)
 
