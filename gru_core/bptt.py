@@ -48,6 +48,7 @@ import threading
 import torch
 from torch import Tensor
 
+from .bptt_numpy import numpy_step, use_numpy
 from .forward import Cancelled
 from .model import GRUModel
 
@@ -280,20 +281,44 @@ class _Context:
 
 @torch.no_grad()
 def manual_step(
-    model: GRUModel, x: Tensor, y: Tensor, h0: Tensor, cancel: threading.Event | None = None
+    model: GRUModel, x: Tensor, y: Tensor, h0: Tensor, cancel: threading.Event | None = None,
+    *, kernel: str = "auto",
 ) -> tuple[Tensor, Tensor]:
     """(loss, h_T), with the hand-derived gradients written into each parameter's .grad.
 
     The same forward and backward as manual_loss(...).backward(), called directly: no
     autograd graph, no engine between them (at the article's size that machinery costs
-    more than the arithmetic).
+    more than the arithmetic). A parameter's .grad that is already there, of its shape, is
+    overwritten in place (the Trainer keeps them as views of one flat buffer); a missing
+    one is made. kernel "auto" runs small CPU models through bptt_numpy (the same
+    equations, a fraction of torch's per-operation cost), "torch" and "numpy" force one.
     """
-    ctx = _Context()
     params = (model.W, model.U, model.b, model.bUh, model.Wy, model.by)
-    loss, h_T = ManualBPTT.forward(ctx, *params, x, y, h0, model.reset == "after", cancel)
+    reset_after = model.reset == "after"
+    B, H = x.shape[1], model.hidden_size
+    if kernel == "numpy" or (kernel == "auto" and use_numpy(model.W, B, H)):
+        grads = []
+        for p in params:
+            g = p.grad
+            if g is None or g.shape != p.shape:
+                g = p.grad = torch.empty_like(p)
+            grads.append(g)
+        if not reset_after:
+            model.bUh.grad = None  # the reset-before form does not use bUh
+            grads[3] = None
+        loss, h_T = numpy_step(
+            *(p.detach().numpy() for p in params), x.numpy(), y.numpy(), h0.numpy(), reset_after,
+            tuple(None if g is None else g.numpy() for g in grads), cancel,
+        )
+        return torch.tensor(loss, dtype=model.dtype), torch.from_numpy(h_T)
+    ctx = _Context()
+    loss, h_T = ManualBPTT.forward(ctx, *params, x, y, h0, reset_after, cancel)
     grads = ManualBPTT.backward(ctx, torch.ones((), dtype=loss.dtype, device=loss.device), None)
     for p, g in zip(params, grads):
-        p.grad = g  # bUh's is None in the reset-before form, which does not use it
+        if g is not None and p.grad is not None and p.grad.shape == g.shape:
+            p.grad.copy_(g)
+        else:
+            p.grad = g  # bUh's is None in the reset-before form, which does not use it
     return loss, h_T
 
 
