@@ -103,8 +103,10 @@ def numpy_step(
     key = (T, B, H, V, reset_after, W.dtype)
     s = _take(key)
     try:
-        loss = _forward(s, W, U, b, bUh, Wy, by, x, y, h0, reset_after, cancel)
-        _backward(s, W, U, Wy, x, y, reset_after, grads, cancel)
+        # A diverging run overflows here; the Trainer reports that (TrainingDiverged), not numpy.
+        with np.errstate(all="ignore"):
+            loss = _forward(s, W, U, b, bUh, Wy, by, x, y, h0, reset_after, cancel)
+            _backward(s, W, U, Wy, x, y, reset_after, grads, cancel)
         return loss, s.hs[T].copy()
     finally:
         _give_back(key, s)

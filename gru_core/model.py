@@ -15,7 +15,10 @@ Shapes: Wz, Wr, Wh [V, H]; Uz, Ur, Uh [H, H]; bz, br, bh, bUh [H]; Wy [H, V]; by
 Storage: the three gates' matrices sit side by side in one tensor each (W = [Wz|Wr|Wh],
 U = [Uz|Ur|Uh], b = [bz|br|bh]) so the fast path can do one matmul for all three
 gates. `model.Wz` and friends are views into them: reading or changing `model.Wz`
-reads or changes the same numbers the optimizer updates.
+reads or changes the same numbers the optimizer updates. W, U, b, (bUh,) Wy and by are in
+turn views into one flat tensor, `model.flat`, in the order of `parameters()`: the
+Trainer updates, checks and backs up all of them with one operation each, where one per
+tensor would cost more than the arithmetic at small sizes.
 
 A one-hot row times a matrix picks a row of it: `x_t @ Wz == Wz[x_t]` exactly, so the
 code gathers rows by character index instead of multiplying by one-hot vectors.
@@ -32,6 +35,7 @@ from torch import Tensor
 from .errors import GRUError
 
 PARAM_NAMES = ("Wz", "Wr", "Wh", "Uz", "Ur", "Uh", "bz", "br", "bh", "Wy", "by")
+PARAMETERS = ("W", "U", "b", "bUh", "Wy", "by")  # the stored tensors, in model.flat's order
 GATES = ("z", "r", "h")  # the order of the blocks inside W, U and b
 
 
@@ -84,8 +88,22 @@ class GRUModel:
         self.bUh = torch.zeros(H, **kw)  # [H], used by reset="after" only
         self.Wy = Wy.to(**kw)  # [H, V]
         self.by = torch.zeros(V, **kw)  # [V]
+        self._use_flat(torch.cat([p.reshape(-1) for p in self.parameters()]))
         for p in self.parameters():
             p.requires_grad_(True)
+
+    def _parameter_names(self) -> tuple[str, ...]:
+        return PARAMETERS if self.reset == "after" else tuple(n for n in PARAMETERS if n != "bUh")
+
+    def _use_flat(self, flat: Tensor) -> None:
+        """Make W, U, b, (bUh,) Wy, by views into `flat`, which holds their numbers in that order."""
+        self.flat = flat
+        offset = 0
+        for name in self._parameter_names():
+            shape = getattr(self, name).shape
+            n = shape.numel()
+            setattr(self, name, flat[offset : offset + n].view(shape))
+            offset += n
 
     # ------------------------------------------------------------ article names
     def _block(self, t: Tensor, gate: str) -> Tensor:
@@ -105,10 +123,9 @@ class GRUModel:
 
     def parameters(self) -> list[Tensor]:
         """The leaf tensors the optimizer updates (bUh only in the reset-after form)."""
-        params = [self.W, self.U, self.b, self.Wy, self.by]
         if self.reset == "after":
-            params.insert(3, self.bUh)
-        return params
+            return [self.W, self.U, self.b, self.bUh, self.Wy, self.by]
+        return [self.W, self.U, self.b, self.Wy, self.by]
 
     def named_tensors(self) -> dict[str, Tensor]:
         """Every article-named matrix (views), plus bUh for the reset-after form."""
@@ -130,7 +147,9 @@ class GRUModel:
         twin = GRUModel.__new__(GRUModel)
         twin.vocab_size, twin.hidden_size, twin.reset = self.vocab_size, self.hidden_size, self.reset
         for name in ("W", "U", "b", "bUh", "Wy", "by"):
-            setattr(twin, name, getattr(self, name).detach().clone())
+            setattr(twin, name, getattr(self, name).detach())
+        twin.bUh = twin.bUh.clone()
+        twin._use_flat(self.flat.detach().clone())
         return twin
 
     # ------------------------------------------------------------ state dicts

@@ -20,6 +20,7 @@ from .config import TrainConfig
 from .data import Vocab, make_batches
 from .errors import GRUError
 from .forward import Cancelled, Trace, forward_loss, forward_nll, forward_trace
+from .fused_update import FusedUpdate
 from .model import GRUModel
 from .sampling import sample
 
@@ -104,6 +105,15 @@ class Trainer:
             )
         else:
             self.optimizer = torch.optim.Adam(params, lr=config.lr)
+        # The gradients, like the weights, are views into one flat tensor, so the norm, the
+        # clipping, the update, the finite check and the backup are one operation each.
+        flat = self.model.flat
+        self.flat_grad = torch.zeros_like(flat)
+        self._grad_views = _views_like(self.flat_grad, params)
+        self._update = FusedUpdate(self.optimizer, params, flat, self.flat_grad)
+        self._weights_backup = torch.empty_like(flat)  # the weights before an update, for a rollback
+        self._last_flat_grad = torch.zeros_like(flat)  # the last good step's gradients
+        self._last_grad_views = _views_like(self._last_flat_grad, params)
         self.h = self.model.zero_state(config.batch_size)  # carried between batches
         self.step_count = 0
         self.epoch = 0
@@ -174,24 +184,25 @@ class Trainer:
             self.h = self.model.zero_state(cfg.batch_size)
         x, y = self.batch(i)
         params = self.model.parameters()
-        for p in params:  # what optimizer.zero_grad(set_to_none=True) does, without its hooks
-            p.grad = None
+        for p, view in zip(params, self._grad_views):
+            if p.grad is not view:  # someone set .grad (None, a tensor of their own): back to the view
+                p.grad = view
         cancel = self.cancel_event
         if cancel is not None and cancel.is_set():
             raise Cancelled()
         if cfg.backward == "manual":
-            loss, h_T = manual_step(self.model, x, y, self.h, cancel)  # fills .grad itself
+            loss, h_T = manual_step(self.model, x, y, self.h, cancel)  # overwrites .grad itself
         else:
+            self.flat_grad.zero_()  # autograd adds into .grad
             loss, h_T = forward_loss(self.model, x, y, self.h, cancel)
             loss.backward()
         if cancel is not None and cancel.is_set():
-            for p in params:
-                p.grad = None
             raise Cancelled()
-        grads = [p.grad for p in params]
-        # The loss and every gradient's norm in one tensor: one sync for all of them.
-        values = torch.stack([loss.detach().to(grads[0].dtype), *torch._foreach_norm(grads)]).tolist()
-        loss_value, norm_value = values[0], math.sqrt(math.fsum(v * v for v in values[1:]))
+        grad_norm = torch.linalg.vector_norm(self.flat_grad)
+        if self.flat_grad.is_cpu:
+            loss_value, norm_value = float(loss.detach()), float(grad_norm)
+        else:  # the loss and the norm in one tensor: one sync for both
+            loss_value, norm_value = torch.stack([loss.detach().to(grad_norm.dtype), grad_norm]).tolist()
         if not math.isfinite(loss_value) or not math.isfinite(norm_value):
             what = "loss" if not math.isfinite(loss_value) else "gradient norm"
             bad = loss_value if what == "loss" else norm_value
@@ -201,23 +212,16 @@ class Trainer:
                 f"(now {cfg.clip:g}); the weights of the last good step are kept"
             )
         if cfg.clip > 0 and norm_value > cfg.clip:
-            torch._foreach_mul_(grads, cfg.clip / (norm_value + 1e-6))
-        # The weights before the update, for the rollback below; the same buffers every
-        # step (a fresh copy would be fresh memory, page-faulted in each time).
-        backup = getattr(self, "_weights_backup", None)
-        if backup is None or [b.shape for b in backup] != [p.shape for p in params]:
-            backup = self._weights_backup = [p.detach().clone() for p in params]
-        else:
-            torch._foreach_copy_(backup, [p.detach() for p in params])
+            self.flat_grad.mul_(cfg.clip / (norm_value + 1e-6))
+        flat, backup = self.model.flat, self._weights_backup
+        backup.copy_(flat)
         with self.weights_lock:
-            self.optimizer.step()
+            self._update.step()
             # Finite weights have a finite sum of |w| (one op for all, one sync); it overflows
             # only past 3e38, where the weights are lost anyway.
-            with torch.no_grad():
-                weights_sum = float(torch.stack(torch._foreach_norm(params, 1)).sum())
-                if not math.isfinite(weights_sum):
-                    for p, saved in zip(params, backup):
-                        p.copy_(saved)
+            weights_sum = float(torch.linalg.vector_norm(flat, 1))
+            if not math.isfinite(weights_sum):
+                flat.copy_(backup)
         if not math.isfinite(weights_sum):
             raise TrainingDiverged(
                 f"weights became infinite at step {self.step_count + 1}; lower the learning "
@@ -225,7 +229,8 @@ class Trainer:
             )
         self.h = h_T.detach()
         # Named views of the gradients are built when someone reads them (most steps, no one).
-        self._last_grad_tensors, self._last_grads = tuple(grads), None
+        self._last_flat_grad.copy_(self.flat_grad)
+        self._last_grad_tensors, self._last_grads = self._last_grad_views, None
         self.step_count += 1
         record = StepRecord(
             step=self.step_count, epoch=self.epoch, batch=i, loss=loss_value,
@@ -381,6 +386,15 @@ def validation_streams(encoded: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     y = torch.cat([encoded[1:], encoded.new_zeros(pad)]).reshape(S, L).T.contiguous()
     mask = torch.cat([torch.ones(n_pred, dtype=torch.bool), torch.zeros(pad, dtype=torch.bool)])
     return x, y, mask.reshape(S, L).T.contiguous()
+
+
+def _views_like(flat: Tensor, params: list[Tensor]) -> tuple[Tensor, ...]:
+    """Views into `flat` shaped like `params`, which lie in it one after the other."""
+    views, offset = [], 0
+    for p in params:
+        views.append(flat[offset : offset + p.numel()].view(p.shape))
+        offset += p.numel()
+    return tuple(views)
 
 
 def _name_nonfinite(value: float) -> str:
