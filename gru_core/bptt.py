@@ -38,7 +38,9 @@ per step.
 The same equations as a plain loop, one line each, are in bptt_reference.py: read that one
 first; the tests hold the two equal. `ManualBPTT` wraps this as a torch.autograd.Function,
 so `loss.backward()` runs the hand-derived backward and `torch.autograd.gradcheck` can check
-it against numbers.
+it against numbers. For small models on a CPU, `manual_step` (the Trainer's path) runs the
+same code line for line in numpy instead (bptt_numpy.py): there a step is hundreds of tiny
+operations, and numpy dispatches one in a fraction of torch's time.
 """
 
 from __future__ import annotations

@@ -166,10 +166,10 @@ def _forward(s, W, U, b, bUh, Wy, by, x, y, h0, reset_after, cancel) -> float:
     logits += by
     logits -= logits.max(axis=1, keepdims=True)
     np.exp(logits, out=logits)  # now exp(logits - max): y_hat before normalising
-    np.sum(logits, axis=1, keepdims=True, out=s.norm)
+    logits.sum(axis=1, keepdims=True, out=s.norm)
     y_flat = y.reshape(-1)
     picked = logits[s.rows, y_flat] / s.norm[:, 0]  # y_hat[target]
-    loss = -float(np.log(picked).mean())
+    loss = -float(np.log(picked).sum()) / (T * B)
     logits /= s.norm  # y_hat
     return loss
 
@@ -186,7 +186,7 @@ def _backward(s, W, U, Wy, x, y, reset_after, grads, cancel) -> None:
     h_out = hs[1:].reshape(T * B, H)
     _check(cancel)
     np.matmul(h_out.T, do, out=dWy)
-    np.sum(do, axis=0, out=dby)
+    do.sum(axis=0, out=dby)
     dh_all = s.dh
     np.matmul(do, Wy.T, out=dh_all.reshape(T * B, H))  # do Wy^T; each step adds its dh_next
 
@@ -262,12 +262,12 @@ def _backward(s, W, U, Wy, x, y, reset_after, grads, cancel) -> None:
         np.matmul(h_prev_rows.T, da_rows[:, : 3 * H], out=dU)
         db[: 2 * H] = da_rows[:, : 2 * H].sum(axis=0)
         db[2 * H :] = da_rows[:, 3 * H :].sum(axis=0)
-        np.sum(da_rows[:, 2 * H : 3 * H], axis=0, out=dbUh)
+        da_rows[:, 2 * H : 3 * H].sum(axis=0, out=dbUh)
         np.add.at(dW[:, : 2 * H], x_rows, da_rows[:, : 2 * H])
         np.add.at(dW[:, 2 * H :], x_rows, da_rows[:, 3 * H :])
     else:
         da_rows = da_all.reshape(T * B, 3 * H)  # da_z | da_r | da_h
         np.matmul(h_prev_rows.T, da_rows[:, : 2 * H], out=dU[:, : 2 * H])
         np.matmul(s.rh.reshape(T * B, H).T, da_rows[:, 2 * H :], out=dU[:, 2 * H :])
-        np.sum(da_rows, axis=0, out=db)
+        da_rows.sum(axis=0, out=db)
         np.add.at(dW, x_rows, da_rows)

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from .common import ARTICLE, LARGE, MEDIUM, MEMORY, QUICK_SIZES, SMALL, Row, Size, machine
+from .common import ARTICLE, LARGE, MEDIUM, MEMORY, QUICK_PROFILE, QUICK_SIZES, SMALL, Row, Size, machine
 
 SECTIONS = ("throughput", "profile", "learning", "quality", "sampling", "memory", "threads", "app", "startup",
             "pane", "bigfile")
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> dict:
         from . import profile_step
 
         say("where a large step's time goes (torch.profiler)")
-        rows.extend(profile_step.run(QUICK_SIZES[0] if quick else LARGE, steps=1 if quick else 3))
+        rows.extend(profile_step.run(QUICK_PROFILE if quick else LARGE, steps=1 if quick else 3))
     if "learning" in sections:
         say("default preset")
         rows.append(misc.math_preset())

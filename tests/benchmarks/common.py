@@ -37,6 +37,9 @@ SMALL = Size("small", 65, 128, 32, 64)
 MEDIUM = Size("medium", 65, 256, 64, 100)
 LARGE = Size("large", 65, 512, 64, 100)
 QUICK_SIZES = (Size("tiny", 65, 32, 8, 16),)
+# --quick's torch.profiler look: the smallest size whose step runs in torch (smaller CPU
+# models run the numpy kernel, gru_core/bptt_numpy.py, which torch.profiler does not see).
+QUICK_PROFILE = Size("quick profile", 65, 64, 32, 16)
 # 10,000 steps of SMALL take 5-8 minutes here, over the 10-minute budget with the rest:
 # the memory figure uses the small hidden size with shorter, narrower batches.
 MEMORY = Size("small H", 65, 128, 16, 32)
