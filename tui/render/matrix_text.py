@@ -226,8 +226,8 @@ class MatrixWriter:
         columns = len(rows[0][1])
         if extent is not None:
             scale = extent.absmax or 1.0
-        else:
-            scale = max((abs(v) for _, values in rows for v in values), default=1.0) or 1.0
+        else:  # max and min over each row in C: a [4, 1024] block is 4096 values
+            scale = max((max(max(values), -min(values)) for _, values in rows if values), default=1.0) or 1.0
         if kind == "sequential":
             scale = 1.0
         colours = self.colours
@@ -269,8 +269,8 @@ class MatrixWriter:
         if extent is not None:
             lo, hi = extent.lo, extent.hi
         else:
-            lo = min(v for _, values in rows for v in values)
-            hi = max(v for _, values in rows for v in values)
+            lo = min(min(values) for _, values in rows if values)
+            hi = max(max(values) for _, values in rows if values)
         self.line("", "", Text(f"heatmap, from {lo:.3g} to {hi:.3g}", "dim"))
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from rich.text import Text
+from rich.text import Span, Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.reactive import reactive
@@ -250,12 +250,13 @@ class MatricesView(Vertical):
         out.heading(f"batch {snap.trace_batch + 1}/{snap.num_batches} (before step {snap.trace_step + 1})"
                     f"  t = {t + 1} of {T}")
         out.heading(f"B = {snap.config.batch_size} ({B} shown)   H = {H}   V = {V}", style="dim")
-        for b in range(B):
-            line = Text()
-            for name, ids in (("x ", [x[s][b] for s in range(T)]), ("  y ", [y[s][b] for s in range(T)])):
-                line.append(name, "dim")
-                for s, i in enumerate(ids):
-                    line.append(char_label(vocab[i]), "bold reverse" if s == t else "")
+        labels = [char_label(c) for c in vocab]  # one character each
+        for b in range(B):  # "x Mat  y ath", step t marked in both: one string and four spans
+            xs, ys = "".join(labels[row[b]] for row in x), "".join(labels[row[b]] for row in y)
+            y0 = 2 + T + 4
+            marked = "bold reverse"
+            line = Text(f"x {xs}  y {ys}", spans=[Span(0, 2, "dim"), Span(2 + t, 3 + t, marked),
+                                                  Span(2 + T, y0, "dim"), Span(y0 + t, y0 + t + 1, marked)])
             out.line("input → target" if b == 0 else "", seqs[b], line)
 
         def rows(tensor) -> list[tuple[str, list[float]]]:

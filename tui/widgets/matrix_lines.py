@@ -9,10 +9,13 @@ A selection repaints the two lines the cursor left and reached, nothing else.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
+from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
 from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
@@ -80,6 +83,7 @@ class MatrixLines(ScrollView, can_focus=True):
         self._at: tuple[int, int] | None = None  # the cursor's (line, index in its run)
         self.lines_rendered = 0  # render_line calls that built a strip (the cost of a frame)
         self._style: Style | None = None  # this widget's rich style, until the styles change
+        self._styles: dict[tuple, Style] = {}  # (line's style, span's) -> over this widget's, until then
         # made from the writer when first needed, until the next rewrite:
         # (matrix, row) -> [(first column, line)] of its runs
         self._runs: dict[tuple[str, int], list[tuple[int, int]]] | None = None
@@ -129,7 +133,17 @@ class MatrixLines(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._style = None
+        self._styles.clear()
         self._strips.clear()
+
+    def _style_of(self, base: str | Style, span: str | Style) -> Style:
+        """A span's style over its line's and this widget's, made once per distinct pair."""
+        style = self._styles.get((base, span))
+        if style is None:
+            get = self.app.console.get_style
+            style = self._styles[(base, span)] = (self._style or self.rich_style) + get(
+                base, default=Style.null()) + get(span, default=Style.null())
+        return style
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
@@ -147,7 +161,11 @@ class MatrixLines(ScrollView, can_focus=True):
                 x0, x1 = self.writer.placed[index].span(self._at[1])
                 text = text.copy()
                 text.stylize(self.get_component_rich_style("matrix-lines--cursor"), x0, x1)
-            strip = Strip(text.render(self.app.console), text.cell_len).apply_style(rich_style)
+            segments = line_segments(text, self._style_of)
+            if segments is None:  # overlapping spans (the cursor's over a cell's): rich combines them
+                strip = Strip(text.render(self.app.console), text.cell_len).apply_style(rich_style)
+            else:
+                strip = Strip(segments, text.cell_len)
             self._strips[index] = strip
             self.lines_rendered += 1
         return strip.crop_extend(scroll_x, scroll_x + width, rich_style)
@@ -221,3 +239,25 @@ class MatrixLines(ScrollView, can_focus=True):
             self.select(cell_key(cell), scroll=False)
             if not self.has_focus:  # focus() repaints the whole widget, even when it has focus
                 self.focus()
+
+
+def line_segments(text: Text, style_of: Callable[[str | Style, str | Style], Style]) -> list[Segment] | None:
+    """A line whose spans do not overlap (a heatmap row is one span per run of a colour) as
+    segments, each style from style_of(line's style, span's style): made once per distinct
+    pair for the widget, where Text.render combines them again at every span edge of every
+    line. None when spans overlap."""
+    plain, base = text.plain, text.style
+    segments: list[Segment] = []
+    at = 0
+    for span in sorted(text.spans, key=attrgetter("start")):
+        if span.start < at:
+            return None
+        end = min(span.end, len(plain))
+        if span.start > at:
+            segments.append(Segment(plain[at:span.start], style_of(base, "")))
+        if end > span.start:
+            segments.append(Segment(plain[span.start:end], style_of(base, span.style)))
+            at = end
+    if at < len(plain):
+        segments.append(Segment(plain[at:], style_of(base, "")))
+    return segments
