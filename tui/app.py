@@ -166,11 +166,6 @@ class GRUApp(FileActions, SampleActions, App[None]):
             self.post_message(LoadingProgress("loading torch…"))
         from gru_core.session import TrainingSession  # torch loads here, off the UI thread
 
-        # The ~185k objects torch, textual and the app made at import live as long as the
-        # process: frozen, the collector never scans them again (a full collection over them
-        # stalled a frame for 0.25-0.3 s every few matrices-pane rewrites).
-        gc.freeze()
-
         trainer, history = self.resume if self.resume is not None else (None, None)
         self.resume = None  # the session owns them now
         session = TrainingSession(self.initial_config, torch_threads=self.torch_threads,

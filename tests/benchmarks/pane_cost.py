@@ -23,7 +23,6 @@ command, PYTHONPATH at that checkout) to compare, as the README's figures do.
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 
 from gru_core.config import TrainConfig
@@ -124,7 +123,9 @@ def _in_view(view, col: int) -> tuple[int, int]:
 
 def run(frames: int = 5, size: Size = PANE) -> list[Row]:
     snap = _snapshot(size)
-    gc.freeze()  # as the app does once torch has loaded (tui/app.py)
+    from tui.app import freeze_startup_objects
+
+    freeze_startup_objects()  # as the app does once its first snapshot is on screen
     times = asyncio.run(_measure(snap, frames))
     label = f"H={size.H} V={size.V} T={size.T}"
     return [Row("pane", f"matrices pane: {what}, {label}", median(v) * 1000, "ms/frame",
