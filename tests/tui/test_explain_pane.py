@@ -12,7 +12,7 @@ from tui.app import GRUApp
 from tui.widgets.matrices import MatricesView
 from tui.widgets.matrix_lines import MatrixLines
 
-from .conftest import wait_ready
+from .conftest import screen_text, wait_ready
 
 SIZE = (120, 40)
 
@@ -135,3 +135,64 @@ async def test_term1_shows_zero_not_minus_zero_where_y_is_0(article_app):
         text = view.explanation
         assert text.startswith("term1[seq 1, char"), text
         assert text.rstrip().endswith("= 0.0000") and "−0.0000" not in text, text
+
+
+def _screen_lines(app) -> list[str]:
+    return screen_text(app).splitlines()
+
+
+async def _settled_screen(pilot) -> list[str]:
+    """The screen once two frames in a row show the same text (a late re-wrap moves cells)."""
+    before = None
+    for _ in range(50):
+        await pilot.pause()
+        now = _screen_lines(pilot.app)
+        if now == before:
+            return now
+        before = now
+    raise AssertionError("the screen never settled")
+
+
+async def test_at_h256_a_click_and_the_arrows_explain_the_cell_the_screen_highlights():
+    """H=256: z is a heatmap wrapped in parts headed "units a…b". The click position comes
+    from the screen's own text (the part's heading, the row's "seq" label); the explanation
+    must name that unit and show its value, and after → and ↓ the highlight on screen and
+    the explanation must agree again."""
+    app = GRUApp(TrainConfig.default(hidden_size=256, batch_size=2, seq_len=5))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        view = app.query_one(MatricesView)
+        lines = view.lines
+        trace = app.shown.trace
+        z_line = next(k for k, text in enumerate(view.plain.splitlines()) if text.startswith("z [2,256]"))
+        lines.scroll_to(y=z_line, animate=False, immediate=True)
+        screen = await _settled_screen(pilot)
+        region = lines.content_region
+        rows = [(y, screen[y][region.x:region.right]) for y in range(region.y, region.bottom)]
+        assert rows[0][1].startswith("z [2,256]"), rows[0][1]
+        parts = [(y, row) for y, row in rows if "units " in row]
+        assert len(parts) >= 3, rows
+        (y_part, heading), (y_next, next_heading) = parts[1], parts[2]
+        body_x = region.x + heading.index("units ")  # a part's heading starts where its cells do
+        first_unit = int(heading.split("units ")[1].split("…")[0])
+        seq2_y = next(y for y, row in rows if y > y_part and row.startswith("seq 2"))
+        x = body_x + 10
+        await pilot.click(offset=(x, seq2_y))
+        text = view.explanation
+        unit = first_unit + 10
+        assert text.startswith(f"z[seq 2, unit {unit}] at t = 1"), text
+        assert text.rstrip().endswith("= " + n4(float(trace.z[0, 1, unit - 1]))), text
+
+        await pilot.press("right", "right", "right", "down")  # → three units, ↓ to the next part's seq 1
+        text = view.explanation
+        next_first = int(next_heading.split("units ")[1].split("…")[0])
+        unit = next_first + 13
+        assert text.startswith(f"z[seq 1, unit {unit}] at t = 1"), text
+        assert text.rstrip().endswith("= " + n4(float(trace.z[0, 0, unit - 1]))), text
+        screen = await _settled_screen(pilot)  # read again: ↓ scrolls when the cell is out of view
+        rows = [(y, screen[y][region.x:region.right]) for y in range(region.y, region.bottom)]
+        y_next = next(y for y, row in rows if row.strip() == next_heading.strip())
+        seq1_y = next(y for y, row in rows if y > y_next and row.startswith("seq 1"))
+        cursor = lines.get_component_rich_style("matrix-lines--cursor").bgcolor
+        assert app.screen.get_style_at(body_x + 13, seq1_y).bgcolor == cursor  # highlighted there
+        assert app.screen.get_style_at(body_x + 12, seq1_y).bgcolor != cursor  # and only there
