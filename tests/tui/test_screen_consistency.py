@@ -173,6 +173,10 @@ async def test_loss_chart_at_80x24_log_mode_integer_steps_ticks_and_a_legend_off
         await pilot.press("n")
         await wait_rendered(pilot, lambda s: s.step == 10)
         assert f"last {article_app.shown.loss:.4f} nats" in str(chart.border_subtitle)  # not 2 s behind
+        # on screen too: a new last loss repaints only the border line it is on
+        last = f"last {article_app.shown.loss:.4f} nats"
+        await wait_until(pilot, lambda: last in chart_rows(article_app)[-1], 5, "the last loss under the chart")
+        assert "━step" in chart_rows(article_app)[0]
 
 
 async def test_the_footer_keeps_help_and_quit_at_80_columns(article_app):

@@ -296,6 +296,8 @@ class LossChart(Widget):
         self._styles: dict[str | None, Style] = {}
         self._strips: dict[int, Strip] = {}
         self._dirty: set[int] = set()  # screen lines changed since the last refresh
+        self._border_line: int | None = None  # set: a refresh() repaints only this border line
+        self._title_markup: str | None = None  # the legend's markup as last set
 
     def notify_style_update(self) -> None:
         """The theme or the CSS changed: the strips take their colours again (once the
@@ -308,10 +310,17 @@ class LossChart(Widget):
         self._styles.clear()
         self._strips.clear()
         if self.snapshot is not None and self._frame:
-            self.border_title = self.legend(self.snapshot)
+            title = self.legend(self.snapshot)
+            self.border_title, self._title_markup = title, title.markup
         self.refresh()
 
     # ------------------------------------------------------------- what Textual calls
+    def refresh(self, *regions: Region, **kwargs) -> LossChart:
+        if self._border_line is not None and not regions:  # a border title set in _set_borders
+            width = self.outer_size.width
+            regions = (Region(-self.content_offset.x, self._border_line, width, 1),)
+        return super().refresh(*regions, **kwargs)
+
     def render_line(self, y: int) -> Strip:
         strip = self._strips.get(y)
         if strip is None:
@@ -327,17 +336,26 @@ class LossChart(Widget):
         self._throttle.request(old, new, REDRAW_S)
 
     def _set_borders(self, snap: Snapshot | None) -> None:
-        """The legend above, the last loss below (each change repaints the whole widget)."""
+        """The legend above, the last loss below.
+
+        Setting a border title repaints the whole widget (Textual's descriptor calls
+        refresh()), every line through the styles again: the last loss changes at each
+        redraw, so only its border line is repainted (the top one for the legend)."""
         subtitle = ""
         if snap is not None and snap.loss is not None:
             subtitle = f"last {snap.loss:.4f} nats = {snap.bits_per_char:.3f} bits/char"
             if len(subtitle) > self.size.width - 4:
                 subtitle = f"last {snap.loss:.4f} nats"
         title = Text("loss") if snap is None else self.legend(snap)
-        if subtitle != self.border_subtitle:
-            self.border_subtitle = subtitle
-        if title.markup != self.border_title:
-            self.border_title = title
+        try:
+            if subtitle != self.border_subtitle:
+                self._border_line = self.size.height  # content coordinates: the line under it
+                self.border_subtitle = subtitle
+            if title.markup != self._title_markup:  # (border_title reads back in another markup)
+                self._border_line = -self.content_offset.y
+                self.border_title, self._title_markup = title, title.markup
+        finally:
+            self._border_line = None
 
     def watch_log_scale(self) -> None:
         self.replot()
@@ -364,7 +382,12 @@ class LossChart(Widget):
             self._run, self._key = run, None
             self._curves = curves = {name: Curve() for _, name in SERIES}
         key = (width, height, log, end)
+        provisional = None  # the canvas as it was: only the x axis's end moved
         if key != self._key:
+            before, shown = self._key, self._geometry
+            if shown is not None and before is not None and before[:3] == key[:3]:
+                provisional = Geometry(shown.col0, shown.row0, shown.width, shown.height, shown.rows,
+                                       (0.0, float(end)), shown.ylim, log)
             self._key, self._geometry = key, None
             for curve in curves.values():
                 curve.rebucket()
@@ -375,8 +398,8 @@ class LossChart(Widget):
         val = snap.val_losses
         curves["val"].feed([v for _, v in val], [float(s) for s, _ in val])
 
-        geometry = self._geometry
-        if geometry is None:
+        geometry = self._geometry or provisional
+        if geometry is None:  # plotext draws a frame to say where the canvas is (labels padded: it stays)
             geometry = self._layout(snap, end, y_limits(snap.uniform_loss, snap.uniform_loss * 1.01, log)
                                     if snap.uniform_loss > 0 else (0.0, 1.0))
         for curve in curves.values():
