@@ -175,7 +175,7 @@ async def test_loss_chart_at_80x24_log_mode_integer_steps_ticks_and_a_legend_off
         assert f"last {article_app.shown.loss:.4f} nats" in str(chart.border_subtitle)  # not 2 s behind
         # on screen too: a new last loss repaints only the border line it is on
         last = f"last {article_app.shown.loss:.4f} nats"
-        await wait_until(pilot, lambda: last in chart_rows(article_app)[-1], 5, "the last loss under the chart")
+        await wait_until(pilot, lambda: last in chart_rows(article_app)[-1], 5, "the last loss on screen")
         assert "━step" in chart_rows(article_app)[0]
 
 
