@@ -79,6 +79,7 @@ def _background(r: int, g: int, b: int) -> Style:
 
 
 RGB = tuple[int, int, int]
+Painter = Callable[[Sequence[float]], list[Style]]  # a row's values -> the Style of each
 
 
 class HeatColours(NamedTuple):
@@ -99,6 +100,25 @@ def blend(zero: RGB, end: RGB, a: float) -> RGB:
     k = round(max(0.0, min(1.0, a)) * STEPS) / STEPS
     return (int(zero[0] + (end[0] - zero[0]) * k), int(zero[1] + (end[1] - zero[1]) * k),
             int(zero[2] + (end[2] - zero[2]) * k))
+
+
+@lru_cache(maxsize=64)
+def palette(zero: RGB, end: RGB) -> tuple[Style, ...]:
+    """The STEPS + 1 shades from zero to end, as blend() quantizes them: a heatmap row looks
+    its cells' Styles up here instead of blending each one."""
+    return tuple(_background(*blend(zero, end, k / STEPS)) for k in range(STEPS + 1))
+
+
+def painter(kind: str, scale: float, colours: HeatColours) -> Painter:
+    """The Style of each value of a row: `diverging` (signed, by magnitude over scale) or
+    `sequential` (0 to scale), as diverging() and sequential() give them one at a time."""
+    inv = 1.0 / scale if scale > 0 else 0.0
+    if kind == "sequential":
+        high = palette(colours.zero, colours.high)
+        return lambda values: [high[round(max(0.0, min(1.0, v * inv)) * STEPS)] for v in values]
+    positive, negative = palette(colours.zero, colours.positive), palette(colours.zero, colours.negative)
+    return lambda values: [positive[round(min(1.0, v * inv) * STEPS)] if v >= 0
+                           else negative[round(min(1.0, -v * inv) * STEPS)] for v in values]
 
 
 def diverging(v: float, scale: float, colours: HeatColours = DARK) -> Style:
@@ -230,9 +250,7 @@ class MatrixWriter:
             scale = max((max(max(values), -min(values)) for _, values in rows if values), default=1.0) or 1.0
         if kind == "sequential":
             scale = 1.0
-        colours = self.colours
-        paint = (lambda v: sequential(v, scale, colours)) if kind == "sequential" else (
-            lambda v: diverging(v, scale, colours))
+        paint = painter("sequential" if kind == "sequential" else "diverging", scale, self.colours)
         if self.fits(columns):
             if header is not None:
                 self.line(label, "", "".join(f"{char_label(h):>{CELL}}" for h in header))
@@ -285,10 +303,11 @@ def wrap_words(text: str, width: int) -> list[str]:
     return lines
 
 
-def _heat_row(values: Sequence[float], mark: int | None, paint: Callable[[float], Style]) -> Text:
-    """One heatmap row: a coloured cell per value, ◆ on the marked one."""
-    cells = "".join("◆" if j == mark else " " for j in range(len(values)))
-    return Text(cells, spans=_runs([paint(v) for v in values]))
+def _heat_row(values: Sequence[float], mark: int | None, paint: Painter) -> Text:
+    """One heatmap row: a coloured cell per value, ◆ on the marked one (if in this part)."""
+    n = len(values)
+    cells = " " * mark + "◆" + " " * (n - mark - 1) if mark is not None and 0 <= mark < n else " " * n
+    return Text(cells, spans=_runs(paint(values)))
 
 
 def _runs(styles: list[Style]) -> list[Span]:

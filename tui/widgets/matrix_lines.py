@@ -84,16 +84,13 @@ class MatrixLines(ScrollView, can_focus=True):
         self.lines_rendered = 0  # render_line calls that built a strip (the cost of a frame)
         self._style: Style | None = None  # this widget's rich style, until the styles change
         self._styles: dict[tuple, Style] = {}  # (line's style, span's) -> over this widget's, until then
-        # made from the writer when first needed, until the next rewrite:
-        # (matrix, row) -> [(first column, line)] of its runs
-        self._runs: dict[tuple[str, int], list[tuple[int, int]]] | None = None
-        self._order: list[int] | None = None  # the lines with cells, top to bottom
+        self._order: list[int] | None = None  # the lines with cells, top to bottom (until the next rewrite)
 
     # ------------------------------------------------------------- content
     def show(self, writer: MatrixWriter) -> None:
         self.writer = writer
         self._strips.clear()
-        self._runs = self._order = None
+        self._order = None
         self._at = self.find(self.cursor)
         self.virtual_size = Size(writer.width, len(writer.lines))
         self.refresh()
@@ -103,16 +100,12 @@ class MatrixLines(ScrollView, can_focus=True):
         """(line, index) of the cell with this key in the lines shown, if it is there."""
         if key is None:
             return None
-        if self._runs is None:  # one pass over the lines, then each find is a lookup
-            self._runs = {}
-            for line in self.order:
-                run = self.writer.placed[line]
-                first: Cell = run.cell(0)  # type: ignore[assignment]
-                self._runs.setdefault((first.name, run.row), []).append((run.col0, line))
         name, row, col = key
-        for col0, line in self._runs.get((name, row), ()):
-            if col0 <= col < col0 + self.writer.placed[line].count:
-                return line, col - col0
+        for line, run in self.writer.placed.items():  # rows and columns first: a Cell is made per candidate
+            if run.row == row and run.col0 <= col < run.col0 + run.count:
+                first: Cell = run.cell(0)  # type: ignore[assignment]
+                if first.name == name:
+                    return line, col - run.col0
         return None
 
     @property
