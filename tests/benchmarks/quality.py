@@ -13,10 +13,12 @@ learning rate and clipping, on the same batches in the same order.
   validation checks and samples included), training in its worker thread with the
   app's torch thread setting; the clock is wall time while it trains.
 
-The clock counts training only: every few seconds each is scored on the held-out text
-by the same code (the nn.GRU weights are copied into a reset-after GRUModel, which
-equals it to 1e-6, and scored by `Trainer.evaluate`). The figure of merit is how long
-gru_core takes to reach the held-out loss nn.GRU has at the end of the longest budget.
+The clock counts training only. The two headless loops train in turns, a slice of a few
+seconds each, so that on a shared machine both meet the same load; after each slice
+each is scored on the held-out text by the same code (the nn.GRU weights are copied into
+a reset-after GRUModel, which equals it to 1e-6, and scored by `Trainer.evaluate`).
+The figure of merit is how long gru_core takes to reach the held-out loss nn.GRU has at
+the end of the longest budget.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import asyncio
 import math
 import sysconfig
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -63,26 +66,38 @@ def fitted_config(text: str) -> TrainConfig:
                                init="uniform")
 
 
-def _curve(step, evaluate, budget_s: float, every_s: float) -> list[tuple[float, float]]:
-    """[(training seconds, held-out loss)], scored every `every_s` of training and at the end."""
-    trained, next_eval = 0.0, every_s
-    curve = [(0.0, evaluate())]
-    while trained < budget_s:
-        t0 = time.perf_counter()
-        step()
-        trained += time.perf_counter() - t0
-        if trained >= next_eval or trained >= budget_s:
-            curve.append((trained, evaluate()))
-            next_eval += every_s
-    return curve
+class Clocked:
+    """A training loop whose clock counts its steps only; scored after each slice of training."""
+
+    def __init__(self, step: Callable[[], None], evaluate: Callable[[], float]) -> None:
+        self.step, self.evaluate = step, evaluate
+        self.trained, self.steps = 0.0, 0
+        self.curve = [(0.0, evaluate())]  # [(training seconds, held-out loss)]
+
+    def train_for(self, seconds: float) -> None:
+        end = self.trained + seconds
+        while self.trained < end:
+            t0 = time.perf_counter()
+            self.step()
+            self.trained += time.perf_counter() - t0
+            self.steps += 1
+        self.curve.append((self.trained, self.evaluate()))
 
 
-def gru_core_curve(config: TrainConfig, budget_s: float, every_s: float) -> list[tuple[float, float]]:
+def train_in_turns(runners: list[Clocked], budget_s: float, every_s: float) -> None:
+    """Slices of every_s in turn, so that each runner meets the same load on a shared machine."""
+    while any(r.trained < budget_s for r in runners):
+        for r in runners:
+            if r.trained < budget_s:
+                r.train_for(min(every_s, budget_s - r.trained))
+
+
+def gru_core_runner(config: TrainConfig) -> Clocked:
     trainer = Trainer(config)
-    return _curve(trainer.step, trainer.evaluate, budget_s, every_s)
+    return Clocked(trainer.step, trainer.evaluate)
 
 
-def nn_gru_curve(config: TrainConfig, budget_s: float, every_s: float) -> list[tuple[float, float]]:
+def nn_gru_runner(config: TrainConfig) -> Clocked:
     scorer = Trainer(config.replace(reset="after"))  # its batches, held-out text and evaluate()
     X, Y = scorer.X, scorer.Y  # [N, T, B]
     V, H, B = scorer.vocab.size, config.hidden_size, config.batch_size
@@ -111,10 +126,13 @@ def nn_gru_curve(config: TrainConfig, budget_s: float, every_s: float) -> list[t
         scorer.model = GRUModel.from_torch(gru, linear)
         return scorer.evaluate()
 
-    return _curve(step, evaluate, budget_s, every_s)
+    return Clocked(step, evaluate)
 
 
-async def _app_curve(config: TrainConfig, budget_s: float, every_s: float) -> list[tuple[float, float]]:
+Curve = list[tuple[float, float]]  # [(training seconds, held-out loss)]
+
+
+async def _app_curve(config: TrainConfig, budget_s: float, every_s: float) -> tuple[Curve, int]:
     from gru_core.threads import ui_torch_threads
     from tui.app import GRUApp
 
@@ -144,11 +162,12 @@ async def _app_curve(config: TrainConfig, budget_s: float, every_s: float) -> li
             trained += time.perf_counter() - t0
             curve.append((trained, await evaluate()))
         session.pause()
-    return curve
+        steps = session.snapshot().step
+    return curve, steps
 
 
-def app_curve(config: TrainConfig, budget_s: float, every_s: float) -> list[tuple[float, float]]:
-    """gru_core trained inside the running app (headless driver, everything drawn)."""
+def app_curve(config: TrainConfig, budget_s: float, every_s: float) -> tuple[Curve, int]:
+    """gru_core trained inside the running app (headless driver, everything drawn), and its steps."""
     return asyncio.run(_app_curve(config, budget_s, every_s))
 
 
@@ -185,33 +204,38 @@ def run(chars: int = 1_000_000, budgets: tuple[float, ...] = (30.0, 120.0), ever
     if quick:  # only that every figure can be measured
         config = config.replace(hidden_size=32, seq_len=16, batch_size=8)
     longest = max(budgets)
-    ours = gru_core_curve(config, longest, every_s)
-    ref = nn_gru_curve(config, longest, every_s)
+    from gru_core.threads import ui_torch_threads
+
+    runners = [gru_core_runner(config), nn_gru_runner(config)]
+    train_in_turns(runners, longest, every_s)
+    ours, ref = runners[0].curve, runners[1].curve
     bits = 1 / math.log(2)
     setting = (f"{len(text):,} chars of stdlib source, H {config.hidden_size}, T {config.seq_len}, "
-               f"B {config.batch_size}, {config.optimizer} {config.lr:g}, clip {config.clip:g}")
+               f"B {config.batch_size}, {config.optimizer} {config.lr:g}, clip {config.clip:g}; torch "
+               f"threads headless {torch.get_num_threads()}, in the app {ui_torch_threads()}")
     rows = []
     for budget in budgets:
         a, b = loss_at(ours, budget), loss_at(ref, budget)
         note = setting if budget == budgets[0] else ""
         rows.append(Row(SECTION, f"held-out after {budget:g} s, gru_core", a * bits, "bits/char",
-                        detail=dict(curve=ours, setting=setting), note=note))
+                        detail=dict(curve=ours, steps=runners[0].steps, setting=setting), note=note))
         rows.append(Row(SECTION, f"held-out after {budget:g} s, torch.nn.GRU", b * bits, "bits/char",
-                        detail=dict(curve=ref)))
+                        detail=dict(curve=ref, steps=runners[1].steps)))
     target = loss_at(ref, longest)
     rows.append(_ratio_row("gru_core headless", ours, target, longest))
     try:
         import tui.app  # noqa: F401
 
-        in_app = app_curve(config, longest, every_s)
+        in_app, app_steps = app_curve(config, longest, every_s)
     except Exception as exc:  # the app is someone else's work in progress: say why, go on
         name = f"gru_core in the app: time to reach nn.GRU's {longest:g} s loss, as a fraction"
         rows.append(Row(SECTION, name, None, "of its time",
                         note=f"not measured: {type(exc).__name__}: {exc}"))
         return rows
     for budget in budgets:
-        rows.append(Row(SECTION, f"held-out after {budget:g} s, gru_core in the app",
-                        loss_at(in_app, budget) * bits, "bits/char", detail=dict(curve=in_app)))
+        name = f"held-out after {budget:g} s, gru_core in the app"
+        rows.append(Row(SECTION, name, loss_at(in_app, budget) * bits, "bits/char",
+                        detail=dict(curve=in_app, steps=app_steps)))
     rows.append(_ratio_row("gru_core in the app", in_app, target, longest))
     return rows
 
