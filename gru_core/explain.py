@@ -388,11 +388,15 @@ class Explainer:
             listed = " ".join(f"{s4(x)} (t{t + 1})" for t, x in enumerate(terms))
             body = f"  = {listed.lstrip('+ ')} = {n4(v)}"
         else:
-            top = sorted(range(T), key=lambda t: -abs(terms[t]))[: TOP_CONTRIBUTIONS - 1]
+            largest = sorted(range(T), key=lambda t: -abs(terms[t]))[: TOP_CONTRIBUTIONS - 1]
+            top = [t for t in largest if terms[t] != 0]  # a step that adds 0 is no "largest" term
             rest = v - sum(terms[t] for t in top)
             listed = " ".join(f"{s4(terms[t])} (t{t + 1})" for t in sorted(top))
             body = f"  = {listed.lstrip('+ ')} {s4(rest)} (the other {T - len(top)} steps) = {n4(v)}"
-            eq += f"   ({len(top)} largest of {T} steps listed)"
+            if len(top) < len(largest):
+                eq += f"   (the {len(top)} nonzero of {T} steps listed)"
+            else:
+                eq += f"   ({len(top)} largest of {T} steps listed)"
         note = {"da_z": "da_z = dh⊙(h_prev − h_tilde)⊙z⊙(1−z)", "da_h": "da_h = dh⊙(1−z)⊙(1−h_tilde²)",
                 "da_r": ("da_r = (da_h Uh^T)⊙h_prev⊙r⊙(1−r)" if self.detail.reset == "before"
                          else "da_r = da_h⊙(h_prev Uh + bUh)⊙r⊙(1−r)"),

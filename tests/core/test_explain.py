@@ -179,3 +179,18 @@ def test_a_set_cancel_event_stops_the_backward_at_once():
     cancel.set()
     with pytest.raises(Cancelled):
         batch_detail(model_weights(model), trace, "after", cancel)
+
+
+def test_a_gradient_over_many_steps_lists_only_steps_that_contribute():
+    """A character read once in the batch: dL/dWz's row for it is one step's term; the
+    explanation lists that step, not four zero steps beside it as "largest"."""
+    model, x, y, h0 = _case("before", V=5, H=3, T=11, k=2)
+    x[:] = 0
+    x[4, 1] = 3  # 'd' is read once, at t = 5 by sequence 2
+    with torch.no_grad():
+        trace = forward_trace(model, x, y, h0)
+    detail = batch_detail(model_weights(model), trace, "before")
+    e = Explainer(trace, detail, "abcde").explain(Cell("dWz", 0, 3, 1))
+    assert re.findall(r"\(t\d+\)", e.lines[1]) == ["(t5)"], e.lines
+    assert "(the 1 nonzero of 11 steps listed)" in e.lines[0], e.lines
+    assert abs(_shown(e.lines) - float(detail.grads["Wz"][3, 1])) < 1e-4  # 4 decimals shown
