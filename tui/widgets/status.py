@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widgets import Static
 
 from gru_core.printable import visible
@@ -68,6 +70,8 @@ class StatusBar(Static):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._styles: dict[tuple[str, str, str], Style] = {}
+        self._text = Text()
+        self._strips: tuple[int, list[Strip]] | None = None  # (width, lines) of self._text
 
     def watch_snapshot(self) -> None:
         self._redraw()
@@ -173,5 +177,22 @@ class StatusBar(Static):
         comes or goes): a layout pass re-renders the whole screen, and this runs several times a
         second while training."""
         lines = text.plain.count("\n") + 1
+        self._text, self._strips = text, None
         self.update(text, layout=lines != getattr(self, "_lines", None))
         self._lines = lines
+
+    def render_line(self, y: int) -> Strip:
+        """The line from the Text's own segments. Static's way (the Text made a Content, its
+        spans converted, then strips) cost about a millisecond a frame, five frames a second
+        while training; render() still gives the Text."""
+        width = self.size.width
+        if self._strips is None or self._strips[0] != width:
+            console, base = self.app.console, self.rich_style
+            pad = Style.from_color(bgcolor=base.bgcolor)  # blank cells after the text, as Static pads
+            lines = self._text.wrap(console, width) if width else self._text.split("\n")
+            self._strips = (width, [
+                Strip(Segment.apply_style(line.render(console), base + console.get_style(line.style)),
+                      line.cell_len).crop_extend(0, width, pad)
+                for line in lines])
+        strips = self._strips[1]
+        return strips[y] if y < len(strips) else Strip.blank(width, self.rich_style)
