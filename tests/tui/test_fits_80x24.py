@@ -94,3 +94,34 @@ async def test_the_config_pane_at_80x24_leaves_the_matrices_whole(article_app):
         await pilot.press("slash")  # a prime: the samples pane comes back, the config goes
         await pilot.pause()
         assert "prime" in screen_text(article_app) and not article_app.query_one("#config").display
+
+
+async def test_a_sample_with_a_validation_label_gets_the_panes_width_at_80x24():
+    """With validation on each sample is labelled `step N val X`, 20-odd columns: beside the
+    text it left a 32-column pane 11 characters a line. The label now has its own line."""
+    from gru_core.config import TrainConfig
+    from tui.app import GRUApp
+
+    text = ("the quick brown fox jumps over the lazy dog, again and again. " * 200)[:10_000]
+    app = GRUApp(TrainConfig.for_text(text, val_fraction=0.1, epochs=1, sample_len=80))
+    async with app.run_test(size=SMALL) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("e")
+        await wait_rendered(pilot, lambda s: len(s.samples) >= 1 and s.state != "training")
+
+        def log_rows() -> list[str]:
+            rows = screen_text(app).splitlines()
+            top = next(k for k, row in enumerate(rows) if "╭─ samples" in row)
+            left = rows[top].index("╭─ samples")
+            right = rows[top].index("╮", left)
+            pane = [row[left + 1:right] for row in rows[top + 1:]]
+            return pane[:next(k for k, row in enumerate(pane) if row.startswith("prime "))]
+
+        await wait_until(pilot, lambda: any(" val " in row for row in log_rows()), what="a labelled sample")
+        rows = [row.rstrip() for row in log_rows() if row.strip()]
+        label = next(k for k, row in enumerate(rows) if re.match(r"step \d+ val \d\.\d{3}$", row))
+        body = rows[label + 1:]
+        assert body and all(row.startswith("  ") for row in body), rows
+        right_width = len(log_rows()[0])
+        # a full text line fills the pane less its indent and the scrollbar's column
+        assert max(len(row) for row in body) >= right_width - 4, (right_width, rows)

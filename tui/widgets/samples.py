@@ -72,13 +72,22 @@ def epoch_samples_text(samples, width: int | None = None) -> Text:
         label = f"epoch {s.epoch:>4}  "
         if getattr(s, "val", None) is not None:  # taken within an epoch too: say when, and how good
             label = f"step {s.step} val {s.val:.3f}  "
-        text.append(label, "dim")
+        indent = " " * len(label)
+        if width is not None and len(label) > width // 3:
+            # a long label ("step 1320 val 2.328") beside the text left a narrow pane a
+            # dozen columns a line: the label gets its own line and the text the width
+            text.append(label.rstrip(), "dim")
+            text.append("\n")
+            indent = "  "
+            text.append(indent)
+        else:
+            text.append(label, "dim")
         # a control character in the text must not reach the terminal; a newline is a new line
         lines = visible(s.text, keep_newlines=True).split("\n")
         if width is not None:
-            room = max(10, width - len(label))
+            room = max(10, width - len(indent))
             lines = [line[i:i + room] for line in lines for i in range(0, max(1, len(line)), room)]
-        text.append(("\n" + " " * len(label)).join(lines))
+        text.append(("\n" + indent).join(lines))
         if k < len(samples) - 1:
             text.append("\n")
     return text
