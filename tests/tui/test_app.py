@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import re
 import threading
 import time
 import weakref
@@ -124,10 +125,14 @@ async def test_space_trains_then_pauses():
         await pilot.press("space")
         session = article_app.session
         session.wait_for(lambda s: s.state == "running" and s.step > 3, 20)
-        await wait_rendered(pilot, lambda s: s.state == "running")
+        await wait_rendered(pilot, lambda s: s.state == "running" and s.chars_per_sec > 0)
         assert "training" in status_text(article_app)
+        assert re.search(r"chars/s [1-9][\d,]*", status_text(article_app)), status_text(article_app)
         await pilot.press("space")
         paused = session.wait_for(lambda s: s.state == "paused", 10)
+        await wait_rendered(pilot, lambda s: s.state == "paused")
+        # no training, no rate: "chars/s 0" beside "paused" or "finished" read as a slow run
+        assert "chars/s —" in status_text(article_app), status_text(article_app)
         steps = paused.step
         await pilot.press("n")  # a paused session takes single steps again
         session.wait_for(lambda s: s.step == steps + 1, 10)

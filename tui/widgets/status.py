@@ -155,7 +155,9 @@ class StatusBar(Static):
             items.append((5, "best", f"{decimals(snap.best_val, 4)} @{snap.best_step}"))
         if snap.state == "running" and snap.num_batches > 1 and snap.steps_per_sec > 0:
             items.append((3, "epoch time", _duration(snap.num_batches / snap.steps_per_sec)))
-        items += [(4, "chars/s", f"{snap.chars_per_sec:,.0f}"), (5, "lr", f"{snap.lr:g}"),
+        # a rate only while training runs: "chars/s 0" beside "finished" read as a slow run
+        rate = f"{snap.chars_per_sec:,.0f}" if snap.state == "running" else "—"
+        items += [(4, "chars/s", rate), (5, "lr", f"{snap.lr:g}"),
                   (7, "preset", visible(snap.config.preset))]
         return items
 
