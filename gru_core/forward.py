@@ -82,19 +82,33 @@ def forward_loss(
     return cross_entropy(logits, y), h
 
 
+INPUT_CHUNK = 32  # time steps whose input sums are gathered at once
+
+
+def _input_sums(x: Tensor, W: Tensor, b: Tensor, cancel: threading.Event | None):
+    """x_t W + b [B, 3H] (x Wz + bz | x Wr + br | x Wh + bh) for each t, gathered INPUT_CHUNK
+    time steps at a time, with `cancel` checked before each time step: all T at once was one
+    [T, B, 3H] gather (118 MB at H=512, B=64, T=300) that a close had to wait for."""
+    for t0 in range(0, x.shape[0], INPUT_CHUNK):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        xp = torch.nn.functional.embedding(x[t0 : t0 + INPUT_CHUNK], W) + b
+        for xp_t in xp.unbind(0):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            yield xp_t
+
+
 def hidden_states(
     model: GRUModel, x: Tensor, h0: Tensor, cancel: threading.Event | None = None
 ) -> tuple[Tensor, Tensor]:
     """(h for every time step [T, B, H], the last h [B, H]): forward_loss's fast loop."""
     H = model.hidden_size
     W, U, b = model.W, model.U, model.b
-    xp = torch.nn.functional.embedding(x, W) + b  # [T, B, 3H]: x Wz + bz | x Wr + br | x Wh + bh
     U_zr, Uh = U[:, : 2 * H], U[:, 2 * H :]
     h = h0
     hs = []
-    for xp_t in xp.unbind(0):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled()
+    for xp_t in _input_sums(x, W, b, cancel):
         if model.reset == "before":
             zr = torch.sigmoid(torch.addmm(xp_t[:, : 2 * H], h, U_zr))
             z, r = zr[:, :H], zr[:, H:]
