@@ -108,10 +108,13 @@ def in_app(size: Size, seconds: float, rounds: int) -> list[Row]:
     # Each side runs as it would for a user: `gru-tui train` leaves torch's thread count alone
     # (all cores); the app keeps a core for its event loop (`ui_torch_threads()`).
     app_threads = ui_torch_threads()
-    headless, app, lags, ui_cpu = [], [], [], []
+    headless, same_threads, app, lags, ui_cpu = [], [], [], [], []
     try:
         for _ in range(rounds):
             headless.append(headless_rate(config, seconds, None))
+            # headless on the app's thread count too: what the UI itself costs, apart from
+            # the thread policy (one torch thread alone is slower than two on a quiet machine)
+            same_threads.append(headless_rate(config, seconds, app_threads))
             rate, round_lags, cpu = asyncio.run(_app_rate(config, seconds, app_threads))
             app.append(rate)
             lags.extend(round_lags)
@@ -120,14 +123,17 @@ def in_app(size: Size, seconds: float, rounds: int) -> list[Row]:
         return [Row("in-app", "in-app / headless training", None, "x",
                     note=f"not measured: {type(exc).__name__}: {exc}")]
     name = f"{size.name} (H={size.H}, B={size.B}, T={size.T})"
-    h, a = median(headless), median(app)
-    detail = dict(size=size.name, headless=headless, app=app, seconds=seconds, rounds=rounds,
+    h, a, h1 = median(headless), median(app), median(same_threads)
+    detail = dict(size=size.name, headless=headless, headless_app_threads=same_threads, app=app,
+                  seconds=seconds, rounds=rounds,
                   app_torch_threads=app_threads, lag_samples=len(lags), ui_cpu=ui_cpu)
     ms = [x * 1000 for x in lags] or [float("nan")]
     return [
         Row("in-app", f"headless training, {name}", h, "chars/s", detail=detail),
         Row("in-app", f"in-app training, {name}", a, "chars/s", detail=detail),
         Row("in-app", "in-app / headless", a / h, "x", detail=detail, note="target >= 0.95"),
+        Row("in-app", f"in-app / headless, both on {app_threads} torch thread(s)", a / h1, "x", detail=detail,
+            note=f"headless at the app's thread count: {h1:,.0f} chars/s"),
         Row("in-app", "event-loop thread CPU while training", 100 * median(ui_cpu), "% of a core",
             detail=detail, note="target <= 5%"),
         Row("in-app", "event-loop lag p50", _percentile(ms, 0.5), "ms", detail=detail),
