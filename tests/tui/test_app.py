@@ -22,7 +22,7 @@ from tui.widgets.samples import SamplesPane
 from tui.widgets.samples_log import SamplesLog
 from tui.widgets.status import StatusBar
 
-from .conftest import wait_ready, wait_rendered, wait_until
+from .conftest import screen_text, wait_ready, wait_rendered, wait_until
 
 SIZE = (120, 40)
 
@@ -94,6 +94,32 @@ async def test_left_right_move_the_time_step(article_app):
         await pilot.press("left", "left")
         assert view.t == 2 and "t = 3 of 3" in view.plain  # wraps around
         assert row(trace.y_hat[2, 1].tolist()) in view.plain
+
+
+async def test_a_long_sequence_shows_its_input_around_the_time_step():
+    """T=120 in a 46-column pane: the whole `x …  y …` line ran past the edge, so a late
+    step's marked character was out of view. A window around t is shown, … where cut."""
+    text = "".join(chr(ord("a") + i % 26) for i in range(2000))
+    app = GRUApp(TrainConfig.default(text=text, seq_len=120, batch_size=1, hidden_size=8))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        view = app.query_one(MatricesView)
+        x = "".join(app.shown.vocab[int(i)] for i in app.shown.trace.x[:, 0])
+        y = "".join(app.shown.vocab[int(i)] for i in app.shown.trace.y[:, 0])
+
+        def shown() -> tuple[str, str]:
+            line = next(line for line in view.plain.splitlines() if "seq 1  x " in line)
+            found = re.search(r"x (\S+)  y (\S+)$", line.rstrip())
+            assert found, line
+            return found.group(1), found.group(2)
+
+        xs, ys = shown()  # t = 1: the start, cut at the end
+        assert xs.endswith("…") and x.startswith(xs[:-1]) and y.startswith(ys[:-1]), (xs, ys)
+        await pilot.press("left")  # wraps to the last time step
+        await wait_until(pilot, lambda: "t = 120 of 120" in view.plain, what="the last time step")
+        xs, ys = shown()
+        assert xs.startswith("…") and x.endswith(xs[1:]) and y.endswith(ys[1:]), (xs, ys)
+        assert f"y {ys}" in screen_text(app)  # the line fits: nothing past the pane's edge
 
 
 async def test_n_trains_one_batch_with_the_gradients_the_pane_showed(article_app):

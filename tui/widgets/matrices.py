@@ -251,12 +251,26 @@ class MatricesView(Vertical):
                     f"  t = {t + 1} of {T}")
         out.heading(f"B = {snap.config.batch_size} ({B} shown)   H = {H}   V = {V}", style="dim")
         labels = [char_label(c) for c in vocab]  # one character each
+        # a long T shows a window of each string around t (… where cut), so that step t's
+        # marked character is always in view
+        k = min(T, max(3, (out.cells - len("x   y ")) // 2))
+        s0 = min(max(0, t - k // 2), T - k)
+
+        def window(rows: list[list[int]], b: int) -> str:
+            chars = [labels[row[b]] for row in rows[s0:s0 + k]]
+            if s0 > 0:
+                chars[0] = "…"
+            if s0 + k < T:
+                chars[-1] = "…"
+            return "".join(chars)
+
         for b in range(B):  # "x Mat  y ath", step t marked in both: one string and four spans
-            xs, ys = "".join(labels[row[b]] for row in x), "".join(labels[row[b]] for row in y)
-            y0 = 2 + T + 4
+            xs, ys = window(x, b), window(y, b)
+            y0, at_t = 2 + k + 4, t - s0
             marked = "bold reverse"
-            line = Text(f"x {xs}  y {ys}", spans=[Span(0, 2, "dim"), Span(2 + t, 3 + t, marked),
-                                                  Span(2 + T, y0, "dim"), Span(y0 + t, y0 + t + 1, marked)])
+            spans = [Span(0, 2, "dim"), Span(2 + at_t, 3 + at_t, marked),
+                     Span(2 + k, y0, "dim"), Span(y0 + at_t, y0 + at_t + 1, marked)]
+            line = Text(f"x {xs}  y {ys}", spans=spans)
             out.line("input → target" if b == 0 else "", seqs[b], line)
 
         def rows(tensor) -> list[tuple[str, list[float]]]:
