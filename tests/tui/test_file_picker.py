@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.widgets import Input
-from textual_fspicker import FileOpen, FileSave
+from textual_fspicker import FileOpen, FileSave, Filters
 
 from gru_core import TrainConfig
 from gru_core.checkpoint import save_checkpoint
@@ -84,3 +84,19 @@ async def test_enter_pressed_twice_in_the_save_picker_saves_once_and_keeps_the_a
         await wait_until(pilot, lambda: "saved checkpoint" in app.file_message, what="the save")
         assert app.is_running and len(app.screen_stack) == 1
         assert sorted(p.name for p in tmp_path.iterdir()) == ["twice.ckpt"]
+
+
+async def test_a_picker_whose_mount_comes_after_its_widgets_are_gone_does_not_end_the_app(article_app):
+    """Key storm seed 4 in CI: a picker dismissed by a key of the same burst got its Mount
+    after its widgets were gone, and textual-fspicker's Mount handler (it sets the file
+    filter on its DirectoryNavigation) raised NoMatches, which ended the app."""
+    from textual import events
+
+    from tui.screens.path_dialog import _once
+
+    async with article_app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        picker = _once(FileSave)(".", "save a checkpoint", default_file="x.ckpt")
+        picker._filters = Filters(("checkpoints", lambda p: True))  # so the filter handler runs
+        await picker._on_message(events.Mount())  # no widgets: nothing to set up, no error
+        assert article_app.is_running
