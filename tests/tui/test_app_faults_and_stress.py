@@ -335,6 +335,9 @@ async def settle(pilot, app: GRUApp) -> None:
     session = app.session
     for _ in range(10):
         while len(app.screen_stack) > 1:
+            # a screen the last burst pushed may still be mounting: popping it then removes
+            # widgets whose Mount handlers are yet to run (textual-fspicker's query them)
+            await wait_until(pilot, lambda: app.screen.is_mounted, 20, "the top screen mounted")
             app.pop_screen()
             await pilot.pause()
         app.screen.set_focus(None)

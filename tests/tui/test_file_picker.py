@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from textual.widgets import Input
 from textual_fspicker import FileOpen, FileSave, Filters
 
@@ -86,17 +88,30 @@ async def test_enter_pressed_twice_in_the_save_picker_saves_once_and_keeps_the_a
         assert sorted(p.name for p in tmp_path.iterdir()) == ["twice.ckpt"]
 
 
-async def test_a_picker_whose_mount_comes_after_its_widgets_are_gone_does_not_end_the_app(article_app):
-    """Key storm seed 4 in CI: a picker dismissed by a key of the same burst got its Mount
-    after its widgets were gone, and textual-fspicker's Mount handler (it sets the file
-    filter on its DirectoryNavigation) raised NoMatches, which ended the app."""
-    from textual import events
-
+async def test_a_picker_dismissed_before_its_widgets_have_mounted_waits_for_them(article_app, tmp_path):
+    """Key storm seed 4 in CI, twice: ctrl+b then escape in one burst dismissed the picker
+    while its widgets were still mounting; their Mount handlers (textual-fspicker's filter
+    Select queries its overlay, the picker its DirectoryNavigation) found them gone and
+    NoMatches ended the app. Now a dismiss that comes first waits for the mount."""
     from tui.screens.path_dialog import _once
 
-    async with article_app.run_test(size=SIZE) as pilot:
+    (tmp_path / "a.ckpt").write_text("x")
+    app = article_app
+    async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
-        picker = _once(FileSave)(".", "save a checkpoint", default_file="x.ckpt")
-        picker._filters = Filters(("checkpoints", lambda p: True))  # so the filter handler runs
-        await picker._on_message(events.Mount())  # no widgets: nothing to set up, no error
-        assert article_app.is_running
+        for kind in (FileSave, FileOpen):
+            for turns in range(40):
+                filters = Filters(("ckpt files", lambda p: p.suffix == ".ckpt"),
+                                  ("all files", lambda p: True))
+                picker = _once(kind)(str(tmp_path), "pick", filters=filters, default_file="x.ckpt")
+                answers = []
+                app.push_screen(picker, answers.append)
+                for _ in range(turns):  # a few turns of the loop: part of it has mounted
+                    await asyncio.sleep(0)
+                assert app.screen is picker
+                picker.dismiss(None)
+                await wait_until(pilot, lambda answers=answers: answers == [None], what="the answer")
+                await wait_until(pilot, lambda: len(app.screen_stack) == 1, what="the picker gone")
+                assert app.is_running
+        await pilot.pause()
+        assert app.is_running

@@ -176,28 +176,37 @@ class ReplaceDialog(ModalScreen[bool]):
 def _once(picker: type) -> type:
     """The picker, answering once: Enter pressed twice in a row reached the picker's confirm
     twice, and its second dismiss popped the screen under it (the path dialog, then the
-    app's own screen: ScreenStackError, the app gone; the key-storm test found it)."""
+    app's own screen: ScreenStackError, the app gone; the key-storm test found it).
 
-    from textual import events
-    from textual_fspicker.parts import DirectoryNavigation
+    A dismiss that comes before the picker has mounted waits for the mount: ctrl+b then
+    escape in one burst removed the picker while its widgets were mounting, and their Mount
+    handlers (the picker's queries its DirectoryNavigation, the filter Select's its overlay)
+    found them gone; NoMatches ended the app (key storm seed 4, in CI, twice)."""
+
+    from textual.await_complete import AwaitComplete
 
     class Once(picker):  # type: ignore[misc, valid-type]
         _gru_answered = False
+        _gru_pending: tuple | None = None
 
-        async def _on_message(self, message) -> None:  # noqa: ANN001 - MessagePump's signature
-            # the picker's Mount handlers query its DirectoryNavigation; a picker a key of
-            # the same burst had already dismissed no longer holds it, and NoMatches ended
-            # the app (key storm, seed 4, in CI): nothing is left to set up then
-            if isinstance(message, events.Mount) and not self.query(DirectoryNavigation):
-                return
-            await super()._on_message(message)
+        def _post_mount(self) -> None:
+            super()._post_mount()
+            # every composed widget has mounted by now (each mount_all awaited its children)
+            if self._gru_pending is not None:
+                self.call_next(self._gru_dismiss_pending)
+
+        def _gru_dismiss_pending(self) -> None:
+            (result,) = self._gru_pending
+            if self.app.screen is self:
+                super().dismiss(result)
 
         def dismiss(self, result=None):  # noqa: ANN001, ANN202 - Screen.dismiss's signature
             if self._gru_answered or self.app.screen is not self:
-                from textual.await_complete import AwaitComplete
-
                 return AwaitComplete.nothing()
             self._gru_answered = True
+            if not self.is_mounted:
+                self._gru_pending = (result,)
+                return AwaitComplete.nothing()
             return super().dismiss(result)
 
     Once.__name__ = Once.__qualname__ = picker.__name__
