@@ -1,4 +1,4 @@
-"""A guard around one Textual behaviour that ends the app on a key.
+"""Guards around Textual behaviours that end the app on a key.
 
 OptionList (the command palette's list, a Select's overlay) pages with PageUp/PageDown
 from its line map, which is empty until the list has been laid out with a height: a page
@@ -11,8 +11,9 @@ nothing to page through, so the key does nothing. (Textual 8.2.8; its own
 from __future__ import annotations
 
 from textual import work
+from textual.await_complete import AwaitComplete
 from textual.command import CommandList, CommandPalette
-from textual.widgets import OptionList
+from textual.widgets import Button, Input, OptionList
 
 _move_page = OptionList._move_page
 
@@ -42,7 +43,30 @@ def _gather_while_open(body):
     return gather
 
 
+# A pick (Enter on a hit) the palette receives once Escape has closed it: Enter then Escape
+# in one burst queued the list's OptionSelected behind the close, and the closed palette's
+# dismiss popped the screen under it (the app's own: ScreenStackError, the app ended; key
+# storm seed 1). Escape came last, so it wins: the pick is dropped and runs no command.
+_PICKS = (OptionList.OptionSelected, Input.Submitted, Button.Pressed)
+_palette_on_message = CommandPalette._on_message
+_palette_dismiss = CommandPalette.dismiss
+
+
+async def _on_message_while_open(self: CommandPalette, message) -> None:  # noqa: ANN001
+    if isinstance(message, _PICKS) and self.app.screen is not self:
+        return
+    await _palette_on_message(self, message)
+
+
+def _dismiss_once(self: CommandPalette, result=None):  # noqa: ANN001, ANN202 - Screen.dismiss's
+    if self.app.screen is not self:  # closed already: popping now would pop another screen
+        return AwaitComplete.nothing()
+    return _palette_dismiss(self, result)
+
+
 def apply_palette_fix() -> None:
     if not getattr(CommandPalette._gather_commands, "_gru_guarded", False):
         CommandPalette._gather_commands = _gather_while_open(CommandPalette._gather_commands.__wrapped__)
         CommandPalette._gather_commands._gru_guarded = True
+        CommandPalette._on_message = _on_message_while_open  # type: ignore[method-assign]
+        CommandPalette.dismiss = _dismiss_once  # type: ignore[method-assign]

@@ -81,3 +81,31 @@ async def test_the_palette_restores_the_best_weights_it_names():
         status = lambda: str(app.query_one(StatusBar).render())  # noqa: E731
         note = f"restored the best weights: val {best:.4f} from step {step}"
         await wait_until(pilot, lambda: note in status(), what="the restore note")
+
+
+async def test_a_pick_that_arrives_after_escape_closed_the_palette_does_nothing(article_app):
+    """Key storm seed 1: Enter then Escape in one burst; the palette was gone when its list's
+    OptionSelected arrived, and its dismiss popped the app's own screen (ScreenStackError,
+    the app ended). Escape won: the pick is dropped, no command runs, the app stays."""
+    from textual.command import CommandList
+
+    app = article_app
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), what="the palette")
+        await pilot.press(*["space" if ch == " " else ch for ch in "train one step"])
+        await wait_until(pilot, lambda: "Train one step" in " ".join(options(app)), what="the hit")
+        palette = app.screen
+        found = palette.query_one(CommandList)
+        found.highlighted = next(k for k, o in enumerate(options(app)) if "Train one step" in o)
+        found.action_select()  # Enter on a hit: its OptionSelected is queued for the palette
+        palette._action_escape()  # Escape, in the same turn: the palette is gone first
+        await wait_until(pilot, lambda: len(app.screen_stack) == 1, what="the palette closed")
+        for _ in range(5):
+            await pilot.pause()
+        assert app.is_running and len(app.screen_stack) == 1 and app.session.alive
+        assert app.session.snapshot().step == 0 and app.shown.step == 0  # the pick ran nothing
+        palette.dismiss()  # a second dismiss of a closed palette pops nothing either
+        await pilot.pause()
+        assert app.is_running and len(app.screen_stack) == 1
