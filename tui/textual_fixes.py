@@ -64,9 +64,24 @@ def _dismiss_once(self: CommandPalette, result=None):  # noqa: ANN001, ANN202 - 
     return _palette_dismiss(self, result)
 
 
+# The palette's watchers of its "list shown" and "busy" flags query its list. A search still
+# gathering when the palette closes (a closing screen loses its widgets first, its workers
+# after) set the flags then, and NoMatches ended the app (key storm seeds 26 and 29).
+def _while_listed(watch):
+    def watcher(self: CommandPalette):  # noqa: ANN202 - a watcher's return, sync or async
+        if not self.query(CommandList):
+            return None
+        return watch(self)
+
+    watcher._gru_guarded = True
+    return watcher
+
+
 def apply_palette_fix() -> None:
     if not getattr(CommandPalette._gather_commands, "_gru_guarded", False):
         CommandPalette._gather_commands = _gather_while_open(CommandPalette._gather_commands.__wrapped__)
         CommandPalette._gather_commands._gru_guarded = True
         CommandPalette._on_message = _on_message_while_open  # type: ignore[method-assign]
         CommandPalette.dismiss = _dismiss_once  # type: ignore[method-assign]
+        CommandPalette._watch__list_visible = _while_listed(CommandPalette._watch__list_visible)
+        CommandPalette._watch__show_busy = _while_listed(CommandPalette._watch__show_busy)

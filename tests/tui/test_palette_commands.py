@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from textual.command import CommandPalette
-from textual.widgets import OptionList
+from textual.widgets import Input, OptionList
 
 from gru_core import TrainConfig
 from gru_core.corpora import load_corpus
@@ -109,3 +111,30 @@ async def test_a_pick_that_arrives_after_escape_closed_the_palette_does_nothing(
         palette.dismiss()  # a second dismiss of a closed palette pops nothing either
         await pilot.pause()
         assert app.is_running and len(app.screen_stack) == 1
+
+
+async def test_a_palette_closed_while_it_searches_ends_nothing(article_app):
+    """Key storm seeds 26 and 29: the palette's search worker was still gathering hits when
+    the palette's widgets were gone (a closing screen loses its children first, its workers
+    after), and showing the hits, or 'busy', queried the list: NoMatches ended the app."""
+    from textual.command import CommandList
+
+    app = article_app
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        for turns in range(0, 24, 2):
+            await pilot.press("ctrl+p")
+            await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), what="the palette")
+            palette = app.screen
+            palette.query_one(Input).value = "r"
+            await wait_until(pilot, lambda palette=palette: palette._list_visible, what="hits listed")
+            palette.query_one(Input).value = "[nr["  # a search with no hits starts: the list will hide
+            for _ in range(turns):  # part of it has run
+                await asyncio.sleep(0)
+            await palette.query_one(CommandList).remove()  # the first of its widgets to go
+            await palette.workers.wait_for_complete()
+            await pilot.pause()
+            assert app.is_running, turns
+            app.pop_screen()
+            await wait_until(pilot, lambda palette=palette: not palette.is_attached, what="the palette gone")
+            assert app.is_running and len(app.screen_stack) == 1
