@@ -115,3 +115,29 @@ async def test_a_picker_dismissed_before_its_widgets_have_mounted_waits_for_them
                 assert app.is_running
         await pilot.pause()
         assert app.is_running
+
+
+async def test_an_answer_the_path_dialog_gets_under_its_picker_leaves_the_picker_open(article_app, tmp_path):
+    """Key storm seed 15: Enter then ctrl+b in one burst; the dialog's Enter was handled once
+    the picker was pushed, and its dismiss popped the top screen, the picker, mid-mount
+    (NoMatches ended the app). The picker the user asked for stays and answers instead."""
+    app = article_app
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: isinstance(app.screen, PathDialog), what="the path dialog")
+        dialog = app.screen
+        dialog.query_one("#path-input", Input).value = f"{tmp_path}/"
+        dialog.action_browse()  # ctrl+b: the picker is pushed
+        dialog.answer(str(tmp_path / "typed.ckpt"))  # the Enter typed before it, handled now
+        await wait_until(pilot, lambda: isinstance(app.screen, FileOpen), what="the file picker")
+        await wait_until(pilot, lambda: app.screen.is_mounted, what="the picker mounted")
+        for _ in range(3):
+            await pilot.pause()
+        assert app.is_running and isinstance(app.screen, FileOpen) and app.screen_stack[-2] is dialog
+        assert not dialog.answered
+        await pilot.press("escape")  # the picker, cancelled: back in the dialog, which still answers
+        await wait_until(pilot, lambda: app.screen is dialog, what="the dialog again")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: len(app.screen_stack) == 1, what="the dialog closed")
+        assert app.is_running

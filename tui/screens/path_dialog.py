@@ -122,7 +122,11 @@ class PathDialog(ModalScreen[str | None]):
         self.app.push_screen(picker, picked)
 
     def answer(self, path: str | None) -> None:
-        if not self.answered:
+        # Only while on top: a dismiss pops the top screen, whichever it is. Enter then ctrl+b
+        # in one burst answered under the just-pushed picker and popped it mid-mount (its
+        # Mount handler found its widgets gone: NoMatches ended the app, key storm seed 15).
+        # The picker the user asked for stays and answers for the dialog.
+        if not self.answered and self.app.screen is self:
             self.answered = True
             self.dismiss(path)
 
@@ -168,7 +172,7 @@ class ReplaceDialog(ModalScreen[bool]):
             yield Static(Text("y: replace it   n or escape: keep it (nothing is saved)"), id="replace-hint")
 
     def action_answer(self, replace: bool) -> None:
-        if not self.answered:
+        if not self.answered and self.app.screen is self:
             self.answered = True
             self.dismiss(replace)
 
