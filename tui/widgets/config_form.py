@@ -247,6 +247,7 @@ class ConfigForm(VerticalScroll):
         self._shown: TrainConfig | None = None
         self._shown_preset: str | None = self._initial.preset
         self._shown_text = ""
+        self._follow_outcome = False  # an outcome shown and no field focused since
 
     def compose(self) -> ComposeResult:
         yield Label("preset")
@@ -286,6 +287,10 @@ class ConfigForm(VerticalScroll):
             return
         old, self._shown = self._shown, config
         self._fill(config, only_changed_from=old)
+        if self._follow_outcome:
+            # the run the outcome speaks of arrived: its fields (the fitted line, the source's)
+            # can change the form's height above the message and push it out of view
+            self.call_after_refresh(self._reveal_message, again=True)
 
     def _fill(self, config: TrainConfig, only_changed_from: TrainConfig | None = None) -> None:
         def changed(name: str) -> bool:
@@ -336,7 +341,11 @@ class ConfigForm(VerticalScroll):
         """Apply's outcome, scrolled into view: at 80x24 the form is taller than the pane and
         the message sat below its last visible row."""
         self.message = message
+        self._follow_outcome = True
         self.call_after_refresh(self._reveal_message, again=True)
+
+    def on_descendant_focus(self) -> None:
+        self._follow_outcome = False  # the user is at a field: the form stays where it is
 
     def _reveal_message(self, again: bool = False) -> None:
         """Scroll the message into view; once more a refresh later, when its new height (a
