@@ -17,6 +17,9 @@ ADVICE_AFTER_STEPS = 100
 ADVICE_WINDOW = 20
 OVERFIT_CHECKS = 3
 OVERFIT_MARGIN = 0.02
+# the overfitting line's last clause: a front end with its own way to restore the best
+# weights (the app's b) says that instead
+OVERFIT_REMEDY = "restore the best weights, or stop earlier with patience"
 
 
 def training_advice(
@@ -37,6 +40,5 @@ def training_advice(
         since = len(values) - 1 - best_at
         if since >= OVERFIT_CHECKS and values[-1] > best + OVERFIT_MARGIN:
             return (f"overfitting: validation loss {values[-1]:.3f} has risen for {since} checks "
-                    f"from its best {best:.3f} (step {val_losses[best_at][0]}); restore the best "
-                    f"weights, or stop earlier with patience")
+                    f"from its best {best:.3f} (step {val_losses[best_at][0]}); {OVERFIT_REMEDY}")
     return None

@@ -28,7 +28,7 @@ from tui.widgets.config_form import ConfigForm
 from tui.widgets.loss_chart import LossChart
 from tui.widgets.status import STATE_LABELS, StatusBar
 
-from .conftest import wait_ready, wait_rendered, wait_until
+from .conftest import screen_text, wait_ready, wait_rendered, wait_until
 from .test_app_faults_and_stress import STORM_KEYS, settle, type_fast
 
 SIZE = (120, 40)
@@ -247,3 +247,22 @@ async def test_a_storm_of_every_key_survives(seed, tmp_path, monkeypatch):
         text = status_text(app)
         assert f" {STATE_LABELS[snap.state]} " in text and f"step {snap.step} " in text
         assert app.worker_error is None, app.worker_error
+
+
+async def test_the_overfitting_line_names_b_within_120_columns():
+    """The app's remedy (b) was appended after gru_core's advice and cut off at 120 columns:
+    the screen said 'restore the best weights, o…' and never which key does it."""
+    from gru_core.advice import training_advice
+
+    app = GRUApp(TrainConfig.default())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        app.session.pause()
+        vals = [(100, 2.2), (305, 2.0696)] + [(305 + 60 * k, 2.1 + 0.02 * k) for k in range(1, 19)]
+        advice = training_advice([1.0] * 2000, vals, 4.33, 1e-2)
+        assert advice and advice.startswith("overfitting")
+        app.query_one(StatusBar).snapshot = dataclasses.replace(app.shown, advice=advice)
+        await wait_until(pilot, lambda: "b restores the best weights" in screen_text(app), 5, "the remedy")
+        line = next(ln for ln in screen_text(app).splitlines() if "overfitting" in ln)
+        assert "has risen for 18 checks from its best 2.070 (step 305); b restores the best weights" in line
+        assert "…" not in line

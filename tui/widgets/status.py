@@ -11,6 +11,7 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widgets import Static
 
+from gru_core.advice import OVERFIT_REMEDY
 from gru_core.printable import visible
 
 if TYPE_CHECKING:
@@ -129,8 +130,9 @@ class StatusBar(Static):
         elif snap.advice or snap.note:  # what went wrong and what to try, or a command's outcome
             text.append("\n")
             line = snap.advice or snap.note
-            if snap.advice and snap.advice.startswith("overfitting"):
-                line += " (b restores them)"
+            if snap.advice and snap.advice.endswith(OVERFIT_REMEDY):
+                # the app's own remedy in its place: appended, it was cut off at 120 columns
+                line = snap.advice[: -len(OVERFIT_REMEDY)] + "b restores the best weights"
             kind = "status-bar--error" if snap.advice else "status-bar--value"
             text.append(f" {visible(line)} ", style(kind))
         self._show(text)
