@@ -73,7 +73,6 @@ def _while_listed(watch):
             return None
         return watch(self)
 
-    watcher._gru_guarded = True
     return watcher
 
 
