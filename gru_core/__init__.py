@@ -10,8 +10,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .config import TrainConfig
-from .errors import GRUError
+from .threads import prefer_passive_openmp
+
+prefer_passive_openmp()  # before anything here loads torch: OpenMP reads it once, at load
+
+from .config import TrainConfig  # noqa: E402
+from .errors import GRUError  # noqa: E402
 
 _LAZY = {
     "Trainer": "trainer",

@@ -7,7 +7,9 @@ Importing this module does not import torch: the app parses its flags with
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -16,6 +18,7 @@ from typing import TextIO
 from .config import BACKWARDS, DEVICES, DTYPES, OPTIMIZERS, RESETS, TrainConfig
 from .errors import GRUError
 from .printable import visible
+from .schedule import SCHEDULES
 from .threads import check_threads
 
 
@@ -62,10 +65,20 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
                         help="characters sampled at each epoch end")
     parser.add_argument("--prime", dest="sample_prime", help="prime for the epoch-end samples")
     parser.add_argument("--patience", type=_int("--patience"),
-                        help="stop after N validation checks without a new best (0: never)")
+                        help="stop after N validation checks without a new best (0: never; "
+                        "fitted runs: 8)")
+    parser.add_argument("--lr-schedule", type=_lower, choices=SCHEDULES, dest="lr_schedule",
+                        help="how lr changes over the run: constant, or cosine (a short warm-up, "
+                        "then down to a tenth at the last planned step; the fitted default)")
+    parser.add_argument("--val-every", type=_int("--val-every"), dest="val_every",
+                        help="steps between validation checks and samples (default: about 4 an "
+                        "epoch, and every epoch end)")
+    parser.add_argument("--guard", type=_on_off("--guard"), choices=(True, False), metavar="{on,off}",
+                        help="on a diverging run put back the last good weights and halve lr "
+                        "(default on; off for the article preset)")
     parser.add_argument("--threads", type=_int("--threads"), default=None,
-                        help="torch intra-op threads for training (default: all cores headless; "
-                        "the app keeps one for itself on machines with more than two)")
+                        help="torch intra-op threads for training (default: 1 on a 1-2 core "
+                        "machine; all cores headless, all but one in the app, on more)")
 
 
 def _int(flag: str):
@@ -92,10 +105,20 @@ def _lower(text: str) -> str:
     return text.lower()
 
 
+def _on_off(flag: str):
+    def parse(text: str) -> bool:
+        value = text.strip().lower()
+        if value in ("on", "off"):
+            return value == "on"
+        raise argparse.ArgumentTypeError(f"{flag} takes on or off; got {text!r}")
+    parse.__name__ = "on/off"
+    return parse
+
+
 CONFIG_FLAGS = (
     "hidden_size", "seq_len", "batch_size", "lr", "optimizer", "momentum", "epochs", "seed",
     "reset", "backward", "clip", "device", "dtype", "val_fraction", "sample_len", "sample_prime",
-    "patience",
+    "patience", "lr_schedule", "val_every", "guard",
 )
 
 
@@ -255,13 +278,23 @@ def _silence(stream: TextIO) -> None:
 def train_main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """`gru-tui train ...`: train headless, print each epoch's loss and a sample."""
     out = out or sys.stdout
-    parser = make_parser(description="Train the GRU headless and print the loss per epoch.")
+    parser = make_parser(description="Train the GRU headless and print the loss per epoch, "
+                         "through the same training loop as the app (gru_core/loop.py).")
     parser.add_argument("--save", metavar="PATH",
-                        help="save a checkpoint here at the end; given a folder, name it by step and "
+                        help="save a checkpoint here at the end (and at Ctrl-C): the best weights "
+                        "validation found, unless --save-last; given a folder, name it by step and "
                         "validation loss (gru-tui-step900-val2.80.ckpt)")
+    parser.add_argument("--save-last", action="store_true",
+                        help="end on (and save) the last weights, not the best ones")
+    parser.add_argument("--save-every", type=_int("--save-every"), default=None, metavar="N",
+                        help="also write a checkpoint every N steps, named by step and validation "
+                        "loss, into --save's folder (the current one without --save)")
     parser.add_argument("--load", metavar="PATH", help="resume from this checkpoint")
     parser.add_argument("--every", type=_int("--every"), default=None,
                         help="print every N epochs (default: about 20 lines in all)")
+    parser.add_argument("--temperature", type=_float("--temperature"), default=None,
+                        help="of the samples printed at checks (default 1, as in the app: the "
+                        "model's own probabilities; 0 takes the most likely character)")
     parser.add_argument("--export-csv", metavar="PATH", help="write the loss history as CSV")
     parser.add_argument("--export-json", metavar="PATH", help="write the current batch's matrices as JSON")
     parser.add_argument("--list-corpora", action="store_true", help="list the built-in texts and exit")
@@ -276,9 +309,13 @@ def train_main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> 
 
             output.print(describe_corpora())
             return 0
-        if args.every is not None and args.every < 1:
-            raise GRUError(f"--every must be a whole number of at least 1 (print every N epochs); "
-                           f"got {args.every}")
+        for flag, value, what in (("--every", args.every, "print every N epochs"),
+                                  ("--save-every", args.save_every, "save every N steps")):
+            if value is not None and value < 1:
+                raise GRUError(f"{flag} must be a whole number of at least 1 ({what}); got {value}")
+        if args.temperature is not None and not 0 <= args.temperature <= 100:
+            raise GRUError(f"--temperature must be from 0 (the most likely character) to 100; "
+                           f"got {args.temperature:g}")
         if args.threads is not None:
             check_threads(args.threads)
         check_load_flags(args, parser)
@@ -293,75 +330,154 @@ def train_main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> 
 
 
 BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
+INTERRUPTED = 130  # 128 + SIGINT
+
+
+class _Printer:
+    """The loop's listener for `gru-tui train`: epoch lines, warnings, a progress line on a tty."""
+
+    def __init__(self, out: _Output, every: int, total_epochs: int) -> None:
+        self.out, self.every, self.total_epochs = out, every, total_epochs
+        self.tty = out.isatty()
+        self.last_sample: str | None = None
+        self._progress_at = 0.0
+        self._progress_shown = False
+        self._t0 = time.perf_counter()
+        self._steps0: int | None = None
+
+    def end_progress(self) -> None:
+        if self._progress_shown:
+            self.out.print("\r\x1b[2K", end="", flush=True)
+            self._progress_shown = False
+
+    def line(self, text: str = "") -> None:
+        """A whole line, after clearing the progress line if one is shown."""
+        self.end_progress()
+        self.out.print(text, flush=True)
+
+    # --- Listener
+    def on_step(self, loop, record, epoch_end: bool) -> None:
+        if self._steps0 is None:
+            self._steps0, self._t0 = record.step - 1, time.perf_counter() - record.seconds
+        if not self.tty:
+            return
+        now = time.perf_counter()
+        if now - self._progress_at < 0.1 and not epoch_end:
+            return
+        self._progress_at = now
+        trainer = loop.trainer
+        cfg = trainer.config
+        steps = record.step - self._steps0
+        rate = steps / max(now - self._t0, 1e-9)
+        left = (cfg.epochs - trainer.epoch) * trainer.num_batches - trainer.batch_index
+        planned = max(1, cfg.epochs * trainer.num_batches)
+        done = (trainer.epoch * trainer.num_batches + trainer.batch_index) / planned
+        bar = "#" * int(20 * min(1.0, done))
+        text = (f"[{bar:<20}] epoch {min(trainer.epoch + 1, cfg.epochs)}/{cfg.epochs} batch "
+                f"{trainer.batch_index or trainer.num_batches}/{trainer.num_batches} loss {record.loss:.3f} "
+                f"{rate * trainer.chars_per_step:,.0f} chars/s {_duration(left / rate)} left")
+        width = shutil.get_terminal_size((100, 24)).columns - 1
+        self.out.print("\r\x1b[2K" + text[:width], end="", flush=True)
+        self._progress_shown = True
+
+    def on_check(self, loop, val, sample) -> None:
+        self.last_sample = sample
+
+    def on_epoch_end(self, loop, epoch: int, mean_loss: float) -> None:
+        if (epoch - 1) % self.every and epoch != self.total_epochs:
+            return
+        history = loop.history
+        val = history.val_losses[-1][1] if history.val_losses and history.val_losses[-1][0] == \
+            loop.trainer.step_count else None
+        val_text = f"  val {val:.4f}" if val is not None else ""
+        trainer = loop.trainer
+        # the lr where it moves (a schedule, the guard); the article's own lines stay as it prints them
+        lr_text = "" if trainer.lr == trainer.config.lr else f"  lr {trainer.lr:.2g}"
+        self.line(f"Epoch: {epoch}/{self.total_epochs}")
+        self.line(f"Loss: {mean_loss:.4f}{lr_text}{val_text}")
+        if self.last_sample is not None:
+            self.line(visible(self.last_sample, keep_newlines=True))
+
+    def on_event(self, loop, event) -> None:
+        prefix = "warning: " if event.kind == "diverged" else ""
+        self.line(prefix + event.message)
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
 def _train(args: argparse.Namespace, out: _Output) -> int:
     from .history import History
+    from .loop import DEFAULT_TEMPERATURE, TrainingLoop
     from .trainer import Trainer  # torch loads here, after the flags are known to be valid
 
-    if args.threads is not None:
-        import torch
-
-        torch.set_num_threads(args.threads)
-
+    threads = "auto" if args.threads is None else args.threads
     if args.load:
         from .checkpoint import load_checkpoint
 
         trainer, history = load_checkpoint(args.load)
+        trainer.threads = trainer.threads if args.threads is None else args.threads
         if args.epochs is not None:
             trainer.config = trainer.config.replace(epochs=args.epochs)
     else:
         config = config_from_args(args)  # the prime is checked here, before any training
-        trainer, history = Trainer(config), History()
+        trainer, history = Trainer(config, threads=threads), History()
     config = trainer.config
     every = args.every or max(1, config.epochs // 20)
+    printer = _Printer(out, every, config.epochs)
+    temperature = DEFAULT_TEMPERATURE if args.temperature is None else args.temperature
+    loop = TrainingLoop(trainer, history, listener=printer, sample_temperature=temperature,
+                        end_at_best=not args.save_last)
     if config.fitted:
         out.print(visible(str(config.fitted), keep_newlines=True))
-    tty = out.isatty()
+    schedule = "" if config.lr_schedule == "constant" else f" ({config.lr_schedule} schedule)"
     out.print(
         f"training on {len(config.text):,} characters ({visible(config.source)}), vocabulary "
         f"{trainer.vocab.size}, hidden {config.hidden_size}, {trainer.num_batches} batches "
-        f"of {config.batch_size}x{config.seq_len}, {config.optimizer} lr {config.lr:g}"
+        f"of {config.batch_size}x{config.seq_len}, {config.optimizer} lr {config.lr:g}{schedule}, "
+        f"{config.epochs} epochs, samples at temperature {temperature:g}"
     )
     saving = bool(args.save or args.export_csv or args.export_json)
     t0, steps0 = time.perf_counter(), trainer.step_count
-    while trainer.epoch < config.epochs:
-        e = trainer.epoch
-        records = trainer.run_epoch()
-        for k, r in enumerate(records):
-            history.add_step(r.loss, epoch_end=k == len(records) - 1)
-        mean = history.epoch_losses[-1]
-        if tty:
-            bar = "#" * int(30 * trainer.epoch / config.epochs)
-            out.print(f"\r[{bar:<30}] epoch {trainer.epoch}/{config.epochs} loss {mean:.4f}",
-                      end="", flush=True)
-        if e % every == 0 or trainer.epoch == config.epochs:
-            if tty:
-                out.print()
-            val = trainer.validate()
-            if val is not None:
-                history.add_val(trainer.step_count, val)
-            val_text = f"  val {val:.4f}" if val is not None else ""
-            out.print(f"Epoch: {e + 1}/{config.epochs}")
-            out.print(f"Loss: {mean:.4f}{val_text}")
-            out.print(visible(trainer.sample(config.prime, config.sample_len, temperature=0),
-                              keep_newlines=True), flush=True)
-            if trainer.out_of_patience:
-                out.print(f"stopped: {config.patience} validation checks without a new best "
-                          f"(best val {trainer.best_val:.4f} at step {trainer.best_step})")
+    try:
+        while not loop.finished:
+            outcome = loop.step()
+            if args.save_every and outcome.record is not None and trainer.step_count % args.save_every == 0:
+                _save_named(trainer, history, args.save, printer)
+            if outcome.finished:
                 break
-        if out.closed and not saving:
-            return BROKEN_PIPE
+            if out.closed and not saving:
+                return BROKEN_PIPE
+    except KeyboardInterrupt:
+        printer.end_progress()
+        best = (f"best val {trainer.best_val:.4f} at step {trainer.best_step}" if trainer.best_val is not None
+                else "no validation (no best weights kept)")
+        saved = "nothing saved (no --save)"
+        if args.save:
+            if loop.end_at_best:
+                loop.end_on_best()
+            path = _save_path(args.save, trainer, history)
+            from .checkpoint import describe_weights, save_checkpoint
+
+            save_checkpoint(trainer, history, path)
+            saved = f"saved {describe_weights(trainer)} to {visible(path)}"
+        print(f"gru-tui: interrupted at step {trainer.step_count}: {best}; {saved}", file=sys.stderr)
+        return INTERRUPTED
+    printer.end_progress()
     seconds = time.perf_counter() - t0
     chars = (trainer.step_count - steps0) * trainer.chars_per_step
-    out.print(f"done: {trainer.step_count} steps, {chars / max(seconds, 1e-9):,.0f} characters/s")
+    best = "" if trainer.best_val is None else f", best val {trainer.best_val:.4f} @ step {trainer.best_step}"
+    out.print(f"done: {trainer.step_count} steps, {chars / max(seconds, 1e-9):,.0f} characters/s{best}")
     if args.save:
-        from .checkpoint import checkpoint_name, describe_weights, save_checkpoint
+        from .checkpoint import describe_weights, save_checkpoint
 
-        path = args.save
-        if os.path.isdir(path):  # a folder: char-rnn's name, so runs saved there do not collide
-            val = history.val_losses[-1][1] if history.val_losses else None
-            path = os.path.join(path, checkpoint_name(trainer.step_count, val))
+        path = _save_path(args.save, trainer, history)
         save_checkpoint(trainer, history, path)
         out.print(f"saved checkpoint to {visible(path)}: {describe_weights(trainer)}")
     if args.export_csv:
@@ -375,3 +491,24 @@ def _train(args: argparse.Namespace, out: _Output) -> int:
         export_trace_json(trainer, args.export_json)
         out.print(f"wrote the current batch's matrices to {visible(args.export_json)}")
     return BROKEN_PIPE if out.closed else 0
+
+
+def _save_path(save: str, trainer, history) -> str:
+    """--save's file, or in a folder char-rnn's name, so runs saved there do not collide."""
+    if not os.path.isdir(save):
+        return save
+    from .checkpoint import checkpoint_name
+
+    last = history.val_losses[-1] if history.val_losses else None
+    val = last[1] if last is not None and last[0] == trainer.step_count else trainer.evaluate()
+    return os.path.join(save, checkpoint_name(trainer.step_count, val))
+
+
+def _save_named(trainer, history, save: str | None, printer: _Printer) -> None:
+    """--save-every: a checkpoint named by its step and its own, freshly measured, validation loss."""
+    from .checkpoint import checkpoint_name, save_checkpoint
+
+    folder = "." if not save else save if os.path.isdir(save) else (os.path.dirname(save) or ".")
+    path = os.path.join(folder, checkpoint_name(trainer.step_count, trainer.evaluate()))
+    save_checkpoint(trainer, history, path)
+    printer.line(f"saved checkpoint to {visible(path)}")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import GRUError
+from .schedule import SCHEDULES
 
 ARTICLE_TEXT = "MathMathMathMathMath"
 ARTICLE_VOCAB = "hatM"  # the notebook's hard-coded order {'h': 0, 'a': 1, 't': 2, 'M': 3}
@@ -89,6 +90,9 @@ class TrainConfig:
     sample_len: int = 20
     sample_prime: str = ""  # "" means the first character of the text
     patience: int = 0  # stop after this many validation checks without a new best (0: never)
+    lr_schedule: str = "constant"  # how lr changes over the run (gru_core/schedule.py)
+    val_every: int = 0  # steps between validation checks and samples; 0: about 4 an epoch
+    guard: bool = True  # put back the last good weights and halve lr when training diverges
     fitted: str = ""  # what TrainConfig.for_text chose and why, one line ("" if not fitted)
     source: str = "text"  # where the text came from, for display ("text", "file:...", "corpus:zen")
     preset: str = "custom"
@@ -104,7 +108,7 @@ class TrainConfig:
             text=ARTICLE_TEXT, vocab=ARTICLE_VOCAB, hidden_size=2, seq_len=3, batch_size=2,
             lr=0.01, optimizer="sgd", momentum=0.0, epochs=100, seed=1, reset="before",
             backward="autograd", clip=0.0, layout="article", init="randn", dtype="float32",
-            val_fraction=0.0, sample_len=10, sample_prime="Ma", preset="article",
+            val_fraction=0.0, sample_len=10, sample_prime="Ma", preset="article", guard=False,
         )
         base.update(overrides)
         return cls(**base)
@@ -216,6 +220,9 @@ class TrainConfig:
         _int_in("seed", self.seed, 0, 2**63 - 1)
         _int_in("sample_len", self.sample_len, 0, 100_000)
         _int_in("patience", self.patience, 0, 1_000_000)
+        _int_in("val_every", self.val_every, 0, 100_000_000)
+        if not isinstance(self.guard, bool):
+            raise GRUError(f"guard must be True or False (on or off); got {self.guard!r}")
         if not isinstance(self.fitted, str):
             raise GRUError(f"fitted must be a string; got {self.fitted!r}")
         _float_in("lr", self.lr, 0.0, MAX_LR, low_open=True)
@@ -229,6 +236,7 @@ class TrainConfig:
         _choice("device", self.device, DEVICES)
         _choice("dtype", self.dtype, DTYPES)
         _choice("init", self.init, INITS)
+        _choice("lr_schedule", self.lr_schedule, SCHEDULES)
         if self.vocab is not None:
             if not isinstance(self.vocab, str) or not self.vocab:
                 raise GRUError(f"vocab must be a non-empty string of characters; got {self.vocab!r}")
@@ -353,6 +361,15 @@ def _parse_clip(name: str, text: str) -> float:
     return _parse_float(name, text)
 
 
+def _parse_on_off(name: str, text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("on", "true", "yes", "1"):
+        return True
+    if value in ("off", "false", "no", "0"):
+        return False
+    raise GRUError(f"{name} must be on or off; got {text!r}")
+
+
 def _parse_choice(options: tuple[str, ...]) -> Callable[[str, str], str]:
     def parse(name: str, text: str) -> str:
         value = text.strip().lower()
@@ -370,6 +387,9 @@ FIELD_PARSERS: dict[str, Callable[[str, str], Any]] = {
     "seed": _parse_int,
     "sample_len": _parse_int,
     "patience": _parse_int,
+    "val_every": _parse_int,
+    "guard": _parse_on_off,
+    "lr_schedule": _parse_choice(SCHEDULES),
     "lr": _parse_float,
     "momentum": _parse_float,
     "clip": _parse_clip,

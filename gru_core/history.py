@@ -60,6 +60,8 @@ class History:
     epoch_losses: list[float] = field(default_factory=list)
     val_losses: list[tuple[int, float]] = field(default_factory=list)
     epoch_steps: list[int] = field(default_factory=list)
+    # (step, kind, message): what the loop's guard and its end did (gru_core/loop.py Event)
+    events: list[tuple[int, str, str]] = field(default_factory=list)
 
     def add_step(self, loss: float, *, epoch_end: bool = False) -> None:
         """A step's loss; at an epoch's end also that epoch's mean, over its own steps."""
@@ -73,10 +75,14 @@ class History:
     def add_val(self, step: int, loss: float) -> None:
         self.val_losses.append((step, loss))
 
+    def add_event(self, step: int, kind: str, message: str) -> None:
+        self.events.append((step, kind, message))
+
     def views(self) -> HistoryViews:
         """Frozen views of every list as it is now."""
         return HistoryViews(HistoryView(self.losses), HistoryView(self.epoch_losses),
-                            HistoryView(self.val_losses), HistoryView(self.epoch_steps))
+                            HistoryView(self.val_losses), HistoryView(self.epoch_steps),
+                            HistoryView(self.events))
 
     def to_dict(self) -> dict:
         return {
@@ -84,6 +90,7 @@ class History:
             "epoch_losses": list(self.epoch_losses),
             "epoch_steps": list(self.epoch_steps),
             "val_losses": [list(p) for p in self.val_losses],
+            "events": [list(e) for e in self.events],
         }
 
     @classmethod
@@ -107,6 +114,7 @@ class History:
             epoch_losses=epoch_losses,
             val_losses=[(int(s), float(v)) for s, v in d.get("val_losses", [])],
             epoch_steps=epoch_steps,
+            events=[(int(s), str(k), str(m)) for s, k, m in d.get("events", [])],
         )
 
 
@@ -115,3 +123,4 @@ class HistoryViews(NamedTuple):
     epoch_losses: HistoryView[float]
     val_losses: HistoryView[tuple[int, float]]
     epoch_steps: HistoryView[int]
+    events: HistoryView[tuple[int, str, str]]

@@ -51,15 +51,16 @@ import torch
 from .config import TrainConfig
 from .errors import GRUError
 from .history import History
+from .loop import DEFAULT_TEMPERATURE
 from .sampling import Sample, check_sample_args, sample
 from .session_state import SessionState
-from .session_worker import PERIODIC_SECONDS, SessionWorker
+from .session_worker import SessionWorker
 from .snapshot import STATES, EpochSample, Snapshot, Subscriber
 from .snapshot_builder import check_rate
 from .threads import check_threads, ui_torch_threads
 from .trainer import Trainer
 
-__all__ = ["PERIODIC_SECONDS", "STATES", "EpochSample", "Snapshot", "Subscriber", "TrainingSession",
+__all__ = ["STATES", "EpochSample", "Snapshot", "Subscriber", "TrainingSession",
            "ui_torch_threads"]
 
 
@@ -72,7 +73,7 @@ class TrainingSession:
         *,
         max_rate: float = 8.0,
         torch_threads: int | None = None,
-        sample_temperature: float = 1.0,
+        sample_temperature: float = DEFAULT_TEMPERATURE,
         trainer: Trainer | None = None,
         history: History | None = None,
     ) -> None:

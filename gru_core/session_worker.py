@@ -2,10 +2,11 @@
 
 One pass of the loop: wait until there is something to do (SessionState.has_work, or a
 change the latest snapshot misses), take a waiting reset, learning rate and jobs under
-the lock, then outside it train one batch, validate and sample at epoch ends (and every
-PERIODIC_SECONDS of a long epoch, at most ~10% of the time on each), and publish a
-snapshot (SnapshotBuilder, posted on the SnapshotBoard). A fault never kills the thread:
-it is published as state error and the loop takes the next command.
+the lock, then outside it take one step of the run's TrainingLoop (gru_core/loop.py, the
+loop the CLI and library users run too: the schedule, the checks counted in steps, the
+guard, the end), and publish a snapshot (SnapshotBuilder, posted on the SnapshotBoard).
+A fault never kills the thread: it is published as state error and the loop takes the
+next command.
 
 Cancelling: the manual backward looks at the cancel event between time steps; autograd's
 does not, so a long autograd step gets a saved-tensor hook that does.
@@ -16,12 +17,12 @@ from __future__ import annotations
 import logging
 import math
 import threading
-import time
 import traceback
 
 import torch
 
 from .errors import GRUError
+from .loop import Event, Listener, TrainingLoop
 from .session_state import SessionState
 from .snapshot import EpochSample, Snapshot, SnapshotBoard
 from .snapshot_builder import SnapshotBuilder
@@ -29,12 +30,29 @@ from .trainer import Cancelled, Trainer, TrainingDiverged
 
 log = logging.getLogger(__name__)
 
-PERIODIC_SECONDS = 5.0  # within a long epoch: a validation check and a sample this often
 LONG_STEP = 0.05  # seconds: an autograd step this long can be cut in its backward too
 
 
 def _pack(saved: torch.Tensor) -> torch.Tensor:
     return saved
+
+
+class _SessionListener(Listener):
+    """The loop's news into the session's state: samples and notes, under its lock."""
+
+    def __init__(self, shared: SessionState) -> None:
+        self._s = shared
+
+    def on_check(self, loop: TrainingLoop, val: float | None, sample: str | None) -> None:
+        if sample is None:
+            return
+        trainer = loop.trainer
+        with self._s.cond:
+            self._s.samples.append(EpochSample(trainer.epoch, trainer.step_count, sample, val))
+
+    def on_event(self, loop: TrainingLoop, event: Event) -> None:
+        with self._s.cond:
+            self._s.add_note(event.message)
 
 
 class SessionWorker:
@@ -44,8 +62,7 @@ class SessionWorker:
         self._s = shared
         self._torch_threads = torch_threads
         self._step_seconds = math.inf  # the last step's time (unknown: assume long)
-        self._last_sample_at = self._last_val_at = -math.inf
-        self._sample_cost = self._val_cost = 0.0
+        self._loop: TrainingLoop | None = None  # the current run's, made at its first use
         self._builder = SnapshotBuilder(max_rate, shared.cancel)
         # The first snapshot has no trace yet: the worker traces at once, with its own
         # torch threads (the caller's may be many, and slow on a busy machine).
@@ -101,7 +118,7 @@ class SessionWorker:
             self._publish(force=True, lean=True)
             return False
         if loaded:
-            self._epoch_end_extras(trainer, force=True)
+            self._check(trainer)  # a checkpoint: its validation and sample at once
         for job in jobs:
             job(trainer, history)
         if do_step:
@@ -113,58 +130,60 @@ class SessionWorker:
     def _take_reset(self) -> None:
         self._s.take_reset()
         self._step_seconds = math.inf
-        self._last_sample_at = self._last_val_at = -math.inf
+        self._loop = None
+
+    def _loop_for(self, trainer: Trainer) -> TrainingLoop:
+        loop = self._loop
+        if loop is None or loop.trainer is not trainer:
+            s = self._s
+            loop = self._loop = TrainingLoop(trainer, s.history, listener=_SessionListener(s),
+                                             sample_temperature=s.sample_temperature)
+        loop.sample_temperature = self._s.sample_temperature
+        return loop
+
+    def _check(self, trainer: Trainer) -> None:
+        try:
+            self._loop_for(trainer).check()
+        except Cancelled:
+            pass  # a reset or close is waiting
 
     def _train_one(self, trainer: Trainer, single: bool) -> None:
         s = self._s
+        loop = self._loop_for(trainer)
         # A hook at every saved tensor backward reads: too costly for a short step (~25% at
         # the article's size), so only for a long autograd one.
         cut_backward = trainer.config.backward == "autograd" and self._step_seconds > LONG_STEP
         try:
             if cut_backward:
                 with torch.autograd.graph.saved_tensors_hooks(_pack, self._unpack_unless_cancelled):
-                    record = trainer.step()
+                    outcome = loop.step()
             else:
-                record = trainer.step()
-            self._step_seconds = record.seconds
+                outcome = loop.step()
         except Cancelled:
             return  # a reset or close is waiting; it publishes
         except TrainingDiverged as exc:  # the weights are still those of the last good step
             self._fail(exc, with_traceback=False)
             return
+        record = outcome.record
+        if record is not None:
+            self._step_seconds = record.seconds
         with s.cond:
             if s.pending_reset is not None:
                 return  # this run is being replaced: its last step does not matter
-            s.last_record = record
-            epoch_end = trainer.batch_index == 0
-            s.history.add_step(record.loss, epoch_end=epoch_end)
-            s.rates.add(trainer.chars_per_step)
             before = s.state
-            if epoch_end and trainer.epoch >= s.target_epochs:
+            if record is not None:
+                s.last_record = record
+                s.rates.add(trainer.chars_per_step)
+            if outcome.finished:
                 s.stop_at_epoch_end = False
                 s.set_state("finished")
             elif single and s.state in ("idle", "finished", "error"):
                 s.set_state("paused")
-            elif epoch_end and s.stop_at_epoch_end:
+            elif outcome.epoch_end and s.stop_at_epoch_end:
                 s.stop_at_epoch_end = False
                 if s.state == "running":
                     s.set_state("paused")
-            changed = single or s.state != before
-        if epoch_end:
-            self._epoch_end_extras(trainer, force=changed)
-        elif s.state == "running" and (
-            time.perf_counter() - max(self._last_sample_at, self._last_val_at, s.running_since)
-            >= PERIODIC_SECONDS
-        ):
-            self._epoch_end_extras(trainer, force=True)  # a long epoch: every few seconds too
-        if trainer.out_of_patience:
-            with s.cond:
-                if s.state == "running" and s.pending_reset is None:
-                    s.stop_at_epoch_end = False
-                    s.add_note(f"stopped: {trainer.config.patience} validation checks without "
-                               f"a new best (best val {trainer.best_val:.4f} at step {trainer.best_step})")
-                    s.set_state("finished")
-                    changed = True
+            changed = single or s.state != before or bool(outcome.events) or outcome.checked
         latest = self._builder.latest
         self._publish(force=changed or latest is None or latest.state != s.state)
 
@@ -172,34 +191,6 @@ class SessionWorker:
         if self._s.cancel.is_set():
             raise Cancelled()  # out of loss.backward(), before the optimizer touches anything
         return saved
-
-    def _epoch_end_extras(self, trainer: Trainer, force: bool) -> None:
-        """Validate, then sample (labelled with that validation loss), at epoch ends and
-        every PERIODIC_SECONDS of a long epoch, spending at most ~10% of the time on each."""
-        s, cfg = self._s, trainer.config
-        now = time.perf_counter()
-        if trainer.val_X is not None and (force or now - self._last_val_at >= max(1.0, 10 * self._val_cost)):
-            t0 = time.perf_counter()
-            try:
-                val = trainer.validate(s.cancel)  # cut short by a reset or close
-            except Cancelled:
-                return
-            self._last_val_at = time.perf_counter()
-            self._val_cost = self._last_val_at - t0
-            with s.cond:
-                s.history.add_val(trainer.step_count, val)
-        if cfg.sample_len and (force or now - self._last_sample_at >= max(0.25, 10 * self._sample_cost)):
-            t0 = time.perf_counter()
-            try:
-                text = trainer.sample(cfg.prime, cfg.sample_len, s.sample_temperature,
-                                      on_char=lambda ch: not s.cancel.is_set())
-            except GRUError as exc:  # a prime outside a new text's vocabulary, say
-                text = f"(no sample: {exc})"
-            self._last_sample_at = time.perf_counter()
-            self._sample_cost = self._last_sample_at - t0
-            with s.cond:
-                val_now = s.history.val_losses[-1][1] if s.history.val_losses else None
-                s.samples.append(EpochSample(trainer.epoch, trainer.step_count, text, val_now))
 
     def _fail(self, exc: BaseException, *, with_traceback: bool = True) -> None:
         """Publish a fault as state error; the worker then waits for the next command."""

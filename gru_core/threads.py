@@ -26,6 +26,23 @@ def prefer_passive_openmp() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+def training_threads(cores: int | None = None, *, ui: bool = False) -> int:
+    """The one thread policy: intra-op torch threads for training, headless or beside a UI.
+
+    On one or two cores, one thread: at the fitted size on a 2-core machine `gru-tui train`
+    ran 119-127k characters/s on 1 thread against 38-41k on torch's default of 2 spinning
+    threads, and 2 threads beside one busy process kept 0.22 of their quiet speed (issue
+    25). With more cores: all of them headless, all but one beside a UI (its event loop
+    keeps a core), their OpenMP waits passive (`prefer_passive_openmp`).
+    Trainer, the CLI, TrainingSession (through the app) and the benchmarks all use it.
+    """
+    if cores is None:
+        cores = available_cores()
+    if cores <= 2:
+        return 1
+    return cores - 1 if ui else cores
+
+
 def ui_torch_threads(cores: int | None = None) -> int:
     """Intra-op threads for training while a UI runs.
 
@@ -36,9 +53,7 @@ def ui_torch_threads(cores: int | None = None) -> int:
     side by side); a quiet machine gave 2 threads up to 1.25x over 1, which is not worth
     the risk. `gru-tui --threads N` overrides it; the help screen shows the count in use.
     """
-    if cores is None:
-        cores = available_cores()
-    return cores - 1 if cores > 2 else 1
+    return training_threads(cores, ui=True)
 
 
 def check_threads(value: object, name: str = "--threads") -> int:

@@ -7,10 +7,12 @@ It restarts from zeros at each epoch.
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -23,6 +25,8 @@ from .forward import Cancelled, Trace, forward_loss, forward_nll, forward_trace
 from .fused_update import FusedUpdate
 from .model import GRUModel
 from .sampling import sample
+from .schedule import lr_factor
+from .threads import check_threads, training_threads
 
 
 class TrainingDiverged(GRUError):
@@ -51,9 +55,25 @@ class Trainer:
     Single-threaded: use a Trainer from one thread at a time (TrainingSession drives one
     from its worker thread). Two threads stepping one Trainer at once would corrupt its
     tensors and could crash torch, so a second concurrent step() raises GRUError instead.
+
+    threads: torch's intra-op threads for the steps, set in the stepping thread before its
+    first step. "auto" (the default) follows gru_core.threads.training_threads, the policy
+    the app and the CLI use (1 on a 1-2 core machine, where torch's default of 2 spinning
+    threads runs at a third of the speed and collapses beside any other busy process);
+    a number sets it; None leaves torch's setting alone.
+
+    The learning rate of step s is config.lr x lr_factor(config.lr_schedule, s,
+    schedule_steps) x lr_scale (gru_core/schedule.py); schedule_steps is the run's plan,
+    config.epochs x num_batches, fixed when the run is made (continuing a finished run does
+    not move it), and lr_scale is what the divergence guard has halved it to.
     """
 
-    def __init__(self, config: TrainConfig) -> None:
+    def __init__(self, config: TrainConfig, *, threads: int | str | None = "auto") -> None:
+        if threads == "auto":
+            threads = training_threads()
+        elif threads is not None:
+            threads = check_threads(threads, "threads")
+        self.threads: int | None = threads
         self._stepping = threading.Lock()
         # Held while the weights change: the update, its finite check and a rollback, and
         # restore_best. copy_model() takes it, so another thread never copies a half update.
@@ -115,6 +135,8 @@ class Trainer:
         self._last_flat_grad = torch.zeros_like(flat)  # the last good step's gradients
         self._last_grad_views = _views_like(self._last_flat_grad, params)
         self.h = self.model.zero_state(config.batch_size)  # carried between batches
+        self.schedule_steps = config.epochs * self.num_batches
+        self.lr_scale = 1.0  # the divergence guard halves it at each recovery
         self.step_count = 0
         self.epoch = 0
         self.batch_index = 0
@@ -122,6 +144,7 @@ class Trainer:
         self._last_grad_tensors: tuple[Tensor | None, ...] = ()
         self.sample_generator = torch.Generator().manual_seed(config.seed)
         self.cancel_event: threading.Event | None = None  # set it to stop a step part-way
+        self._apply_lr()
 
     # ------------------------------------------------------------ facts
     @property
@@ -149,10 +172,24 @@ class Trainer:
 
     @property
     def lr(self) -> float:
+        """The learning rate the next update uses (config.lr as the schedule and guard scale it)."""
         return float(self.optimizer.param_groups[0]["lr"])
 
+    def lr_at(self, step: int) -> float:
+        """The learning rate of 0-based step `step` (see the class docstring)."""
+        cfg = self.config
+        return cfg.lr * lr_factor(cfg.lr_schedule, step, self.schedule_steps) * self.lr_scale
+
+    def _apply_lr(self) -> None:
+        lr = self.lr_at(self.step_count)
+        for group in self.optimizer.param_groups:
+            if group["lr"] != lr:
+                group["lr"] = lr
+
     def set_lr(self, lr: float) -> None:
-        """From the next update on; safe from any thread (it waits for an update under way).
+        """Set config.lr, the rate the schedule scales, from the next update on; safe from any
+        thread (it waits for an update under way). With the constant schedule and no guard
+        recovery, that is the rate of the next update.
 
         GRUError, and nothing changes, if lr is not a valid learning rate: TrainConfig's
         rule is the one check on the way from a form or a caller to the optimizer.
@@ -160,8 +197,33 @@ class Trainer:
         config = self.config.replace(lr=lr)
         with self.weights_lock:
             self.config = config
-            for group in self.optimizer.param_groups:
-                group["lr"] = config.lr
+            self._apply_lr()
+
+    # ------------------------------------------------------------ the guard's copies
+    def good_state(self) -> dict[str, Any]:
+        """A copy of what a divergence would spoil: the weights, the optimizer's moments and
+        the learning rate, with the step they belong to (restore_good puts them back)."""
+        with self.weights_lock:
+            return {
+                "step": self.step_count,
+                "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
+                "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+                "lr": self.config.lr,
+            }
+
+    def restore_good(self, state: dict[str, Any], lr_scale: float) -> None:
+        """Put back a good_state() and scale the learning rate by lr_scale from now on.
+
+        The step count carries on (the schedule does not go back); the hidden state carried
+        between batches belonged to the spoiled weights, so it restarts from zeros.
+        """
+        with torch.no_grad(), self.weights_lock:
+            self.model.load_state_dict({k: v.clone() for k, v in state["model"].items()})
+            self.optimizer.load_state_dict(copy.deepcopy(state["optimizer"]))
+            self.config = self.config.replace(lr=state["lr"])
+            self.lr_scale = lr_scale
+            self._apply_lr()
+        self.h = self.model.zero_state(self.config.batch_size)
 
     # ------------------------------------------------------------ training
     def step(self) -> StepRecord:
@@ -170,6 +232,9 @@ class Trainer:
             raise GRUError("this Trainer is already taking a step on another thread; a Trainer is "
                            "single-threaded: step it from one thread (or use a TrainingSession)")
         try:
+            if self.threads is not None and torch.get_num_threads() != self.threads:
+                torch.set_num_threads(self.threads)  # in this thread, before its first op
+            self._apply_lr()
             return self._step()
         except (MemoryError, RuntimeError) as exc:
             raise _out_of_memory(exc, self.config) or exc from None

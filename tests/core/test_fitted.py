@@ -123,7 +123,8 @@ def test_patience_stops_the_cli_after_checks_without_improvement(tmp_path):
     out = io.StringIO()
     # lr 0.5 is far too high: validation soon stops improving, and 2 checks later it ends
     code = train_main(["--file", str(path), "--hidden", "16", "--lr", "0.5", "--epochs", "100",
-                       "--patience", "2", "--every", "1", "--save", str(tmp_path / "run.pt")], out)
+                       "--patience", "2", "--every", "1", "--val-every", "1000",  # checks at epoch ends
+                           "--save", str(tmp_path / "run.pt")], out)
     lines = out.getvalue().splitlines()
     assert code == 0
     stop = next(i for i, line in enumerate(lines) if line.startswith("stopped: 2 validation checks"))
@@ -131,24 +132,26 @@ def test_patience_stops_the_cli_after_checks_without_improvement(tmp_path):
     assert epochs_run < 100
     vals = [float(line.split("val ")[1]) for line in lines[:stop] if line.startswith("Loss:")]
     assert min(vals[-2:]) >= min(vals[:-2])  # the last two checks did not beat the best
+    # the run ends on its best weights, and those are what is saved (--save-last: the last)
+    assert any(line.startswith("ended on the best weights: val ") for line in lines[stop:])
     saved = next(line for line in lines if line.startswith("saved checkpoint"))
-    assert "weights of step" in saved and "restore them first" in saved
+    assert f"the best weights, val {min(vals):.4f}" in saved
 
 
 # ------------------------------------------------------------------ in the session
-def test_a_session_on_real_text_samples_every_few_seconds_labelled_and_restores_the_best():
-    from gru_core.session import PERIODIC_SECONDS, TrainingSession
+def test_a_session_on_real_text_samples_at_every_check_labelled_and_restores_the_best():
+    from gru_core.session import TrainingSession
 
     text = load_corpus("stdlib") * 20  # ~ one long epoch at these settings
-    config = TrainConfig.for_text(text, hidden_size=32)
+    config = TrainConfig.for_text(text, hidden_size=32, val_every=25)
     with TrainingSession(config) as session:
         session.start()
-        snap = session.wait_for(lambda s: len(s.samples) >= 2, timeout=6 * PERIODIC_SECONDS + 30)
+        snap = session.wait_for(lambda s: len(s.samples) >= 2, timeout=60)
         session.pause()
         assert snap.epoch == 0  # both came within the first epoch
         first, second = snap.samples[0], snap.samples[1]
         assert len(first.text) >= 200 and first.text.startswith("\n")
-        assert second.step > first.step and second.val is not None
+        assert (first.step, second.step) == (25, 50) and second.val is not None  # counted in steps
         assert snap.best_val is not None and snap.best_val <= second.val
         session.restore_best()
         snap = session.wait_for(lambda s: s.note is not None, timeout=10)
