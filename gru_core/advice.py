@@ -1,12 +1,22 @@
 """What to tell a user whose run is going wrong, from the loss histories alone.
 
-Two cases besides NaN (which stops training itself, see trainer.TrainingDiverged):
+Three cases besides NaN (which the divergence guard undoes, gru_core/loop.py, or, with the
+guard off, stops training: trainer.TrainingDiverged), each named for what the losses do,
+with its own remedy:
 
-- not learning: after the first part of training (ADVICE_AFTER_STEPS steps) the mean
-  training loss of the last ADVICE_WINDOW steps is still above ln V, the loss of a
-  uniform guess. The learning rate is almost always too high for the model's size.
-- overfitting: the validation loss has not beaten its best for OVERFIT_CHECKS checks
-  in a row and now stands clearly (OVERFIT_MARGIN nats) above it, while training goes on.
+- diverging: the training loss, after it had come down, rose again: its mean over the
+  last ADVICE_WINDOW steps is DIVERGE_RISE nats above the best such mean of the last
+  DIVERGE_LOOKBACK windows, or above ln V after being well below it. The learning rate is
+  too high for where the run now is.
+- not learning: after the first ADVICE_AFTER_STEPS steps the mean training loss is still
+  above ln V, the loss of a uniform guess, and never came down. The rate is too high for
+  the model's size.
+- overfitting: the validation loss has not beaten its best for OVERFIT_CHECKS checks in a
+  row and now stands clearly (OVERFIT_MARGIN nats) above it, while the training loss
+  still falls (rising with it, that is diverging).
+
+Every line fits 80 columns with its figures, remedy included (the app puts its own key in
+the place of OVERFIT_REMEDY).
 """
 
 from __future__ import annotations
@@ -15,30 +25,40 @@ from collections.abc import Sequence
 
 ADVICE_AFTER_STEPS = 100
 ADVICE_WINDOW = 20
+DIVERGE_LOOKBACK = 10  # windows: the advice reads at most the last 220 steps
+DIVERGE_RISE = 0.5
 OVERFIT_CHECKS = 3
 OVERFIT_MARGIN = 0.02
-# the overfitting line's last clause: a front end with its own way to restore the best
+# the overfitting line's remedy: a front end with its own way to restore the best
 # weights (the app's b) says that instead
-OVERFIT_REMEDY = "restore the best weights, or stop earlier with patience"
+OVERFIT_REMEDY = "restore the best weights"
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
 
 
 def training_advice(
     losses: Sequence[float], val_losses: Sequence[tuple[int, float]], uniform_loss: float, lr: float,
 ) -> str | None:
     """One line saying what is wrong and what to try, or None when nothing is."""
-    if len(losses) >= ADVICE_AFTER_STEPS:
-        recent = losses[-ADVICE_WINDOW:]
-        mean = sum(recent) / len(recent)
-        if mean > uniform_loss:
-            return (f"not learning: training loss {mean:.2f} is above ln V = {uniform_loss:.2f} "
-                    f"(a uniform guess) after {len(losses)} steps; lower the learning rate "
-                    f"(now {lr:g}, try {lr / 4:g})")
+    n, w = len(losses), ADVICE_WINDOW
+    if n >= ADVICE_AFTER_STEPS:
+        recent = _mean(losses[-w:])
+        oldest = max(w, n - w * (DIVERGE_LOOKBACK + 1))
+        earlier = [_mean(losses[end - w:end]) for end in range(n - w, oldest - 1, -w)]
+        best = min(earlier) if earlier else recent
+        if recent > best + DIVERGE_RISE or (recent > uniform_loss and best < uniform_loss - DIVERGE_RISE):
+            return (f"diverging: training loss {recent:.2f} rose from {best:.2f}; "
+                    f"try lr {lr / 4:.2g} (now {lr:.2g})")
+        if recent > uniform_loss:
+            return (f"not learning: training loss {recent:.2f} is above ln V = {uniform_loss:.2f}; "
+                    f"try lr {lr / 4:g} (now {lr:g})")
     if len(val_losses) > OVERFIT_CHECKS:
         values = [v for _, v in val_losses]
         best = min(values)
-        best_at = len(values) - 1 - values[::-1].index(best)
-        since = len(values) - 1 - best_at
+        since = values[::-1].index(best)
         if since >= OVERFIT_CHECKS and values[-1] > best + OVERFIT_MARGIN:
-            return (f"overfitting: validation loss {values[-1]:.3f} has risen for {since} checks "
-                    f"from its best {best:.3f} (step {val_losses[best_at][0]}); {OVERFIT_REMEDY}")
+            # the best's step is on the status line beside it ("best 2.300 @305")
+            return f"overfitting: val up {since} checks from {best:.3f} to {values[-1]:.3f}; {OVERFIT_REMEDY}"
     return None

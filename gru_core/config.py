@@ -138,14 +138,21 @@ class TrainConfig:
           characters, so an epoch still holds at least ~8 batches (at least 1);
         - hidden_size H: 128;
         - Adam at lr 1e-2 (5e-3 for a given H above 128) with the gradient norm clipped
-          at 5.
+          at 5, on a cosine schedule (a short warm-up, then down to a tenth of it at the
+          last planned step: gru_core/schedule.py).
           Why these: for the same number of training characters, many small updates learn
           faster than few large ones. On GPL-3 and argparse.py, 100,000 to 250,000 characters
           in (the app's first minute or so), H 128, T 32, B 16 at lr 1e-2 reached the lowest
           held-out loss of the settings tried, char-rnn's H 128-256, T 64, B 32, lr 2e-3
-          among them (tests/core/test_fitted_quality.py); clipping keeps lr 1e-2 stable;
-        - epochs: about 20 million characters of training in all, from 2 to 200 epochs
-          (patience, off by default, or pausing stops earlier);
+          among them. Held constant, that rate blew up after 4-6 epochs of a 755 KB text;
+          decayed, it settles instead (tests/benchmarks/long_runs.py judges it over whole
+          runs, on texts it was not tuned on);
+        - the reset gate applied after the matmul (torch.nn.GRU's form), so a model of a
+          user's text leaves as a torch .pt (export-torch) without retraining;
+        - epochs: about 20 million characters of training in all, from 2 to 20 epochs
+          (a small text is best after a few epochs: 200 ran 20x past it);
+        - patience FITTED_PATIENCE checks (about 4 an epoch), so a run stops when validation
+          has not improved for about two epochs, and it ends on its best weights;
         - samples: 200 characters primed with a newline (a line start, as the text has)
           or, in a text without one, its first character.
 
@@ -158,8 +165,9 @@ class TrainConfig:
         prime = "\n" if isinstance(text, str) and text.find("\n", 1) >= 0 else (text[:1] if n else "")
         base: dict[str, Any] = dict(
             text=text, vocab=None, **_fitted_knobs(n, overrides), momentum=0.0, seed=1,
-            reset="before", backward="manual", clip=5.0, layout="streams", init="uniform",
+            reset="after", backward="manual", clip=5.0, layout="streams", init="uniform",
             dtype="float32", sample_len=200, sample_prime=prime, preset="fitted",
+            lr_schedule="cosine", patience=FITTED_PATIENCE,
         )
         base.update(overrides)
         given = [k for k in FITTED_KNOBS if k in overrides]
@@ -293,6 +301,8 @@ def distinct_chars(text: str, chunk: int = 1 << 20) -> str:
     return "".join(sorted(seen))
 
 
+FITTED_PATIENCE = 8  # validation checks without a new best (about two epochs)
+FITTED_MAX_EPOCHS = 20
 _SHORT = {"hidden_size": "H", "seq_len": "T", "batch_size": "B", "val_fraction": "val"}
 FITTED_KNOBS = ("hidden_size", "seq_len", "batch_size", "lr", "optimizer", "val_fraction", "epochs")
 
@@ -316,7 +326,7 @@ def _fitted_knobs(n: int, overrides: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(H, int) or isinstance(H, bool) or H < 1:
         H = 128
     lr = 1e-2 if H <= 128 else 5e-3
-    epochs = max(2, min(200, round(20_000_000 / max(train_n, 1))))
+    epochs = max(2, min(FITTED_MAX_EPOCHS, round(20_000_000 / max(train_n, 1))))
     return dict(hidden_size=H, seq_len=T, batch_size=B, lr=lr, optimizer="adam",
                 val_fraction=val, epochs=epochs)
 

@@ -87,6 +87,8 @@ class Snapshot:
     trace_batch: int = 0  # the batch index the trace is of (== batch, but for a big model running)
     detail: BatchDetail | None = None  # the trace's weights and backward pass: what explains its numbers
     val_note: str | None = None  # why validation that was asked for is not done (Trainer.val_note)
+    # (step, kind, message) of what the loop's guard and end did: the chart marks them
+    events: HistoryView = field(default_factory=lambda: HistoryView([]))
 
     @property
     def val_loss(self) -> float | None:

@@ -177,6 +177,6 @@ class SnapshotBuilder:
             more_epochs=facts.more_epochs, best_val=trainer.best_val, best_step=trainer.best_step,
             note=facts.note, notes=facts.notes,
             advice=training_advice(views.losses, views.val_losses, trainer.uniform_loss, lr),
-            trace_batch=trace_batch_index, detail=detail, val_note=trainer.val_note,
+            trace_batch=trace_batch_index, detail=detail, val_note=trainer.val_note, events=views.events,
         )
         return self.latest

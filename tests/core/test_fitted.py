@@ -166,8 +166,14 @@ def test_training_advice_names_a_too_high_learning_rate_and_overfitting():
     assert line.startswith("not learning: training loss 5.00 is above ln V = 4.33") and "0.0125" in line
     vals = [(10, 2.5), (20, 2.3), (30, 2.35), (40, 2.4), (50, 2.45)]
     line = training_advice([1.0] * 120, vals, 4.33, 2e-3)
-    assert line.startswith("overfitting: validation loss 2.450 has risen for 3 checks from its best 2.300")
+    assert line == "overfitting: val up 3 checks from 2.300 to 2.450; restore the best weights"
     assert training_advice([1.0] * 120, vals[:4], 4.33, 2e-3) is None  # 2 checks: not yet
+    # training rising after it came down is diverging, not overfitting, whatever validation does
+    line = training_advice([1.0] * 100 + [4.4] * 20, vals, 4.63, 1e-2)
+    assert line.startswith("diverging: training loss 4.40 rose from 1.00; try lr 0.0025 (now 0.01)")
+    for line in (training_advice([5.0] * 120, [], 4.33, 0.05), training_advice([1.0] * 120, vals, 4.33, 2e-3),
+                 training_advice([1.0] * 100 + [4.4] * 20, vals, 4.63, 1e-2)):
+        assert len(line) <= 80  # the figures and the remedy on one 80-column line
 
 
 def test_an_edited_fitted_config_says_which_knobs_are_the_users():

@@ -264,5 +264,5 @@ async def test_the_overfitting_line_names_b_within_120_columns():
         app.query_one(StatusBar).snapshot = dataclasses.replace(app.shown, advice=advice)
         await wait_until(pilot, lambda: "b restores the best weights" in screen_text(app), 5, "the remedy")
         line = next(ln for ln in screen_text(app).splitlines() if "overfitting" in ln)
-        assert "has risen for 18 checks from its best 2.070 (step 305); b restores the best weights" in line
+        assert "overfitting: val up 18 checks from 2.070 to 2.460; b restores the best weights" in line
         assert "…" not in line
