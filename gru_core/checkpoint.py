@@ -70,7 +70,8 @@ def checkpoint_dict(trainer: Trainer, history: History) -> dict[str, Any]:
         "vocab": trainer.vocab.chars,
         "optimizer": _to_cpu(trainer.optimizer.state_dict()),
         "progress": {"step": trainer.step_count, "epoch": trainer.epoch,
-                     "batch_index": trainer.batch_index},
+                     "batch_index": trainer.batch_index, "schedule_steps": trainer.schedule_steps,
+                     "lr_scale": trainer.lr_scale},
         "h": trainer.h.detach().cpu().clone(),
         "sample_rng": trainer.sample_generator.get_state().clone(),
         "last_grads": {k: v.detach().cpu().clone() for k, v in trainer.last_grads.items()},
@@ -261,6 +262,13 @@ def _trainer_from(data: Any, path: str, device: str | None) -> tuple[Trainer, Hi
             raise bad(f"its {name} {value!r} is not a count")
     if batch_index >= trainer.num_batches:
         raise bad(f"its batch index {batch_index} is past the {trainer.num_batches} batches of its text")
+    # the schedule's plan and the guard's scale (absent before the schedule: a constant run's)
+    schedule_steps = progress.get("schedule_steps", trainer.schedule_steps)
+    lr_scale = progress.get("lr_scale", 1.0)
+    if isinstance(schedule_steps, bool) or not isinstance(schedule_steps, int) or schedule_steps < 0:
+        raise bad(f"its planned steps {schedule_steps!r} are not a count")
+    if isinstance(lr_scale, bool) or not isinstance(lr_scale, float) or not 0 < lr_scale <= 1:
+        raise bad(f"its learning-rate scale {lr_scale!r} is not a number from 0 to 1")
 
     h = data["h"]
     if not isinstance(h, Tensor) or tuple(h.shape) != (B, H) or not h.is_floating_point():
@@ -288,6 +296,8 @@ def _trainer_from(data: Any, path: str, device: str | None) -> tuple[Trainer, Hi
         raise bad(f"its loss history is damaged ({_first_line(exc)})") from None
 
     trainer.step_count, trainer.epoch, trainer.batch_index = step, epoch, batch_index
+    trainer.schedule_steps, trainer.lr_scale = schedule_steps, lr_scale
+    trainer.apply_lr()  # the rate of the step it resumes at
     trainer.h = h.to(device=trainer.device, dtype=trainer.dtype).clone()
     trainer.last_grads = {k: v.to(device=trainer.device, dtype=trainer.dtype) for k, v in grads.items()}
     return trainer, history

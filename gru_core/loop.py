@@ -34,9 +34,13 @@ from .trainer import Cancelled, StepRecord, Trainer, TrainingDiverged
 
 DEFAULT_TEMPERATURE = 1.0  # samples at checks: the model's own probabilities
 CHECKS_PER_EPOCH = 4
-GUARD_WINDOW = 50  # steps the guard smooths the training loss over (an exponential mean)
+GUARD_WINDOW = 50  # steps the guard smooths the training loss over (an exponential mean),
+GUARD_CHARS = 25_000  # or more, so the mean is over this many characters: a batch of 4
+# characters has a loss that jumps by nats from one step to the next, and the lowest point
+# of a mean over few of them lies far below its level
 GUARD_RISE = 1.0  # nats above the best smoothed loss: diverging
 GUARD_ARM_MARGIN = 0.5  # ln V counts once the smoothed loss was this far below it
+GUARD_RECENT = 5  # steps whose own mean must be near the best for weights to count as good
 GUARD_LR_FACTOR = 0.5
 GUARD_MAX_RECOVERIES = 8  # then the run stops with an error: the lr is 1/256 of where it was
 
@@ -94,11 +98,17 @@ class TrainingLoop:
         self._ema: float | None = None  # the smoothed training loss
         self._best_ema = math.inf
         self._recoveries = 0
-        recent = self.history.losses[-GUARD_WINDOW:]
+        recent = self.history.losses[-self.guard_window:]
         if recent:  # a resumed run: the guard starts from where it was
             self._ema = self._best_ema = sum(recent) / len(recent)
-        self._good: dict[str, Any] | None = trainer.good_state() if trainer.config.guard else None
-        self._good_ema = self._ema
+        # The guard's copies. A copy taken at a check is only a candidate: the update just
+        # before it may already have spoiled the weights (one step at a wild lr does), and
+        # an lr set just before it is in it before its harm shows. It becomes the good
+        # copy, the one a recovery goes back to, when the next check finds the run healthy.
+        copy = trainer.good_state() if trainer.config.guard else None
+        self._good: dict[str, Any] | None = copy
+        self._candidate: dict[str, Any] | None = copy
+        self._good_ema = self._candidate_ema = self._ema
 
     # ------------------------------------------------------------------ facts
     @property
@@ -106,6 +116,11 @@ class TrainingLoop:
         """Steps between checks within an epoch (an epoch's end is always one)."""
         n = self.trainer.num_batches
         return self.trainer.config.val_every or max(1, math.ceil(n / CHECKS_PER_EPOCH))
+
+    @property
+    def guard_window(self) -> int:
+        """Steps the guard's mean of the training loss spans (GUARD_WINDOW, GUARD_CHARS)."""
+        return max(GUARD_WINDOW, math.ceil(GUARD_CHARS / self.trainer.chars_per_step))
 
     @property
     def finished(self) -> bool:
@@ -145,6 +160,7 @@ class TrainingLoop:
         if epoch_end:
             self.listener.on_epoch_end(self, trainer.epoch, self.history.epoch_losses[-1])
         if trainer.out_of_patience:
+            trainer.checks_since_best = 0  # a run continued after this stop gets its patience anew
             outcome.finished = "patience"
             outcome.events.append(self._event(
                 "patience",
@@ -173,8 +189,9 @@ class TrainingLoop:
                                       on_char=None if cancel is None else lambda ch: not cancel.is_set())
             except GRUError as exc:  # a prime outside a new text's vocabulary, say
                 text = f"(no sample: {exc})"
-        if cfg.guard and (self._ema is None or self._ema <= self._best_ema + GUARD_RISE / 4):
-            self._good, self._good_ema = trainer.good_state(), self._ema
+        if cfg.guard and self._healthy():
+            self._good, self._good_ema = self._candidate, self._candidate_ema
+            self._candidate, self._candidate_ema = trainer.good_state(), self._ema
         self.listener.on_check(self, val, text)
         return val, text
 
@@ -199,9 +216,10 @@ class TrainingLoop:
         """Feed the guard one step's loss; why the run is diverging, or None."""
         if not self.trainer.config.guard:
             return None
-        alpha = 2 / (GUARD_WINDOW + 1)
+        window = self.guard_window
+        alpha = 2 / (window + 1)
         self._ema = loss if self._ema is None else self._ema + alpha * (loss - self._ema)
-        if len(self.history.losses) < GUARD_WINDOW:  # the mean is not yet a mean of enough steps
+        if len(self.history.losses) < window // 2:  # the mean is still mostly its first steps
             return None
         self._best_ema = min(self._best_ema, self._ema)
         uniform = self.trainer.uniform_loss
@@ -210,6 +228,15 @@ class TrainingLoop:
         if self._best_ema < uniform - GUARD_ARM_MARGIN and self._ema > uniform:
             return f"training loss {self._ema:.2f} passed ln V = {uniform:.2f}"
         return None
+
+    def _healthy(self) -> bool:
+        """Are these weights good enough to come back to? The smoothed loss lags a sudden
+        rise, so the last few steps' own losses must be near the best too."""
+        if self._ema is None:
+            return True
+        near = self._best_ema + GUARD_RISE / 4
+        last = self.history.losses[-GUARD_RECENT:]
+        return self._ema <= near and sum(last) / len(last) <= near
 
     def _recover(self, why: str) -> Event:
         trainer = self.trainer
@@ -221,7 +248,7 @@ class TrainingLoop:
                 f"lower the learning rate or turn on clipping")
         good = self._good
         trainer.restore_good(good, trainer.lr_scale * GUARD_LR_FACTOR)
-        self._ema = self._good_ema
+        self._candidate, self._ema = good, self._good_ema
         return self._event(
             "diverged",
             f"diverged at step {step} ({why}): back to step {good['step']}'s weights, "

@@ -144,7 +144,7 @@ class Trainer:
         self._last_grad_tensors: tuple[Tensor | None, ...] = ()
         self.sample_generator = torch.Generator().manual_seed(config.seed)
         self.cancel_event: threading.Event | None = None  # set it to stop a step part-way
-        self._apply_lr()
+        self.apply_lr()
 
     # ------------------------------------------------------------ facts
     @property
@@ -180,7 +180,8 @@ class Trainer:
         cfg = self.config
         return cfg.lr * lr_factor(cfg.lr_schedule, step, self.schedule_steps) * self.lr_scale
 
-    def _apply_lr(self) -> None:
+    def apply_lr(self) -> None:
+        """Set the optimizer to the rate of the next step (lr_at(step_count))."""
         lr = self.lr_at(self.step_count)
         for group in self.optimizer.param_groups:
             if group["lr"] != lr:
@@ -197,7 +198,7 @@ class Trainer:
         config = self.config.replace(lr=lr)
         with self.weights_lock:
             self.config = config
-            self._apply_lr()
+            self.apply_lr()
 
     # ------------------------------------------------------------ the guard's copies
     def good_state(self) -> dict[str, Any]:
@@ -222,7 +223,7 @@ class Trainer:
             self.optimizer.load_state_dict(copy.deepcopy(state["optimizer"]))
             self.config = self.config.replace(lr=state["lr"])
             self.lr_scale = lr_scale
-            self._apply_lr()
+            self.apply_lr()
         self.h = self.model.zero_state(self.config.batch_size)
 
     # ------------------------------------------------------------ training
@@ -234,8 +235,10 @@ class Trainer:
         try:
             if self.threads is not None and torch.get_num_threads() != self.threads:
                 torch.set_num_threads(self.threads)  # in this thread, before its first op
-            self._apply_lr()
-            return self._step()
+            self.apply_lr()
+            record = self._step()
+            self.apply_lr()  # `lr` says what the next step will use
+            return record
         except (MemoryError, RuntimeError) as exc:
             raise _out_of_memory(exc, self.config) or exc from None
         finally:

@@ -12,7 +12,6 @@ import torch
 
 from gru_core import GRUError, TrainConfig, Trainer
 from gru_core.cli import train_main
-from gru_core.loop import CHECKS_PER_EPOCH
 from gru_core.export import (
     CSV_COLUMNS,
     TRACE_MATRICES,
@@ -23,6 +22,7 @@ from gru_core.export import (
     tensor_from,
 )
 from gru_core.history import History
+from gru_core.loop import CHECKS_PER_EPOCH
 from gru_core.session import TrainingSession
 
 TEXT = "the cat sat on the mat. the dog sat on the log. " * 3
