@@ -16,7 +16,7 @@ from pathlib import Path
 from .common import ARTICLE, LARGE, MEDIUM, MEMORY, QUICK_PROFILE, QUICK_SIZES, SMALL, Row, Size, machine
 
 SECTIONS = ("throughput", "profile", "learning", "quality", "sampling", "memory", "threads", "app", "startup",
-            "pane", "bigfile")
+            "pane", "bigfile", "long")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -32,8 +32,9 @@ def run(args: argparse.Namespace) -> dict:
     from . import misc, throughput
 
     quick = args.quick
-    # --quick leaves the large file out unless asked for (two app start-ups: ~40 s here)
-    sections = args.only or tuple(s for s in SECTIONS if not (quick and s == "bigfile"))
+    # --quick leaves the large file (two app start-ups: ~40 s here) and the long runs (the
+    # full section takes most of an hour on 2 cores) out unless asked for
+    sections = args.only or tuple(s for s in SECTIONS if not (quick and s in ("bigfile", "long")))
     rows: list[Row] = []
     started = time.perf_counter()
 
@@ -97,6 +98,11 @@ def run(args: argparse.Namespace) -> dict:
 
         say("a large file in the app: peak memory, UI stalls" + ("" if quick else " (50 MB)"))
         rows.extend(bigfile.run(megabytes=5 if quick else 50))
+    if "long" in sections:
+        from . import long_runs
+
+        say("long runs: 4 real texts x 4 settings x 10 epochs, and a small text to its end")
+        rows.extend(long_runs.run(quick=quick, say=say))
     say("done")
     return {
         "machine": machine(),
