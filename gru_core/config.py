@@ -36,6 +36,8 @@ MAX_SEQ_LEN = 10_000
 MAX_BATCH = 4096
 MAX_EPOCHS = 10_000_000
 MAX_LR = 100.0
+CHECKS_PER_EPOCH = 4  # validation checks and samples an epoch, unless val_every says otherwise
+MIN_CHECK_STEPS = 10  # ... but no closer together than this
 
 
 def _choice(name: str, value: Any, options: tuple[str, ...]) -> None:
@@ -284,6 +286,12 @@ class TrainConfig:
         # streams: B streams of at least T steps; article: (n - 1) // T samples >= B.
         # Both come to B * T inputs plus the one extra target character.
         return self.batch_size * self.seq_len + 1
+
+    def check_every(self, num_batches: int) -> int:
+        """Steps between validation checks and samples within an epoch of num_batches batches
+        (an epoch's end is always one): val_every, or about CHECKS_PER_EPOCH an epoch but no
+        closer than MIN_CHECK_STEPS (the article's 3-batch epochs: one check, at the end)."""
+        return self.val_every or max(-(-num_batches // CHECKS_PER_EPOCH), min(num_batches, MIN_CHECK_STEPS))
 
     @property
     def prime(self) -> str:

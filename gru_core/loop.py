@@ -28,12 +28,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .config import CHECKS_PER_EPOCH
 from .errors import GRUError
 from .history import History
 from .trainer import Cancelled, StepRecord, Trainer, TrainingDiverged
 
 DEFAULT_TEMPERATURE = 1.0  # samples at checks: the model's own probabilities
-CHECKS_PER_EPOCH = 4
 GUARD_WINDOW = 50  # steps the guard smooths the training loss over (an exponential mean),
 GUARD_CHARS = 25_000  # or more, so the mean is over this many characters: a batch of 4
 # characters has a loss that jumps by nats from one step to the next, and the lowest point
@@ -114,8 +114,7 @@ class TrainingLoop:
     @property
     def check_every(self) -> int:
         """Steps between checks within an epoch (an epoch's end is always one)."""
-        n = self.trainer.num_batches
-        return self.trainer.config.val_every or max(1, math.ceil(n / CHECKS_PER_EPOCH))
+        return self.trainer.config.check_every(self.trainer.num_batches)
 
     @property
     def guard_window(self) -> int:

@@ -13,6 +13,7 @@ import torch
 
 from gru_core import TrainConfig, Trainer
 from gru_core.cli import train_main
+from gru_core.config import MIN_CHECK_STEPS
 from gru_core.history import History
 from gru_core.loop import CHECKS_PER_EPOCH, Listener, TrainingLoop
 from gru_core.schedule import FINAL_FRACTION, lr_factor
@@ -62,13 +63,17 @@ def test_the_trainer_follows_the_schedule_and_a_resumed_run_continues_it(tmp_pat
 
 # ------------------------------------------------------------------ checks and the end
 def test_checks_come_about_four_times_an_epoch_counted_in_steps():
-    trainer = Trainer(small_config(epochs=2))
+    text = (SMALL_TEXT * 8)[:80_000]
+    trainer = Trainer(TrainConfig.for_text(text, hidden_size=16, epochs=2))
     loop = TrainingLoop(trainer)
     checked = [loop.step().checked for _ in range(trainer.num_batches)]
     every = math.ceil(trainer.num_batches / CHECKS_PER_EPOCH)
+    assert every >= MIN_CHECK_STEPS and loop.check_every == every
     expected = [(k + 1) % every == 0 or k + 1 == trainer.num_batches for k in range(trainer.num_batches)]
     assert checked == expected
     assert [s for s, _ in loop.history.val_losses] == [k + 1 for k, c in enumerate(expected) if c]
+    article = TrainingLoop(Trainer(TrainConfig.article()))
+    assert [article.step().checked for _ in range(6)] == [False, False, True] * 2  # epoch ends only
 
 
 def test_a_small_text_run_with_no_flags_ends_by_itself_on_its_best_weights():

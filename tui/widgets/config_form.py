@@ -22,6 +22,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from gru_core.config import BACKWARDS, FITTED_KNOBS, OPTIMIZERS, RESETS, TrainConfig, parse_field
 from gru_core.errors import GRUError
 from gru_core.printable import NEWLINE, TAB, visible
+from gru_core.schedule import SCHEDULES
 
 PRESETS = ("default", "article")
 NUMBER_FIELDS = (  # (config field, label)
@@ -36,6 +37,7 @@ NUMBER_FIELDS = (  # (config field, label)
 )
 CHOICE_FIELDS = (
     ("optimizer", "optimizer", OPTIMIZERS),
+    ("lr_schedule", "lr schedule", SCHEDULES),
     ("reset", "reset gate", RESETS),
     ("backward", "backward", BACKWARDS),
 )
@@ -58,6 +60,9 @@ TOOLTIPS = {  # shown on hover: what each knob does, in the article's words
             "batch from blowing the weights up.",
     "val_fraction": "Share of the text held out for validation: its loss shows whether the model "
                     "generalises or memorises (0: off).",
+    "lr_schedule": "How lr changes over the run: 'constant', or 'cosine' (fitted runs): a short "
+                   "warm-up, then down to a tenth of lr at the last planned epoch. The status line "
+                   "shows the rate in use.",
     "optimizer": "How gradients become weight updates: plain SGD (the article's), or Adam.",
     "reset": "Where the reset gate r applies: 'before' (the article, Cho et al.) "
              "h_tilde = tanh(x Wh + (r * h) Uh + bh); 'after' (torch.nn.GRU) r * (h Uh + bUh).",
