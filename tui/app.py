@@ -50,7 +50,10 @@ if TYPE_CHECKING:
 apply_textual_fixes()
 
 RENDER_HZ = 5  # screen updates a second, at most: each costs the GIL training shares
-TERMINATING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+# SIGINT too: the terminal's ctrl+c is a key in raw mode, so a SIGINT comes from `kill -INT`;
+# it ends the app like the others, with the 130 a shell reports for an interrupted command
+TERMINATING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT")
+                            if hasattr(signal, name))
 
 
 _frozen = False
@@ -351,7 +354,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
         self._catch_signals(False)
 
     def _catch_signals(self, catch: bool = True) -> None:
-        """SIGTERM and SIGHUP quit like q: the terminal is put back (raw mode off, the main
+        """SIGTERM, SIGHUP and SIGINT quit like q: the terminal is put back (raw mode off, the main
         screen, the cursor, no mouse reporting) and the status is 128 + the signal's number.
         Their default ends the process at once and leaves the terminal unusable. (Not under
         Pilot: a test's process keeps its own handlers.)"""
