@@ -132,6 +132,9 @@ def read_checkpoint(path: str) -> dict[str, Any]:
     """The raw dictionary, read with weights_only=True; GRUError for anything unreadable."""
     path = os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
     size = check_saved_file(path)
+    if looks_like_safetensors(path):
+        raise GRUError(f"{path!r} is a safetensors file: it holds a model's weights, not a run to resume "
+                       f"(`gru-tui sample` reads it); give a checkpoint (.ckpt). Nothing was loaded.")
     _check_zip_directory(path)
     try:
         with warnings.catch_warnings():  # torch warns about old pickle protocols on stderr
@@ -149,12 +152,19 @@ def read_checkpoint(path: str) -> dict[str, Any]:
             f"{path!r} was refused: it holds something other than tensors and plain values{what}, "
             f"which could run code when loaded; it is not a gru-tui checkpoint. Nothing was loaded."
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError,
-            IndexError, TypeError, AttributeError, UnicodeDecodeError, MemoryError,
-            RecursionError) as exc:
+    except (Exception, RecursionError) as exc:  # noqa: BLE001 - whatever torch's readers raise
         raise _damaged(path, exc) from None
     _check_plain(data, path, size)
     return data
+
+
+def looks_like_safetensors(path: str) -> bool:
+    """A safetensors file is an 8-byte header length, then its JSON header: '{'."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(9)[8:] == b"{"
+    except OSError:
+        return False  # the loader that opens it next names the problem
 
 
 # A checkpoint's zip holds its records stored, uncompressed (torch writes them so); a

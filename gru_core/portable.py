@@ -47,7 +47,13 @@ from typing import Any
 import torch
 
 from .atomic import write_atomically
-from .checkpoint import check_saved_file, check_weights, read_checkpoint, trainer_from_checkpoint
+from .checkpoint import (
+    check_saved_file,
+    check_weights,
+    looks_like_safetensors,
+    read_checkpoint,
+    trainer_from_checkpoint,
+)
 from .config import MAX_HIDDEN
 from .data import Vocab
 from .errors import GRUError
@@ -76,7 +82,7 @@ def load_model(path: str) -> SavedModel:
     """A checkpoint (.ckpt) or a safetensors file made by export_safetensors; GRUError if neither."""
     check_saved_file(path, "saved model")  # before it is opened: no FIFO, device or loop
     path = os.fspath(path)
-    if _is_safetensors(path):
+    if looks_like_safetensors(path):
         return read_safetensors(path)
     data = read_checkpoint(path)
     if isinstance(data, dict) and data.get("format") == TORCH_FORMAT:
@@ -96,15 +102,6 @@ def saved_from_trainer(trainer: Trainer, history: History) -> SavedModel:
     for name in ("W", "U", "b", "bUh", "Wy", "by"):
         setattr(model, name, getattr(model, name).cpu())
     return SavedModel(model, trainer.vocab, config, trainer.step_count, val)
-
-
-def _is_safetensors(path: str) -> bool:
-    """A safetensors file is an 8-byte header length, then its JSON header: '{'."""
-    try:
-        with open(path, "rb") as f:
-            return f.read(9)[8:] == b"{"
-    except OSError:
-        return False  # read_checkpoint names the problem
 
 
 # what the weights may be stored as, and the bytes each number takes
