@@ -21,6 +21,14 @@ against the others before anything is built, so a file that is damaged, from a n
 format, or inconsistent (weights that do not fit its own vocabulary and hidden size)
 raises GRUError naming the problem.
 
+One rule serves every loader (train --load, sample, the exports, the app's --load and
+ctrl+o), checkpoints and safetensors files (portable.py) alike: check_saved_file before
+the file is opened (regular, not empty; a FIFO, a device, a symlink loop refused), then
+the structure within a node budget that grows with the file's size (shared references
+counted each time they are met), every tensor backed by numbers the file stores, and the
+weights checked against the vocabulary and hidden size (check_weights: shapes, dtype,
+finite) before the run is built, so memory follows the file, not what it claims.
+
 Saving is atomic and follows the save-target rule of gru_core/atomic.py: the file is
 written next to its destination under a temporary name, flushed to disk, then renamed
 over the destination in one step. A crash or a full disk during the save leaves the
