@@ -114,8 +114,14 @@ def folder(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("fuzz")
 
 
-def test_random_checkpoints_answer_fast(good_run, folder):
-    @FUZZ
+LONG = settings(FUZZ, max_examples=600)  # the benchmark-sized run: pytest -m slow tests/attacks
+RUNS = pytest.mark.parametrize("run", [pytest.param(FUZZ, id="ci"),
+                                       pytest.param(LONG, id="long", marks=pytest.mark.slow)])
+
+
+@RUNS
+def test_random_checkpoints_answer_fast(good_run, folder, run):
+    @run
     @given(data=mutations(good_run["data"]))
     def one(data):
         path = str(folder / f"c{len(_generated)}.ckpt")
@@ -160,8 +166,9 @@ def safetensors_files(draw) -> bytes:
     return struct.pack("<Q", length) + raw + body
 
 
-def test_random_safetensors_answer_fast(folder):
-    @FUZZ
+@RUNS
+def test_random_safetensors_answer_fast(folder, run):
+    @run
     @given(blob=safetensors_files())
     def one(blob):
         path = str(folder / f"s{len(_generated)}.safetensors")
@@ -208,4 +215,5 @@ def test_loading_every_generated_file_keeps_memory_to_the_files_size(good_run):
     assert done.returncode == 0, done.stderr[-2000:]
     grown = int(done.stdout.strip().splitlines()[-1])
     largest = max(os.path.getsize(p) for p in _generated)
+    print(f"{len(_generated)} files, largest {largest:,} bytes: peak RSS grew {grown:,} bytes")
     assert grown <= 4 * largest + MARGIN, f"peak RSS grew {grown:,} bytes; largest file {largest:,}"
