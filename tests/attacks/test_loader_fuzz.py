@@ -84,8 +84,9 @@ def structures(draw, depth: int = 0):
 def mutations(draw, good: dict) -> dict:
     data = {**good, "config": dict(good["config"]), "model": dict(good["model"]),
             "history": dict(good["history"]), "progress": dict(good["progress"])}
-    for _ in range(draw(st.integers(1, 3))):
-        where = draw(st.sampled_from(["top", "config", "model", "history", "progress", "optimizer", "h"]))
+    places = ["top", "config", "model", "history", "progress", "optimizer", "h"]
+    wheres = draw(st.lists(st.sampled_from(places), min_size=1, max_size=3))
+    for where in sorted(wheres, key=lambda w: w == "top"):  # "top" last: it may replace a part
         if where == "top":
             data[draw(st.sampled_from([*good, "zz"]))] = draw(structures())
         elif where == "config":
