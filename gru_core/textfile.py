@@ -16,6 +16,7 @@ What `read_text_file` accepts and does:
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -47,6 +48,9 @@ def check_text_file(path: str, *, max_bytes: int = MAX_TEXT_BYTES, max_chars: in
     except PermissionError:
         raise GRUError(f"cannot reach {shown!r}: permission denied on a folder in its path") from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise GRUError(f"{shown!r} is a loop of symbolic links that never reaches a file; point the "
+                           f"link at the text file itself") from None
         raise GRUError(f"cannot open {shown!r}: {exc.strerror or exc}") from None
     if stat.S_ISDIR(info.st_mode):
         raise GRUError(f"{shown!r} is a directory; give the path of a UTF-8 text file inside it")

@@ -273,6 +273,13 @@ def test_utf16_text_is_named_with_how_to_convert_it(tmp_path):
         assert code == 2 and "is UTF-16 text, not UTF-8" in err and "iconv -f UTF-16 -t UTF-8" in err, err
 
 
+def test_a_symlink_loop_as_the_text_is_named_a_loop(tmp_path):
+    os.symlink(tmp_path / "b.txt", tmp_path / "a.txt")
+    os.symlink(tmp_path / "a.txt", tmp_path / "b.txt")
+    code, err = _quietly(lambda: train_main(["--file", str(tmp_path / "a.txt")], out=io.StringIO()))
+    assert code == 2 and "is a loop of symbolic links" in err, err
+
+
 def _python_m_tui(*args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "tui", *args], cwd=ROOT, env=env, **kwargs)
