@@ -65,8 +65,39 @@ def check_save_target(path: str, *, what: str = "file") -> str:
 
 
 def same_file(a: str, b: str) -> bool:
-    """Whether two save paths name the same file (after symlinks)."""
-    return os.path.realpath(a) == os.path.realpath(b)
+    """Whether two paths name the same file: after symlinks, or the same inode (a hard link)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
+def check_not_an_input(path: str, inputs: dict[str, str]) -> None:
+    """GRUError if the save to `path` would replace one of `inputs` ({flag: path}), links resolved.
+
+    A save replaces its target as a whole: naming the training text, the checkpoint being
+    read or a prime file as an output would destroy it.
+    """
+    for input_flag, input_path in inputs.items():
+        if input_path and same_file(path, input_path):
+            raise GRUError(f"{_show(path)} is the file {input_flag} reads ({_show(input_path)}); saving "
+                           f"there would replace it: give the output a path of its own")
+
+
+def check_writable(path: str, *, what: str = "file") -> None:
+    """Create and remove a temporary file where a save to `path` would write it; GRUError if it
+    cannot be (a read-only file system, a folder without write permission). Call it before
+    the work whose result is to be saved, so that work is not lost at the end."""
+    target = check_save_target(path, what=what) if not os.path.isdir(path) else os.path.realpath(path)
+    folder = target if os.path.isdir(target) else os.path.dirname(target)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".gru-tui-probe.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise GRUError(f"cannot save the {what} to {_show(path)}: {_why(exc)}") from None
 
 
 def write_atomically(path: str, write: Callable[[IO[bytes]], None], *, what: str = "file") -> None:

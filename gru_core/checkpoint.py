@@ -21,6 +21,14 @@ against the others before anything is built, so a file that is damaged, from a n
 format, or inconsistent (weights that do not fit its own vocabulary and hidden size)
 raises GRUError naming the problem.
 
+One rule serves every loader (train --load, sample, the exports, the app's --load and
+ctrl+o), checkpoints and safetensors files (portable.py) alike: check_saved_file before
+the file is opened (regular, not empty; a FIFO, a device, a symlink loop refused), then
+the structure within a node budget that grows with the file's size (shared references
+counted each time they are met), every tensor backed by numbers the file stores, and the
+weights checked against the vocabulary and hidden size (check_weights: shapes, dtype,
+finite) before the run is built, so memory follows the file, not what it claims.
+
 Saving is atomic and follows the save-target rule of gru_core/atomic.py: the file is
 written next to its destination under a temporary name, flushed to disk, then renamed
 over the destination in one step. A crash or a full disk during the save leaves the
@@ -30,10 +38,12 @@ previous checkpoint as it was; symlinks are followed, FIFOs and devices refused.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import math
 import os
 import pickle
 import re
+import stat
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -46,6 +56,7 @@ from .atomic import write_atomically
 from .config import MAX_LR, TrainConfig
 from .errors import GRUError
 from .history import History
+from .model import weight_shapes
 from .trainer import Trainer
 
 if TYPE_CHECKING:
@@ -96,15 +107,43 @@ def _to_cpu(obj: Any) -> Any:
 
 
 # ====================================================================== loading
+def check_saved_file(path: str, what: str = "checkpoint") -> int:
+    """The rule every loader of a saved run applies first (train --load, sample, the exports,
+    the app's --load and ctrl+o; checkpoints and safetensors alike), before the file is opened:
+    it exists (a symlink loop is named as one), and it is a regular file, not empty. Opening a
+    FIFO would block until a writer comes, and a device such as /dev/zero never ends.
+    Its size in bytes; GRUError otherwise."""
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise GRUError(f"a {what} path is needed; got {path!r}")
+    path = os.fspath(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise GRUError(f"no {what} at {path!r}; check the path") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise GRUError(f"{path!r} is a loop of symbolic links that never reaches a file; point the "
+                           f"link at the {what} itself") from None
+        raise GRUError(f"cannot open {path!r}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a NUL in the path
+        raise GRUError(f"cannot open {path!r}: {exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise GRUError(f"{path!r} is a directory; give the path of a {what} file")
+    if not stat.S_ISREG(info.st_mode):
+        raise GRUError(f"{path!r} is not a regular file (a pipe or device?), so it cannot be a {what}; "
+                       f"give the path of a file saved by gru-tui. Nothing was loaded.")
+    if info.st_size == 0:
+        raise GRUError(f"{path!r} is empty, not a gru-tui {what}. Nothing was loaded.")
+    return info.st_size
+
+
 def read_checkpoint(path: str) -> dict[str, Any]:
     """The raw dictionary, read with weights_only=True; GRUError for anything unreadable."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise GRUError(f"no checkpoint at {path!r}; check the path")
-    if not path:
-        raise GRUError("a checkpoint path is needed; got an empty one")
-    if os.path.isdir(path):
-        raise GRUError(f"{path!r} is a directory; give the path of a checkpoint file")
+    path = os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
+    size = check_saved_file(path)
+    if looks_like_safetensors(path):
+        raise GRUError(f"{path!r} is a safetensors file: it holds a model's weights, not a run to resume "
+                       f"(`gru-tui sample` reads it); give a checkpoint (.ckpt). Nothing was loaded.")
     _check_zip_directory(path)
     try:
         with warnings.catch_warnings():  # torch warns about old pickle protocols on stderr
@@ -113,6 +152,8 @@ def read_checkpoint(path: str) -> dict[str, Any]:
     except pickle.UnpicklingError as exc:
         if "weights only" not in str(exc).lower():
             raise _damaged(path, exc) from None
+        if "Unsupported operand" in str(exc):  # not a pickle at all: a text file, say
+            raise _damaged(path, exc) from None
         # weights_only refuses any global it does not know: code, classes, functions.
         found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
         what = f" ({found.group(1)})" if found else ""
@@ -120,12 +161,19 @@ def read_checkpoint(path: str) -> dict[str, Any]:
             f"{path!r} was refused: it holds something other than tensors and plain values{what}, "
             f"which could run code when loaded; it is not a gru-tui checkpoint. Nothing was loaded."
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError,
-            IndexError, TypeError, AttributeError, UnicodeDecodeError, MemoryError,
-            RecursionError) as exc:
+    except (Exception, RecursionError) as exc:  # noqa: BLE001 - whatever torch's readers raise
         raise _damaged(path, exc) from None
-    _check_plain(data, path)
+    _check_plain(data, path, size)
     return data
+
+
+def looks_like_safetensors(path: str) -> bool:
+    """A safetensors file is an 8-byte header length, then its JSON header: '{'."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(9)[8:] == b"{"
+    except OSError:
+        return False  # the loader that opens it next names the problem
 
 
 # A checkpoint's zip holds its records stored, uncompressed (torch writes them so); a
@@ -152,28 +200,54 @@ def _check_zip_directory(path: str) -> None:
         )
 
 
-def _check_plain(data: Any, path: str) -> None:
-    """Every tensor dense and on the CPU, nesting shallow: what gru-tui itself writes.
+# Nodes the structure walk may visit: a checkpoint's pickle spends at least a few bytes on
+# each value it holds, but a shared reference costs two bytes and is visited each time it is
+# met: a 17 KB file of lists holding one list 100 times, six deep, is 10^12 visits.
+_NODE_BUDGET = 100_000
+_NODES_PER_BYTE = 0.5
 
-    Sparse, quantized or meta tensors, or containers nested thousands deep, are refused
-    here, before any of it reaches torch's ops or a recursive function.
+
+def _check_plain(data: Any, path: str, size: int = 0) -> None:
+    """Every tensor dense, on the CPU and backed by its own numbers; nesting shallow and the
+    structure small for the file's size: what gru-tui itself writes.
+
+    Sparse, quantized or meta tensors, views wider than their storage (expand(10**9) of one
+    number, which a loop over it would materialise), containers nested thousands deep, or
+    shared references multiplying the walk, are refused here, before any of it reaches
+    torch's ops, a loop or a recursive function.
     """
+    budget = _NODE_BUDGET + int(size * _NODES_PER_BYTE)
+    visited = 0
     stack = [(data, 0)]
     while stack:
         obj, depth = stack.pop()
+        visited += 1
+        if visited > budget:
+            raise GRUError(f"{path!r} cannot be loaded: its contents hold more than {budget:,} values "
+                           f"(shared references counted each time), far more than a "
+                           f"{size:,}-byte gru-tui checkpoint holds. Nothing was loaded.")
         if depth > _MAX_DEPTH:
             raise GRUError(f"{path!r} cannot be loaded: its contents nest more than {_MAX_DEPTH} deep, "
                            f"which gru-tui never writes. Nothing was loaded.")
         if isinstance(obj, Tensor):
-            if obj.layout != torch.strided or obj.is_quantized or obj.device.type != "cpu":
-                where = obj.device.type if obj.device.type != "cpu" else str(obj.layout).split(".")[-1]
-                raise GRUError(f"{path!r} cannot be loaded: it holds a {where} tensor, where gru-tui "
-                               f"writes only dense ones. Nothing was loaded.")
+            _check_tensor(obj, path)
         elif isinstance(obj, dict):
             stack.extend((v, depth + 1) for v in obj.values())
             stack.extend((k, depth + 1) for k in obj.keys() if not isinstance(k, (str, int)))
         elif isinstance(obj, (list, tuple)):
             stack.extend((v, depth + 1) for v in obj)
+
+
+def _check_tensor(t: Tensor, path: str) -> None:
+    if t.layout != torch.strided or t.is_quantized or t.device.type != "cpu":
+        where = t.device.type if t.device.type != "cpu" else str(t.layout).split(".")[-1]
+        raise GRUError(f"{path!r} cannot be loaded: it holds a {where} tensor, where gru-tui "
+                       f"writes only dense ones. Nothing was loaded.")
+    stored = t.untyped_storage().nbytes() // max(1, t.element_size())
+    if t.numel() > stored:
+        raise GRUError(f"{path!r} cannot be loaded: it holds a tensor of shape {tuple(t.shape)} "
+                       f"({t.numel():,} numbers) that the file stores only {stored:,} numbers of "
+                       f"(a broadcast view, which gru-tui never writes). Nothing was loaded.")
 
 
 def _damaged(path: str, exc: BaseException) -> GRUError:
@@ -239,13 +313,20 @@ def _trainer_from(data: Any, path: str, device: str | None) -> tuple[Trainer, Hi
     vocab = data["vocab"]
     if not isinstance(vocab, str) or vocab != config.vocab_chars:
         raise bad(f"its vocabulary {_short(vocab)} does not match its config's {_short(config.vocab_chars)}")
+    H, B = config.hidden_size, config.batch_size
+    # the file's own tensors against the shapes its config needs, before the run is built:
+    # memory follows the tensors present, not a hidden size the file merely claims
+    check_weights(data["model"], weight_shapes(len(vocab), H, config.reset), bad,
+                  f"its vocabulary of {len(vocab)} characters and hidden size {H}", config.reset)
+    h = data["h"]
+    if not isinstance(h, Tensor) or tuple(h.shape) != (B, H) or not h.is_floating_point():
+        shape = tuple(h.shape) if isinstance(h, Tensor) else type(h).__name__
+        raise bad(f"its hidden state has shape {shape}; batch {B} x hidden {H} needs ({B}, {H})")
     try:
         trainer = Trainer(config)
     except GRUError as exc:
         raise bad(str(exc)) from None
-    H, B = config.hidden_size, config.batch_size
 
-    _check_weights(data["model"], trainer, bad)
     try:
         trainer.model.load_state_dict(data["model"])
     except GRUError as exc:
@@ -270,10 +351,6 @@ def _trainer_from(data: Any, path: str, device: str | None) -> tuple[Trainer, Hi
     if isinstance(lr_scale, bool) or not isinstance(lr_scale, float) or not 0 < lr_scale <= 1:
         raise bad(f"its learning-rate scale {lr_scale!r} is not a number from 0 to 1")
 
-    h = data["h"]
-    if not isinstance(h, Tensor) or tuple(h.shape) != (B, H) or not h.is_floating_point():
-        shape = tuple(h.shape) if isinstance(h, Tensor) else type(h).__name__
-        raise bad(f"its hidden state has shape {shape}; batch {B} x hidden {H} needs ({B}, {H})")
     if not bool(torch.isfinite(h).all()):
         raise bad("its hidden state holds NaN or infinite numbers")
 
@@ -323,22 +400,22 @@ def _config_from(raw: Any, bad: Callable[[str], GRUError], device: str | None) -
         raise bad(f"its config is invalid: {exc}") from None
 
 
-def _check_weights(model_state: Any, trainer: Trainer, bad: Callable[[str], GRUError]) -> None:
-    if not isinstance(model_state, dict):
+def check_weights(tensors: Any, shapes: dict[str, tuple[int, ...]], bad: Callable[[str], GRUError],
+                  sizes: str, reset: str) -> None:
+    """The one rule for a saved model's weights, checkpoint or safetensors: exactly the
+    article-named tensors `shapes` lists (weight_shapes), each of that shape, floating-point
+    and finite. `sizes` says where the shapes come from, for the message."""
+    if not isinstance(tensors, dict):
         raise bad("its weights are not a dictionary of tensors")
-    want = trainer.model.named_tensors()
-    V, H = trainer.vocab.size, trainer.config.hidden_size
-    extra = sorted(set(model_state) - set(want))
+    extra = sorted(map(str, set(tensors) - set(shapes)))
     if extra:
-        raise bad(f"it has weights {', '.join(map(str, extra))} that this model (reset="
-                  f"{trainer.config.reset!r}) does not use")
-    for name, target in want.items():
-        src = model_state.get(name)
+        raise bad(f"it has weights {', '.join(extra)} that this model (reset={reset!r}) does not use")
+    for name, shape in shapes.items():
+        src = tensors.get(name)
         if not isinstance(src, Tensor):
             raise bad(f"its weights lack {name}")
-        if tuple(src.shape) != tuple(target.shape):
-            raise bad(f"weight {name} has shape {tuple(src.shape)}, but its vocabulary of {V} characters "
-                      f"and hidden size {H} need {tuple(target.shape)}")
+        if tuple(src.shape) != shape:
+            raise bad(f"weight {name} has shape {tuple(src.shape)}, but {sizes} need {shape}")
         if not src.is_floating_point():
             raise bad(f"weight {name} holds {src.dtype}, not floating-point numbers")
         if not bool(torch.isfinite(src).all()):
@@ -371,9 +448,10 @@ def _load_optimizer(trainer: Trainer, state: Any, bad: Callable[[str], GRUError]
                 continue
             if not isinstance(value, Tensor) or not value.is_floating_point():
                 raise bad(f"its optimizer's {name} is {type(value).__name__}, not a tensor of numbers")
-            if value.dim() > 0 and value.shape != params[key].shape:
-                raise bad(f"its optimizer's {name} has shape {tuple(value.shape)} where the "
-                          f"weights have {tuple(params[key].shape)}")
+            want = () if name == "step" else tuple(params[key].shape)  # Adam's step count is one number
+            if tuple(value.shape) != want:
+                raise bad(f"its optimizer's {name} has shape {tuple(value.shape)} where "
+                          f"{'a step count has ()' if name == 'step' else f'the weights have {want}'}")
             if not bool(torch.isfinite(value).all()):
                 raise bad(f"its optimizer's {name} holds NaN or infinite numbers")
     try:

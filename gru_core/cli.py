@@ -216,17 +216,29 @@ def check_load_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) 
 
 
 def check_outputs(args: argparse.Namespace) -> None:
-    """Check --save and the exports before any training: a run is never lost to a bad path."""
-    from .atomic import check_save_target, same_file
+    """Check --save and the exports before any training: a run is never lost to a bad path.
+
+    No output may name an input (the --file text, the --load checkpoint), links resolved,
+    and each output's folder must take a new file (a temporary one is created and removed).
+    """
+    from .atomic import check_not_an_input, check_save_target, check_writable, same_file
 
     outputs = [(flag, getattr(args, dest), what) for flag, dest, what in (
         ("--save", "save", "checkpoint"), ("--export-csv", "export_csv", "loss history"),
         ("--export-json", "export_json", "matrices")) if getattr(args, dest, None) is not None]
+    inputs = {flag: getattr(args, dest) for flag, dest in (("--file", "file"), ("--load", "load"))
+              if getattr(args, dest, None)}
     if getattr(args, "save", None) and os.path.isdir(args.save):
+        try:
+            check_writable(args.save, what="checkpoint")
+        except GRUError as exc:
+            raise GRUError(f"--save: {exc}") from None
         outputs = outputs[1:]  # a folder: the checkpoint gets a name of its own in it
     for flag, path, what in outputs:
         try:
             check_save_target(path, what=what)
+            check_not_an_input(path, inputs)
+            check_writable(path, what=what)
         except GRUError as exc:
             raise GRUError(f"{flag}: {exc}") from None
     for i, (flag_a, path_a, _) in enumerate(outputs):

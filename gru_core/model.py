@@ -39,6 +39,19 @@ PARAMETERS = ("W", "U", "b", "bUh", "Wy", "by")  # the stored tensors, in model.
 GATES = ("z", "r", "h")  # the order of the blocks inside W, U and b
 
 
+def weight_shapes(V: int, H: int, reset: str) -> dict[str, tuple[int, ...]]:
+    """The shape of every article-named tensor of a GRUModel(V, H, reset), without building it:
+    a loader checks a file's tensors against these before it allocates anything."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for gate in GATES:
+        shapes[f"W{gate}"], shapes[f"U{gate}"], shapes[f"b{gate}"] = (V, H), (H, H), (H,)
+    shapes = {name: shapes[name] for name in PARAM_NAMES if name in shapes}
+    shapes["Wy"], shapes["by"] = (H, V), (V,)
+    if reset == "after":
+        shapes["bUh"] = (H,)
+    return shapes
+
+
 @dataclass(frozen=True)
 class StepOut:
     """One time step of the forward pass, every intermediate kept (all [B, H])."""

@@ -15,9 +15,11 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from .cli import FlagParser, _float, _int
+from .cli import BROKEN_PIPE, FlagParser, _float, _int, _silence
 from .errors import GRUError
 from .printable import visible
+
+MAX_SEED = 2**63 - 1  # what a run's --seed takes (TrainConfig.seed)
 
 
 def sample_main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
@@ -52,6 +54,7 @@ def export_torch_main(argv: Sequence[str] | None = None, out: TextIO | None = No
     def run(args: argparse.Namespace) -> int:
         from .portable import export_torch, load_model
 
+        _check_export_target(args)
         saved = load_model(args.model)
         export_torch(saved, args.out)
         print(f"wrote torch.nn.GRU({saved.vocab.size}, {saved.model.hidden_size}) + "
@@ -73,6 +76,7 @@ def export_safetensors_main(argv: Sequence[str] | None = None, out: TextIO | Non
     def run(args: argparse.Namespace) -> int:
         from .portable import export_safetensors, load_model
 
+        _check_export_target(args)
         saved = load_model(args.model)
         export_safetensors(saved, args.out)
         names = ", ".join(saved.model.named_tensors())
@@ -80,6 +84,15 @@ def export_safetensors_main(argv: Sequence[str] | None = None, out: TextIO | Non
         return 0
 
     return _run(parser, argv, run)
+
+
+def _check_export_target(args: argparse.Namespace) -> None:
+    """Before loading: the output may be written and is not the checkpoint it is made from
+    (links resolved); an export over its own input would replace the whole run with the weights."""
+    from .atomic import check_not_an_input, check_save_target
+
+    check_save_target(args.out, what="export")
+    check_not_an_input(args.out, {"CKPT": args.model})
 
 
 def _run(parser: argparse.ArgumentParser, argv: Sequence[str] | None, body) -> int:
@@ -98,6 +111,8 @@ def _sample(args: argparse.Namespace, out: TextIO) -> int:
     from .sampling import check_sample_args, sample
     from .textfile import read_text_file
 
+    if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
+        raise GRUError(f"--seed must be a whole number from 0 to {MAX_SEED}; got {args.seed}")
     if args.prime_file is not None:
         prime = read_text_file(args.prime_file)
     else:
@@ -108,7 +123,8 @@ def _sample(args: argparse.Namespace, out: TextIO) -> int:
 
     saved = load_model(args.model)
     if prime is None:
-        prime = saved.config.get("sample_prime") or saved.vocab.chars[0]
+        own = saved.config.get("sample_prime")  # a safetensors file's metadata: any JSON
+        prime = own if isinstance(own, str) and own else saved.vocab.chars[0]
     check_sample_args(saved.vocab, prime, args.length, args.temperature, args.top_k)
     generator = torch.Generator()
     if args.seed is not None:
@@ -120,8 +136,13 @@ def _sample(args: argparse.Namespace, out: TextIO) -> int:
         out.write(visible(ch, keep_newlines=True))
         out.flush()
 
-    out.write(visible(prime, keep_newlines=True))
-    sample(saved.model, saved.vocab, prime, args.length, args.temperature, top_k=args.top_k,
-           generator=generator, on_char=show)
-    out.write("\n")
+    try:
+        out.write(visible(prime, keep_newlines=True))
+        sample(saved.model, saved.vocab, prime, args.length, args.temperature, top_k=args.top_k,
+               generator=generator, on_char=show)
+        out.write("\n")
+        out.flush()
+    except BrokenPipeError:  # `gru-tui sample ... | head -c 5`: the reader has all it wanted
+        _silence(out)
+        return BROKEN_PIPE
     return 0

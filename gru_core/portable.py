@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -46,11 +47,18 @@ from typing import Any
 import torch
 
 from .atomic import write_atomically
-from .checkpoint import read_checkpoint, trainer_from_checkpoint
+from .checkpoint import (
+    check_saved_file,
+    check_weights,
+    looks_like_safetensors,
+    read_checkpoint,
+    trainer_from_checkpoint,
+)
+from .config import MAX_HIDDEN
 from .data import Vocab
 from .errors import GRUError
 from .history import History
-from .model import GRUModel
+from .model import GRUModel, weight_shapes
 from .trainer import Trainer
 
 TORCH_FORMAT = "gru-tui-torch"
@@ -72,8 +80,9 @@ class SavedModel:
 # ====================================================================== reading
 def load_model(path: str) -> SavedModel:
     """A checkpoint (.ckpt) or a safetensors file made by export_safetensors; GRUError if neither."""
+    check_saved_file(path, "saved model")  # before it is opened: no FIFO, device or loop
     path = os.fspath(path)
-    if _is_safetensors(path):
+    if looks_like_safetensors(path):
         return read_safetensors(path)
     data = read_checkpoint(path)
     if isinstance(data, dict) and data.get("format") == TORCH_FORMAT:
@@ -95,28 +104,29 @@ def saved_from_trainer(trainer: Trainer, history: History) -> SavedModel:
     return SavedModel(model, trainer.vocab, config, trainer.step_count, val)
 
 
-def _is_safetensors(path: str) -> bool:
-    """A safetensors file is an 8-byte header length, then its JSON header: '{'."""
-    try:
-        with open(path, "rb") as f:
-            return f.read(9)[8:] == b"{"
-    except OSError:
-        return False  # read_checkpoint names the problem
+# what the weights may be stored as, and the bytes each number takes
+_DTYPES = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8}
+_MAX_HEADER = 100 << 20  # the safetensors library's own limit
 
 
 def read_safetensors(path: str) -> SavedModel:
-    """A model from export_safetensors' file: no pickle, every part checked."""
+    """A model from export_safetensors' file: no pickle, every part checked.
+
+    The header is read and checked first: the metadata (vocabulary, hidden size, reset),
+    then every tensor's name, dtype, shape and byte range against the shapes that metadata
+    needs and the file's size. Only then are the tensors read, so memory follows the
+    tensors present; their values pass the checkpoint's rule (check_weights: finite).
+    """
     from safetensors import SafetensorError, safe_open
 
     def bad(problem: str) -> GRUError:
         return GRUError(f"{path!r} cannot be loaded: {problem}. Nothing was loaded.")
 
-    try:
-        with safe_open(path, framework="pt") as f:
-            meta = f.metadata() or {}
-            tensors = {name: f.get_tensor(name) for name in f.keys()}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise bad(f"it is neither a checkpoint nor a safetensors file ({str(exc)[:200]})") from None
+    size = check_saved_file(path, "safetensors file")
+    header, data_bytes = _safetensors_header(path, size, bad)
+    meta = header.pop("__metadata__", None) or {}
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        raise bad("its metadata is not a table of strings")
     if meta.get("format") != WEIGHTS_FORMAT:
         raise bad(f"its metadata has no format {WEIGHTS_FORMAT!r}; it was not written by gru-tui")
     if meta.get("version") != str(VERSION):
@@ -126,25 +136,74 @@ def read_safetensors(path: str) -> SavedModel:
         config = json.loads(meta["config"])
         step = int(meta.get("step", "0"))
         val = float(meta["val_loss"]) if meta.get("val_loss") else None
-    except (KeyError, ValueError, TypeError) as exc:
+    except (KeyError, ValueError, TypeError, RecursionError) as exc:
         raise bad(f"its metadata is damaged ({type(exc).__name__}: {str(exc)[:100]})") from None
     if not isinstance(chars, str) or not chars or not isinstance(config, dict):
         raise bad("its metadata lacks the vocabulary or the config")
+    if len(set(chars)) != len(chars):
+        raise bad("its vocabulary lists a character twice")
     hidden, reset = config.get("hidden_size"), config.get("reset")
-    if not isinstance(hidden, int) or hidden < 1 or reset not in ("before", "after"):
-        raise bad(f"its config has hidden_size {hidden!r} and reset {reset!r}")
-    model = GRUModel(len(chars), hidden, reset=reset)
-    extra = sorted(set(tensors) - set(model.named_tensors()))
+    if (isinstance(hidden, bool) or not isinstance(hidden, int) or not 1 <= hidden <= MAX_HIDDEN
+            or reset not in ("before", "after")):
+        raise bad(f"its config has hidden_size {_shown(hidden)} and reset {_shown(reset)}; gru-tui writes a "
+                  f"whole number from 1 to {MAX_HIDDEN} and 'before' or 'after'")
+    shapes = weight_shapes(len(chars), hidden, reset)
+    sizes = f"its vocabulary of {len(chars)} characters and hidden size {hidden}"
+    extra = sorted(set(header) - set(shapes))
     if extra:
-        raise bad(f"it has tensors {', '.join(extra)} that a reset={reset!r} GRU does not use")
-    for name, t in tensors.items():
-        if not t.is_floating_point():
-            raise bad(f"weight {name} holds {t.dtype}, not floating-point numbers")
+        names = ", ".join(map(str, extra))[:200]
+        raise bad(f"it has tensors {names} that a reset={reset!r} GRU does not use")
+    for name, shape in shapes.items():
+        entry = header.get(name)
+        if not isinstance(entry, dict):
+            raise bad(f"its weights lack {name}")
+        dtype, got, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
+        if dtype not in _DTYPES:
+            raise bad(f"weight {name} holds {_shown(dtype)}, not floating-point numbers")
+        if not isinstance(got, list) or tuple(got) != shape:
+            raise bad(f"weight {name} has shape {_shown(got)}, but {sizes} need {shape}")
+        if (not isinstance(offsets, list) or len(offsets) != 2
+                or not all(isinstance(x, int) and not isinstance(x, bool) for x in offsets)
+                or offsets[1] - offsets[0] != math.prod(shape) * _DTYPES[dtype] or offsets[0] < 0
+                or offsets[1] > data_bytes):
+            raise bad(f"weight {name}'s bytes {_shown(offsets)} do not hold its {shape} numbers "
+                      f"inside the file")
+    try:
+        with safe_open(path, framework="pt") as f:
+            tensors = {name: f.get_tensor(name) for name in f.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise bad(f"it is neither a checkpoint nor a safetensors file ({str(exc)[:200]})") from None
+    check_weights(tensors, shapes, bad, sizes, reset)
+    model = GRUModel(len(chars), hidden, reset=reset)
     try:
         model.load_state_dict(tensors)
     except GRUError as exc:
         raise bad(str(exc)) from None
     return SavedModel(model, Vocab(chars), config, step, val)
+
+
+def _safetensors_header(path: str, size: int, bad) -> tuple[dict[str, Any], int]:
+    """The JSON header of a safetensors file, its length checked against the file's size, and
+    the bytes of tensor data after it."""
+    try:
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if not 2 <= n <= min(size - 8, _MAX_HEADER):
+                raise bad(f"its header claims {n:,} bytes in a file of {size:,}; it is damaged")
+            header = json.loads(f.read(n))
+    except OSError as exc:
+        raise bad(f"it cannot be read ({exc.strerror or exc})") from None
+    except (ValueError, RecursionError) as exc:
+        raise bad(f"it is neither a checkpoint nor a safetensors file (its header is not JSON: "
+                  f"{str(exc)[:100]})") from None
+    if not isinstance(header, dict):
+        raise bad("it is neither a checkpoint nor a safetensors file (its header is not a JSON object)")
+    return header, size - 8 - n
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # ====================================================================== writing

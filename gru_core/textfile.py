@@ -6,7 +6,8 @@ What `read_text_file` accepts and does:
   read itself stops one byte past the limit, in case the file grows meanwhile), and at most
   MAX_TEXT_CHARS characters once decoded (config.MAX_TEXT_CHARS, the limit of any text);
 - strict UTF-8: the first invalid byte is refused, naming its byte offset and line;
-  a NUL byte is refused as a sign of a binary file;
+  a NUL byte is refused as a sign of a binary file (UTF-16 text is named as such, with how
+  to convert it);
 - a UTF-8 byte-order mark at the start is dropped (it is a marker, not text);
 - line ends: CRLF ("\\r\\n") becomes LF ("\\n"), so a file saved on Windows teaches the model
   the same text as the same file saved on Linux; CRs run before an LF (CR CR LF, left by a
@@ -15,6 +16,7 @@ What `read_text_file` accepts and does:
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -46,6 +48,9 @@ def check_text_file(path: str, *, max_bytes: int = MAX_TEXT_BYTES, max_chars: in
     except PermissionError:
         raise GRUError(f"cannot reach {shown!r}: permission denied on a folder in its path") from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise GRUError(f"{shown!r} is a loop of symbolic links that never reaches a file; point the "
+                           f"link at the text file itself") from None
         raise GRUError(f"cannot open {shown!r}: {exc.strerror or exc}") from None
     if stat.S_ISDIR(info.st_mode):
         raise GRUError(f"{shown!r} is a directory; give the path of a UTF-8 text file inside it")
@@ -95,6 +100,9 @@ def decode_text(data: bytes | bytearray, name: str = "the text", *, max_chars: i
     if data.startswith(_BOM):
         data = data[len(_BOM):]
     nul = data.find(b"\x00")
+    if nul >= 0 and _looks_utf16(data):
+        raise GRUError(f"{name!r} is UTF-16 text, not UTF-8; convert it, e.g. "
+                       f"`iconv -f UTF-16 -t UTF-8 FILE > FILE.utf8` (or save it as UTF-8 in your editor)")
     if nul >= 0:
         raise GRUError(f"{name!r} has a NUL byte at byte offset {nul} (line {_line_of(data, nul)}); "
                        f"it looks like a binary file, not text")
@@ -114,6 +122,19 @@ def decode_text(data: bytes | bytearray, name: str = "the text", *, max_chars: i
         raise GRUError(f"{name!r} has {len(text):,} characters; the limit is {max_chars:,}: "
                        f"use a slice of it")
     return text
+
+
+def _looks_utf16(data: bytes | bytearray) -> bool:
+    """A UTF-16 byte-order mark, or (without one) a NUL in every other byte of the start, as
+    mostly-ASCII text in UTF-16 has."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return True
+    head = bytes(data[:4096])
+    pairs = len(head) // 2
+    if pairs < 2:
+        return False
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    return max(even, odd) >= 0.9 * pairs and min(even, odd) <= 0.1 * pairs
 
 
 def _line_of(data: bytes, offset: int) -> int:

@@ -50,7 +50,10 @@ if TYPE_CHECKING:
 apply_textual_fixes()
 
 RENDER_HZ = 5  # screen updates a second, at most: each costs the GIL training shares
-TERMINATING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+# SIGINT too: the terminal's ctrl+c is a key in raw mode, so a SIGINT comes from `kill -INT`;
+# it ends the app like the others, with the 130 a shell reports for an interrupted command
+TERMINATING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT")
+                            if hasattr(signal, name))
 
 
 _frozen = False
@@ -123,6 +126,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
         self.shown: Snapshot | None = None  # the snapshot on screen (exports write it)
         self._session_lock = threading.Lock()
         self._quitting = False
+        self._early_signal: int | None = None  # one that came before the app could answer it
         self.worker_error: tuple[str, str] | None = None  # (message, traceback) of a crashed worker
         self.file_message = ""  # the last save / load / export's outcome (also a notification)
         self.saved_path = ""  # the last checkpoint saved here (ctrl+o proposes it)
@@ -351,7 +355,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
         self._catch_signals(False)
 
     def _catch_signals(self, catch: bool = True) -> None:
-        """SIGTERM and SIGHUP quit like q: the terminal is put back (raw mode off, the main
+        """SIGTERM, SIGHUP and SIGINT quit like q: the terminal is put back (raw mode off, the main
         screen, the cursor, no mouse reporting) and the status is 128 + the signal's number.
         Their default ends the process at once and leaves the terminal unusable. (Not under
         Pilot: a test's process keeps its own handlers.)"""
@@ -363,6 +367,20 @@ class GRUApp(FileActions, SampleActions, App[None]):
                 loop.add_signal_handler(sig, self._quit_on_signal, sig)
             else:
                 loop.remove_signal_handler(sig)
+        if catch and self._early_signal is not None:
+            self.call_later(self._quit_on_signal, self._early_signal)
+
+    def catch_signals_early(self) -> None:
+        """From before run() until on_mount answers them: a signal is remembered, then ends the
+        app as soon as it is mounted. A SIGINT in that window raised KeyboardInterrupt inside
+        Textual's start-up (widgets half mounted, a NoMatches traceback on the screen)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in TERMINATING_SIGNALS:
+            signal.signal(sig, self._remember_signal)
+
+    def _remember_signal(self, sig: int, frame: object) -> None:
+        self._early_signal = self._early_signal or sig
 
     def _quit_on_signal(self, sig: int) -> None:
         self.shutdown_session()

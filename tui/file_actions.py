@@ -11,6 +11,8 @@ as a notification and kept in `file_message`:
     ctrl+e   the loss history as PATH-loss.csv, the batch on screen as PATH-batch.json
     ctrl+t   the model as PATH.safetensors, and PATH.pt for torch.nn.GRU (reset after)
 
+Every save asks before it replaces a file already there (ReplaceDialog, y replaces).
+
 Served to a browser (`gru-tui serve`), each file written is also sent to the browser as
 a download (Textual's deliver_text / deliver_binary): it is on the server's disk.
 """
@@ -68,19 +70,26 @@ class FileActions:
 
     def save_asked(self, path: str | None) -> None:
         """A path from the dialog: save, asking first when a file is already there."""
-        if not path:
-            return
-        if not os.path.lexists(path):
-            self.save_to(path)
+        if path:
+            self.unless_replacing([path], lambda: self.save_to(path), "not saved")
+
+    def unless_replacing(self, paths: list[str], write, refused: str) -> None:
+        """The one rule for every save in the app: write() at once when none of `paths` exists,
+        else only after y in a ReplaceDialog naming those that do."""
+        there = [p for p in paths if os.path.lexists(p)]
+        if not there:
+            write()
             return
 
         def replace(yes: bool | None) -> None:
             if yes:
-                self.save_to(path)
+                write()
             else:
-                self.post_message(FileDone(f"not saved: {path} kept as it was"))
+                kept = " and ".join(there)
+                was = "it was" if len(there) == 1 else "they were"
+                self.post_message(FileDone(f"{refused}: {kept} kept as {was}"))
 
-        self.push_screen(ReplaceDialog(path), replace)
+        self.push_screen(ReplaceDialog(*there), replace)
 
     def newest_checkpoint(self) -> str:
         """What ctrl+o proposes: the checkpoint saved last here, else the newest .ckpt in the
@@ -108,15 +117,26 @@ class FileActions:
             return
         self.push_screen(PathDialog("export: loss history as PATH-loss.csv, this batch as PATH-batch.json",
                                     self.default_path("")),
-                         lambda base: base and self.export_to(base, snap))
+                         lambda base: base and self.export_asked(base, snap))
+
+    def export_asked(self, base: str, snap: Snapshot) -> None:
+        files = [f"{base}-loss.csv"] + ([f"{base}-batch.json"] if snap.trace is not None else [])
+        self.unless_replacing(files, lambda: self.export_to(base, snap), "not exported")
 
     def action_export_model(self) -> None:
-        if self.session is None or isinstance(self.screen, PathDialog):
+        if self.session is None or isinstance(self.screen, (PathDialog, ReplaceDialog)):
             return
         base = self.checkpoint_base()
         self.push_screen(PathDialog("export the model: PATH.safetensors (weights, no pickle) and, "
                                     "for reset after, PATH.pt for torch.nn.GRU", base),
-                         lambda base: base and self.export_model_to(base))
+                         self.export_model_asked)
+
+    def export_model_asked(self, base: str | None) -> None:
+        if not base:
+            return
+        config = self.shown.config if self.shown is not None else self.initial_config
+        files = [f"{base}.safetensors"] + ([f"{base}.pt"] if config.reset == "after" else [])
+        self.unless_replacing(files, lambda: self.export_model_to(base), "not exported")
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="files")
     def export_model_to(self, base: str) -> None:

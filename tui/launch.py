@@ -94,5 +94,6 @@ def launch_app(argv: Sequence[str]) -> int:
     # back waits out the switch interval. 0.5 ms instead of 5: the article preset trained
     # 488-504 steps/s in the app against 388-455 (side by side); larger models unchanged.
     sys.setswitchinterval(0.0005)
+    app.catch_signals_early()
     app.run()
     return app.return_code or 0

@@ -2,7 +2,7 @@
 
 In tmux: the pane's modes (alternate screen, cursor, mouse reporting, keypad, wrap), its
 title and the tty's settings (`stty -g`, raw mode) are read before and after. A signal
-(SIGTERM, SIGHUP) quits like q (issue 17); a text full of control sequences shows as
+(SIGTERM, SIGHUP; SIGINT, issue 26) quits like q (issue 17); a text full of control sequences shows as
 symbols and never reaches the terminal as commands (issue 16).
 """
 
@@ -69,7 +69,8 @@ class Run:
         tmux("kill-session", "-t", self.name)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT],
+                         ids=["SIGTERM", "SIGHUP", "SIGINT"])
 def test_a_signal_while_training_quits_and_puts_the_terminal_back(tmp_path, sig):
     run = Run(tmp_path, "--epochs 100000")
     try:

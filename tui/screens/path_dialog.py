@@ -161,15 +161,20 @@ class ReplaceDialog(ModalScreen[bool]):
         Binding("escape", "answer(False)", "Keep"),
     ]
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *more: str) -> None:
+        """One question for every file a save would replace (an export writes two)."""
         super().__init__()
         self.path = path
+        self.paths = (path, *more)
         self.answered = False
 
     def compose(self) -> ComposeResult:
+        names = " and ".join(visible(p) for p in self.paths)
+        exists, it = ("exists", "it") if len(self.paths) == 1 else ("exist", "them")
         with Vertical(id="replace-box"):
-            yield Static(Text(f"{visible(self.path)} already exists: replace it?"), id="replace-question")
-            yield Static(Text("y: replace it   n or escape: keep it (nothing is saved)"), id="replace-hint")
+            yield Static(Text(f"{names} already {exists}: replace {it}?"), id="replace-question")
+            yield Static(Text(f"y: replace {it}   n or escape: keep {it} (nothing is saved)"),
+                         id="replace-hint")
 
     def action_answer(self, replace: bool) -> None:
         if not self.answered and self.app.screen is self:
