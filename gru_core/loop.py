@@ -204,6 +204,7 @@ class TrainingLoop:
         if last_val is None or last_val <= trainer.best_val:
             return None
         step = trainer.restore_best()
+        self.history.add_val(trainer.step_count, trainer.best_val)  # what the weights now score
         return self._event(
             "best_restored",
             f"ended on the best weights: val {trainer.best_val:.4f} from step {step} "
