@@ -81,10 +81,10 @@ async def test_hover_and_click_select_cells_and_the_panel_explains_them(article_
         x, y = await in_view(pilot, view, "dUz", 1, 0)  # below the fold: scroll there, then click
         await pilot.click(MatrixLines, offset=(x + 2, y))
         text = view.explanation
-        assert text.startswith("dUz[2, 1], over the whole batch"), text
+        want = float(article_app.shown.detail.grads["Uz"][1, 0])
+        assert text.startswith(f"dUz[2, 1] = {n4(want)}, over the whole batch of 2"), text
         assert "dL/dUz[2, 1] = Σ_t Σ_b h_prev[t, b, 2]·da_z[t, b, 1]" in text
         assert "(t1)" in text and "(t3)" in text  # T = 3: each step's term is listed
-        want = float(article_app.shown.detail.grads["Uz"][1, 0])
         assert text.splitlines()[2].rstrip().endswith("= " + n4(want))
         assert isinstance(article_app.focused, MatrixLines)  # a click enters cursor mode
 

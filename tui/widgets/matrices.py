@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from rich.text import Span, Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
@@ -65,18 +65,24 @@ class MatricesView(Vertical):
         text-wrap: nowrap;
         text-overflow: ellipsis;
     }
-    /* an explanation gets a fixed height (a third of the pane, 5 to 9 rows): the next
-       selection repaints the panel alone, with no layout pass over the screen, and the
-       lines above never jump; the hint before any selection takes only its own lines */
+    /* an explanation gets a fixed height (a third of the pane, 5 to 12 rows), so the
+       lines above never jump, and scrolls: its first line (the title, with the result)
+       shows at once and the rest is a scroll away; the hint before any selection takes
+       only its own lines */
     MatricesView #matrices-explain {
         height: 33%;
         min-height: 5;
-        max-height: 9;
+        max-height: 12;
         border-top: hkey $accent;
+        overflow-y: auto;
+        scrollbar-size-vertical: 1;
     }
     MatricesView #matrices-explain.-hint {
         height: auto;
         min-height: 0;
+    }
+    MatricesView #matrices-explain-text {
+        height: auto;
     }
     """
 
@@ -96,7 +102,8 @@ class MatricesView(Vertical):
     def compose(self) -> ComposeResult:
         yield MatrixLines(id="matrices-lines")
         yield Static("", id="matrices-time")
-        yield Static(CURSOR_HINT, id="matrices-explain", classes="-hint")
+        with VerticalScroll(id="matrices-explain", classes="-hint"):
+            yield Static(CURSOR_HINT, id="matrices-explain-text")
 
     @property
     def lines(self) -> MatrixLines:
@@ -110,7 +117,7 @@ class MatricesView(Vertical):
 
     @property
     def explanation(self) -> str:
-        return str(self.query_one("#matrices-explain", Static).render())
+        return str(self.query_one("#matrices-explain-text", Static).render())
 
     @property
     def through_time(self) -> str:
@@ -176,11 +183,12 @@ class MatricesView(Vertical):
     # ------------------------------------------------------------- explanation
     def on_matrix_lines_selected(self, event: MatrixLines.Selected) -> None:
         text = self.explain(event.cell)
-        panel = self.query_one("#matrices-explain", Static)
+        panel = self.query_one("#matrices-explain", VerticalScroll)
         hint = text.plain == CURSOR_HINT
-        if panel.has_class("-hint") != hint:  # the panel's height changes: one layout pass
+        if panel.has_class("-hint") != hint:  # the panel's height changes
             panel.set_class(hint, "-hint")
-        self._update("#matrices-explain", text, fixed=True)
+        self._update("#matrices-explain-text", text)
+        panel.scroll_home(animate=False, immediate=True)  # the title, with the result, in view
 
     def _update(self, selector: str, text: Text, wraps: bool = True, fixed: bool = False) -> None:
         """Update a Static only when its text changes: a layout pass re-renders the whole
@@ -247,8 +255,8 @@ class MatricesView(Vertical):
         eq = equations(snap.config.reset)
         # batch and step of the trace itself: a running big model reuses an older trace
         # (←/→ is in the border title; this line must fit the pane's 46 columns)
-        out.heading(f"batch {snap.trace_batch + 1}/{snap.num_batches} (before step {snap.trace_step + 1})"
-                    f"  t = {t + 1} of {T}")
+        out.heading((f"batch {snap.trace_batch + 1}/{snap.num_batches} (before step {snap.trace_step + 1})",
+                     f"t = {t + 1} of {T}"))
         out.heading(f"B = {snap.config.batch_size} ({B} shown)   H = {H}   V = {V}", style="dim")
         labels = [char_label(c) for c in vocab]  # one character each
         # a long T shows a window of each string around t (… where cut), so that step t's
@@ -305,14 +313,17 @@ class MatricesView(Vertical):
         return out
 
     def _gradients(self, out: MatrixWriter, snap: Snapshot) -> None:
-        grads = snap.detail.grads if snap.detail is not None else {}
+        detail = snap.detail
+        grads = (detail.applied if detail.applied is not None else detail.grads) if detail is not None else {}
         if not grads:
             out.heading("gradients: not computed for this batch")
             return
-        shown = int(snap.trace.x.shape[1])
-        whose = "" if shown == snap.config.batch_size else f", its {shown} sequences shown"
-        out.heading(f"gradients of this batch's loss, dL/dθ "
-                    f"(step {snap.trace_step + 1} computes them{whose})")
+        B = detail.batch_size or snap.config.batch_size
+        out.heading(f"gradients step {snap.trace_step + 1:,} applies: dL/dθ of this batch's loss, "
+                    f"all {B} sequences")
+        if detail.clip_scale != 1.0:
+            out.heading(f"(clipped: ‖dL/dθ‖ {detail.grad_norm:.4g} scaled by {detail.clip_scale:.4f} "
+                        f"to the clip {detail.clip:g})", style="dim")
         vocab = snap.vocab
         for name in GRAD_ORDER:
             g = grads.get(name)
