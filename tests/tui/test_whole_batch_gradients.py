@@ -104,3 +104,44 @@ async def test_the_gradients_pane_shows_what_the_step_applies_on_real_text(size)
             g = applied[name[1:]]
             expected = float(g[i, j] if g.dim() == 2 else g[j])
             assert abs(value - expected) <= 1e-4, (name, i, j, value, expected)
+
+
+def panel_rows(app, view: MatricesView) -> list[str]:
+    """The explanation panel's rows as the screen shows them (inside the pane's border)."""
+    region = view.query_one("#matrices-explain").scrollable_content_region
+    rows = screen_text(app).splitlines()[region.y:region.y + region.height]
+    return [row[region.x:region.x + region.width].rstrip() for row in rows]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_every_explanation_shows_its_result_and_scrolls_to_the_rest(size):
+    """H 8, T 32, B 4 (the issue's case): the panel was at most 9 rows and did not scroll,
+    so 6 of 10 gradient cells lost their result at 80x24 and 4 their "where" line at 120x40."""
+    app = GRUApp(TrainConfig(text=SOURCE, hidden_size=8, seq_len=32, batch_size=4, optimizer="adam",
+                             lr=0.01, epochs=100, seed=3))
+    async with app.run_test(size=size) as pilot:
+        await wait_ready(pilot)
+        view = app.query_one(MatricesView)
+        panel = view.query_one("#matrices-explain")
+        cells = [("dWz", 5, 0), ("dUz", 1, 2), ("dbz", 0, 3), ("dWr", 7, 1), ("dUr", 0, 0), ("dbr", 0, 1),
+                 ("dWh", 3, 2), ("dUh", 2, 2), ("dbh", 0, 0), ("dby", 0, 3)]
+        for name, i, j in cells:
+            x, y = await in_view(pilot, view, name, i, j)
+            heat = name == "dby" and "heatmap" in view.plain
+            await pilot.click(MatrixLines, offset=(x + (0 if heat else 2), y))
+            text = view.explanation
+            assert text.startswith(name), text
+            result = text.splitlines()[0].split(",")[0]  # "dWz['e', 1] = 0.0012"
+            await pilot.pause()
+            top = panel_rows(app, view)
+            assert result in top[0], (result, top)  # the result, on the panel's first row
+            rows = []
+            for row in range(int(panel.max_scroll_y) + 1):  # scrolled a row at a time: every row read once
+                panel.scroll_to(y=row, animate=False, immediate=True)
+                await pilot.pause()
+                rows.append(panel_rows(app, view)[0])
+            rows += panel_rows(app, view)[1:]
+            on_screen = " ".join(" ".join(rows).split())
+            for line in text.splitlines():  # every line reachable, whole (wrapped between words)
+                assert " ".join(line.split()) in on_screen, (line, rows)
