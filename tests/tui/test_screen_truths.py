@@ -1,0 +1,37 @@
+"""What the screen says is true, round 2 (issue 22): the status line, the chart, the
+config pane and the keys say what is so, whole, at 80x24, 120x40 and 200x60."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from gru_core import TrainConfig
+from tui.app import GRUApp
+from tui.widgets.status import StatusBar
+
+from .conftest import screen_text, wait_ready, wait_rendered
+from .test_whole_batch_gradients import SOURCE
+
+
+def status_line(app: GRUApp) -> str:
+    return screen_text(app).splitlines()[0]
+
+
+@pytest.mark.slow
+async def test_the_status_line_keeps_chars_per_s_batch_and_time_left_at_120_columns():
+    """Real training with validation on: chars/s, the batch within the epoch and the
+    epoch's time left were the first items dropped at 120 columns."""
+    app = GRUApp(TrainConfig.for_text(SOURCE[:20_000], hidden_size=16, epochs=1000))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("space")
+        await wait_rendered(pilot, lambda s: s.state == "running" and s.val_loss is not None
+                            and s.best_val is not None and s.chars_per_sec > 0 and s.steps_per_sec > 0)
+        line = status_line(app)
+        assert re.search(r"batch \d+/\d+ \(\d+(\.\d)? (s|min|h) left\)", line), line
+        assert re.search(r"chars/s [\d,]+", line), line
+        assert re.search(r"val \d\.\d{4}", line) and "loss " in line, line
+        assert str(app.query_one(StatusBar).render()).rstrip() in line  # nothing cut: the whole bar shows
+        await pilot.press("space")
