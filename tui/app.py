@@ -83,7 +83,8 @@ def validation_status(snap: Snapshot) -> str:
     held = len(config.text) - config.train_chars
     val = snap.val_loss
     if val is None:
-        return f"validation: {held:,} characters held out; measured at epoch ends"
+        # not "measured at epoch ends": nothing is measured yet, and a long epoch is measured within
+        return f"validation: {held:,} characters held out; not measured yet (training measures it)"
     bits = val / math.log(2)
     return f"validation: {held:,} characters held out; last {val:.4f} nats = {bits:.3f} bits/char"
 

@@ -35,3 +35,38 @@ async def test_the_status_line_keeps_chars_per_s_batch_and_time_left_at_120_colu
         assert re.search(r"val \d\.\d{4}", line) and "loss " in line, line
         assert str(app.query_one(StatusBar).render()).rstrip() in line  # nothing cut: the whole bar shows
         await pilot.press("space")
+
+
+async def proposed_save_path(pilot) -> str:
+    from textual.widgets import Input
+
+    from tui.screens.path_dialog import PathDialog
+
+    from .conftest import wait_until
+
+    await pilot.press("ctrl+s")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, PathDialog), what="the save dialog")
+    path = pilot.app.screen.query_one("#path-input", Input).value
+    await pilot.press("escape")
+    await wait_until(pilot, lambda: not isinstance(pilot.app.screen, PathDialog), what="the dialog to close")
+    return path
+
+
+@pytest.mark.slow
+async def test_validation_words_and_checkpoint_names_claim_only_what_was_measured():
+    from tui.widgets.config_form import ConfigForm
+
+    text = "the cat sat on the mat. the dog sat on the log. " * 12
+    app = GRUApp(TrainConfig.default(text=text, val_fraction=0.2, epochs=100))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        form = str(app.query_one(ConfigForm).query_one("#cfg-val-status").render())
+        assert "not measured yet" in form and "measured at epoch ends" not in form, form
+        await pilot.press("e")  # one epoch: validation measured at its end, on these weights
+        await wait_rendered(pilot, lambda s: s.state == "paused" and s.val_loss is not None)
+        snap = app.shown
+        assert snap.val_losses[-1][0] == snap.step
+        assert re.search(rf"gru-tui-step{snap.step}-val\d\.\d\d\.ckpt$", await proposed_save_path(pilot))
+        await pilot.press("n")  # one more step: the last val is of older weights
+        await wait_rendered(pilot, lambda s: s.step == snap.step + 1)
+        assert (await proposed_save_path(pilot)).endswith(f"gru-tui-step{snap.step + 1}.ckpt")
