@@ -70,3 +70,23 @@ async def test_validation_words_and_checkpoint_names_claim_only_what_was_measure
         await pilot.press("n")  # one more step: the last val is of older weights
         await wait_rendered(pilot, lambda s: s.step == snap.step + 1)
         assert (await proposed_save_path(pilot)).endswith(f"gru-tui-step{snap.step + 1}.ckpt")
+
+
+async def test_a_refused_prime_leaves_no_old_sample_under_it(article_app):
+    """After /Mx (x is not in the vocabulary) the error showed above the sample of Ma."""
+    from tui.widgets.samples import SamplesPane
+
+    from .conftest import wait_until
+
+    async with article_app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        pane = article_app.query_one(SamplesPane)
+        await pilot.press("slash", "M", "a", "enter")
+        await wait_until(pilot, lambda: pane.result != "", what="a sample")
+        sample = pane.result.split("  ")[0]
+        await wait_until(pilot, lambda: sample[:30] in screen_text(article_app), what="the sample on screen")
+        await pilot.press("slash", "M", "x", "enter")
+        await wait_until(pilot, lambda: pane.prime_error != "", what="the prime's error")
+        await pilot.pause()
+        screen = screen_text(article_app)
+        assert "'x'" in screen and sample[:30] not in screen, screen
