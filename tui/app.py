@@ -10,6 +10,7 @@ frame ("loading torch…") is drawn.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import math
 import signal
@@ -40,7 +41,7 @@ from .widgets.config_form import ConfigForm, config_from_form
 from .widgets.loss_chart import LossChart
 from .widgets.matrices import MatricesView
 from .widgets.samples import SamplesPane
-from .widgets.status import StatusBar
+from .widgets.status import StatusBar, shown_state
 
 if TYPE_CHECKING:
     from gru_core.history import History
@@ -201,8 +202,9 @@ class GRUApp(FileActions, SampleActions, App[None]):
         self.shown = snap
         if before is None:
             freeze_startup_objects()  # torch, the session and the screen are all there now
-        if before is None or before.state != snap.state:
-            self.refresh_bindings()  # check_action's answers depend on the state
+        if before is None or self._key_facts(before) != self._key_facts(snap):
+            self._label_space(snap)
+            self.refresh_bindings()  # check_action's answers depend on these
         status.starting = None
         status.snapshot = snap
         self.query_one("#chart", LossChart).snapshot = snap
@@ -221,6 +223,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
         message = str(error) if isinstance(error, GRUError) else f"{type(error).__name__}: {error}"
         if not isinstance(error, GRUError):  # a bug, not a user's mistake: keep its traceback for `d`
             self.worker_error = (message, "".join(traceback.format_exception(error)))
+            self.refresh_bindings()  # d has something to show now
             message += "  (d: details)"
         if worker.group == "session":
             self.query_one(StatusBar).starting = f"error: could not start training: {message}"
@@ -263,7 +266,29 @@ class GRUApp(FileActions, SampleActions, App[None]):
             return None
         if action in ("step", "epoch") and self.session is not None and self.session.state == "running":
             return None
+        snap = self.shown
+        if action == "restore_best" and (snap is None or snap.best_val is None):
+            return None  # no best weights kept yet (or no validation at all)
+        if action == "error_details" and self.worker_error is None and (snap is None or not snap.error):
+            return None
+        if action == "validation_view" and self.session is None:
+            return None
         return True
+
+    @staticmethod
+    def _key_facts(snap: Snapshot) -> tuple:
+        """What check_action and the space key's label depend on."""
+        return shown_state(snap), snap.best_val is None, bool(snap.error), snap.more_epochs
+
+    def _label_space(self, snap: Snapshot) -> None:
+        """The footer says what space does next: Pause while training, More on a finished run
+        (the status line says how many epochs), else Train. The default preset finishes in
+        under a second: a second space, meant to pause, trained 60 epochs more."""
+        state = shown_state(snap)
+        label = "Pause" if state == "running" else "More" if state == "finished" else "Train"
+        bindings = self._bindings.key_to_bindings.get("space", [])
+        if bindings and bindings[0].description != label:
+            self._bindings.key_to_bindings["space"] = [dataclasses.replace(bindings[0], description=label)]
 
     def action_toggle(self) -> None:
         if session := self.live_session():

@@ -90,3 +90,63 @@ async def test_a_refused_prime_leaves_no_old_sample_under_it(article_app):
         await pilot.pause()
         screen = screen_text(article_app)
         assert "'x'" in screen and sample[:30] not in screen, screen
+
+
+def footer_row(app: GRUApp) -> str:
+    return screen_text(app).splitlines()[-1]
+
+
+@pytest.mark.slow
+async def test_space_says_what_it_does_next_and_a_loaded_finished_run_reads_finished(tmp_path):
+    """The default preset finishes in under a second, so a second space, meant to pause,
+    trained 60 epochs more; and a finished run saved and loaded back read `paused 60/60`."""
+    from .conftest import wait_until
+    from .test_real_text import answer_dialog
+
+    app = GRUApp(TrainConfig.default())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_ready(pilot)
+        assert "space Train" in footer_row(app), footer_row(app)
+        await pilot.press("space")
+        await wait_rendered(pilot, lambda s: s.state == "finished")
+        await wait_until(pilot, lambda: "space More" in footer_row(app), what="the footer's More")
+        assert status_line(app).startswith(" finished   space/n/e: 60 more epochs"), status_line(app)
+        path = tmp_path / "done.ckpt"
+        await answer_dialog(pilot, "ctrl+s", str(path))
+        await wait_until(pilot, path.exists, what="the checkpoint")
+        await pilot.press("r")
+        await wait_rendered(pilot, lambda s: s.step == 0)
+        await wait_until(pilot, lambda: "space Train" in footer_row(app), what="the footer's Train")
+        await answer_dialog(pilot, "ctrl+o", str(path))
+        await wait_rendered(pilot, lambda s: s.step > 0 and s.epoch == 60)
+        line = status_line(app)
+        assert line.startswith(" finished ") and "epoch 60/60" in line and "paused" not in line, line
+        await wait_until(pilot, lambda: "space More" in footer_row(app), what="More after loading")
+
+
+@pytest.mark.slow
+async def test_b_d_and_v_are_disabled_in_the_palette_until_they_can_act():
+    from .conftest import wait_until
+    from .test_keys import search_palette
+
+    app = GRUApp(TrainConfig.for_text(SOURCE[:8000], hidden_size=16, seq_len=16, batch_size=8))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        assert app.check_action("restore_best", ()) is None and app.check_action("error_details", ()) is None
+        hits = await search_palette(pilot, "weights")
+        assert not any("Restore the best" in hit for hit in hits), hits
+        await pilot.press("escape")
+        hits = await search_palette(pilot, "details")
+        assert not any("Error details" in hit for hit in hits), hits
+        await pilot.press("escape")
+        await pilot.press("e")
+        await wait_rendered(pilot, lambda s: s.state == "paused" and s.best_val is not None)
+        await wait_until(pilot, lambda: app.check_action("restore_best", ()) is True, what="b enabled")
+        hits = await search_palette(pilot, "weights")
+        assert any("Restore the best weights (validation)" in hit for hit in hits), hits
+        await pilot.press("escape")
+
+
+async def test_v_is_disabled_until_torch_has_loaded():
+    app = GRUApp(TrainConfig.default())
+    assert app.session is None and app.check_action("validation_view", ()) is None

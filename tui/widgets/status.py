@@ -27,6 +27,14 @@ STATE_LABELS = {
 }
 
 
+def shown_state(snap: Snapshot) -> str:
+    """The state as a user should read it: a run paused at the end of its last epoch (a loaded
+    finished checkpoint is adopted paused) is finished: space trains more epochs, not the rest."""
+    if snap.state == "paused" and snap.epoch >= snap.target_epochs and snap.batch == 0:
+        return "finished"
+    return snap.state
+
+
 def _duration(seconds: float) -> str:
     """An estimate people read at a glance: 42 s, 7.5 min, 2.1 h."""
     if seconds < 90:
@@ -88,7 +96,7 @@ class StatusBar(Static):
     def state(self) -> str:
         if self.snapshot is None:
             return "error" if self.starting and self.starting.startswith("error") else "loading"
-        return self.snapshot.state
+        return shown_state(self.snapshot)
 
     def _style(self, name: str) -> Style:
         """A component class's style, kept while the state (its class) and the theme stay:
@@ -119,7 +127,7 @@ class StatusBar(Static):
             text.append(f" {visible(self.starting or 'loading…')} ", style("status-bar--state"))
             self._show(text)
             return
-        text.append(f" {STATE_LABELS.get(snap.state, snap.state)} ", style("status-bar--state"))
+        text.append(f" {STATE_LABELS.get(self.state, self.state)} ", style("status-bar--state"))
         for name, shown in self.fitting_items(snap, self.size.width or 1000):
             if name is not None:  # None: glued to the item before
                 text.append(f"  {name} " if name else "  ", label)
@@ -158,7 +166,7 @@ class StatusBar(Static):
             items.append((6, None, f" ({_duration(left)} left)"))  # of this epoch
         loss = "—" if snap.loss is None else f"{decimals(snap.loss, 4)} nats"
         items += [(9, "loss", loss), (2, None, bits)]
-        if snap.state == "finished" and snap.more_epochs:
+        if shown_state(snap) == "finished" and snap.more_epochs:
             items.insert(0, (7, "", f"space/n/e: {snap.more_epochs} more epochs"))
         if snap.val_loss is not None:
             items.append((6, "val", decimals(snap.val_loss, 4)))
@@ -173,7 +181,7 @@ class StatusBar(Static):
     def fitting_items(self, snap: Snapshot, width: int) -> list[tuple[str | None, str]]:
         """The items that fit in width cells, keeping the most important."""
         items = self.items(snap)
-        state = len(STATE_LABELS.get(snap.state, snap.state)) + 2
+        state = len(STATE_LABELS.get(shown_state(snap), snap.state)) + 2
 
         def cells(kept: list) -> int:
             return state + sum((0 if name is None else 2 + (len(name) + 1 if name else 0)) + len(shown)
