@@ -16,7 +16,8 @@ themselves are in gru_core/equations.py (no torch: the app draws them before tor
               dh_next = dh z + da_hn Uh^T + da_z Uz^T + da_r Ur^T
 
   so a gradient entry is a sum over time steps whose terms can be listed, and
-  ‖dL/dh_t‖ per t shows how far back the loss reaches.
+  ‖dL/dh_t‖ per t is the gradient at step t: its own output's term plus what flows
+  back from the later steps.
 - `Explainer.explain(cell)`: one selected cell's equation, its numbers and its result,
   computed from the weights and the batch (not read off the trace's own result), for
   that cell alone (a unit of a gate reads one column of its U); the loss is the mean of

@@ -224,7 +224,8 @@ class MatricesView(Vertical):
         norms, zs = detail.dh_norm.tolist(), detail.mean_z.tolist()
         T = len(norms)
         caption = f"through time, t = 1…{T}"
-        order = "(this batch's last step back to its first)"
+        # the sparklines run t1 → tT, left to right (the loss's gradient flows right to left)
+        order = f"(t1 at the left, t{T} at the right)"
         gap = " " if len(caption) + 1 + len(order) <= width else "\n"  # a narrow pane: two lines, none cut
         out = Text(f"{caption}{gap}{order}\n", "bold")
         norm_ends = f" t1 {norms[0]:.2e}  t{T} {norms[-1]:.2e}"
@@ -287,6 +288,9 @@ class MatricesView(Vertical):
         def at(name: str):
             return lambda i, j: Cell(name, t, i, j)
 
+        # h_prev's note names the step it is of: "(carried in at t = 1)" beside t = 2 was wrong
+        eq["h_prev"] = ("h_prev: h carried into the batch" if t == 0
+                        else f"h_prev: h of the step before, t = {t}")
         for name in ("h_prev", "z", "r", "h_tilde", "h"):
             kind = "sequential" if name in ("z", "r") else "diverging"
             out.block(f"{name} [{B},{H}]", rows(getattr(tr, name)), kind=kind, note=eq[name], cell=at(name))
