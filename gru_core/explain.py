@@ -135,17 +135,19 @@ class Explanation:
 
 
 def n4(v: float) -> str:
-    """A number as the pane prints it, with a real minus sign (and 0, never −0, for y = 0's
-    0·log(y_hat), which is −0.0 in floating point)."""
+    """A number as the pane prints it: 4 decimals, the grid's minus sign `-` (one sign on the
+    whole screen: the explanations printed `−` beside the grid's `-`), and 0, never -0, for
+    y = 0's 0·log(y_hat), which is -0.0 in floating point."""
     v += 0.0  # -0.0 + 0.0 is 0.0
     if v != 0 and abs(v) < 1e-3:
-        return f"{v:.3e}".replace("-", "−")
-    return f"{v:.4f}".replace("-", "−")
+        return f"{v:.3e}"
+    shown = f"{v:.4f}"
+    return shown[1:] if shown == "-0.0000" else shown
 
 
 def s4(v: float) -> str:
-    """A signed term of a sum: '+ 0.1234' or '− 0.1234'."""
-    return f"{'−' if v < 0 else '+'} {n4(abs(v))}"
+    """A signed term of a sum: '+ 0.1234' or '- 0.1234'."""
+    return f"{'-' if v < 0 else '+'} {n4(abs(v))}"
 
 
 def char_name(c: str) -> str:
@@ -322,22 +324,22 @@ class Explainer:
         return Explanation(self._where(c, f"unit {j + 1}"), lines, v)
 
     def _explain_y_hat(self, c: Cell) -> Explanation:
+        """The softmax as it is computed: every logit less their max m first (exp of a raw
+        logit overflows, and its digits said nothing: `1194121.9975 / 369910020138.8991`)."""
         v_i = c.col
         h, logits = self._h(c.t, c.row), self._logits(c.t, c.row)
         s, k = float(h @ self.w("Wy")[:, v_i]), float(self.w("by")[v_i])
         m = float(logits.max())
         denom = float(torch.exp(logits - m).sum())
-        v = math.exp(float(logits[v_i]) - m) / denom
-        shift = f" (logits shifted by their max {n4(m)})" if m > 30 else ""
-        num = math.exp(float(logits[v_i]) - (m if shift else 0.0))
-        den = denom * (1.0 if shift else math.exp(m))
+        num = math.exp(float(logits[v_i]) - m)
+        v = num / denom
+        ch = self._char(v_i)
         lines = (
-            f"logit[{self._char(v_i)}] = Σ_i h[i]·Wy[i, {self._char(v_i)}] + by[{self._char(v_i)}]"
-            f" = {n4(s)} + ({n4(k)}) = {n4(s + k)}",
-            f"y_hat = exp(logit) / Σ_v exp(logit_v){shift}",
-            f"  = {n4(num)} / {n4(den)} = {n4(v)}",
+            f"logit[{ch}] = Σ_i h[i]·Wy[i, {ch}] + by[{ch}] = {n4(s)} + ({n4(k)}) = {n4(s + k)}",
+            f"y_hat = exp(logit − m) / Σ_v exp(logit_v − m), m = max_v logit_v = {n4(m)}",
+            f"  = exp({n4(s + k - m)}) / {n4(denom)} = {n4(num)} / {n4(denom)} = {n4(v)}",
         )
-        return Explanation(self._where(c, f"char {self._char(v_i)}"), lines, v)
+        return Explanation(self._where(c, f"char {ch}"), lines, v)
 
     def _explain_term1(self, c: Cell) -> Explanation:
         target = int(self.trace.y[c.t, c.row])

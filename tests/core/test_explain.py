@@ -227,3 +227,24 @@ def test_the_detail_holds_the_gradients_the_step_applies_for_a_batch_over_4(clip
     assert "(seqs 5–6)" in e.lines[1]
     if clip:
         assert e.lines[2].startswith("  × ") and f"to {clip:g})" in e.lines[2]
+
+
+def test_y_hat_shows_the_max_shifted_softmax_and_numbers_use_the_grids_minus_sign():
+    """Large logits printed `1194121.9975 / 369910020138.8991`; the shifted form's numbers
+    are each at most V; and every number reads `-`, as the grid prints it, never `−`."""
+    model, x, y, h0 = _case("before", **SIZES["larger"])
+    with torch.no_grad():
+        model.Wy.mul_(40.0)  # logits in the tens
+        trace = forward_trace(model, x, y, h0)
+    vocab = "abcdefghijklmnopqrstuvwxy"
+    explainer = Explainer(trace, batch_detail(model_weights(model), trace, "before"), vocab)
+    for v in range(5):
+        e = explainer.explain(Cell("y_hat", 1, 0, v))
+        assert "m = max_v logit_v" in e.lines[1], e.lines
+        fraction = e.lines[2].split(" = ", 2)[2]  # "1.247e-106 / 1.0000 = 1.247e-106"
+        numbers = [float(n) for n in re.findall(r"-?\d+\.\d+(?:e-?\d+)?", fraction)]
+        assert all(abs(n) <= 25 for n in numbers), e.lines  # exp(logit - m) <= 1, the sum <= V
+        assert abs(e.value - float(trace.y_hat[1, 0, v])) < 1e-4
+    for cell in (Cell("h", 0, 0, 1), Cell("dWz", 0, 2, 1), Cell("term3", 0, 0, 1), Cell("y_hat", 2, 1, 3)):
+        text = "\n".join(explainer.explain(cell).lines)
+        assert not re.search(r"−\s?\d", text), text  # a number's sign is the grid's `-`

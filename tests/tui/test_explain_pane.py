@@ -18,8 +18,8 @@ SIZE = (120, 40)
 
 
 def n4(v: float) -> str:
-    """A number as the explanations print it: 4 decimals, a real minus sign."""
-    return f"{v:.4f}".replace("-", "−")
+    """A number as the explanations print it: 4 decimals, the grid's minus sign."""
+    return f"{v:.4f}"
 
 
 def where(view: MatricesView, name: str, row: int, col: int) -> tuple[int, int]:
@@ -76,7 +76,7 @@ async def test_hover_and_click_select_cells_and_the_panel_explains_them(article_
         await pilot.hover(MatrixLines, offset=(x + 2, y))
         text = view.explanation
         assert text.startswith("y_hat[seq 2, char 't'] at t = 1"), text
-        assert "y_hat = exp(logit) / Σ_v exp(logit_v)" in text
+        assert "y_hat = exp(logit − m) / Σ_v exp(logit_v − m), m = max_v logit_v" in text
         assert text.rstrip().endswith("= " + n4(float(trace.y_hat[0, 1, 2])))
         x, y = await in_view(pilot, view, "dUz", 1, 0)  # below the fold: scroll there, then click
         await pilot.click(MatrixLines, offset=(x + 2, y))
@@ -134,7 +134,7 @@ async def test_term1_shows_zero_not_minus_zero_where_y_is_0(article_app):
         await pilot.click(MatrixLines, offset=(x + 2, y))
         text = view.explanation
         assert text.startswith("term1[seq 1, char"), text
-        assert text.rstrip().endswith("= 0.0000") and "−0.0000" not in text, text
+        assert text.rstrip().endswith("= 0.0000") and "-0.0000" not in text, text
 
 
 def _screen_lines(app) -> list[str]:
