@@ -36,6 +36,7 @@ from .file_actions import FileActions
 from .messages import ConfigApplied, FileDone, LoadingProgress
 from .palette import RunCommands
 from .sample_actions import SampleActions
+from .settings import load_settings, save_settings
 from .textual_fixes import apply as apply_textual_fixes
 from .widgets.config_form import ConfigForm, config_from_form
 from .widgets.loss_chart import LossChart
@@ -109,6 +110,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
         resume: tuple[Trainer, History] | None = None,
         resumed_from: str = "",
         config_loader: Callable[[Callable[[str], None]], TrainConfig] | None = None,
+        theme: str | None = None,
     ) -> None:
         """config_loader, if given, builds the config in the session's worker (reading a large
         file there, so the first frame does not wait for it), telling its progress; `config`
@@ -128,6 +130,9 @@ class GRUApp(FileActions, SampleActions, App[None]):
         self.worker_error: tuple[str, str] | None = None  # (message, traceback) of a crashed worker
         self.file_message = ""  # the last save / load / export's outcome (also a notification)
         self.saved_path = ""  # the last checkpoint saved here (ctrl+o proposes it)
+        # --theme, else the one chosen last time (tui/settings.py), else Textual's default
+        self.initial_theme = theme or load_settings().get("theme")
+        self._remember_theme = False  # set once mounted: the initial theme is not a choice to save
 
     # ================================================================ layout
     def compose(self) -> ComposeResult:
@@ -141,6 +146,9 @@ class GRUApp(FileActions, SampleActions, App[None]):
         yield Footer(compact=True)  # compact: `? Help` and `q Quit` still fit at 80 columns
 
     def on_mount(self) -> None:
+        if isinstance(self.initial_theme, str) and self.initial_theme in self.available_themes:
+            self.theme = self.initial_theme
+        self._remember_theme = True
         self.query_one("#config", ConfigForm).border_title = "config"
         self.query_one("#chart", LossChart).border_title = "loss"
         self.query_one("#samples", SamplesPane).border_title = "samples"
@@ -152,6 +160,16 @@ class GRUApp(FileActions, SampleActions, App[None]):
         # once the first frame is drawn, or that frame waits for it.
         self.call_after_refresh(self.load_session)
         self._catch_signals()
+
+    def watch_theme(self, theme: str) -> None:
+        """A theme chosen in the palette is the next run's too."""
+        if not getattr(self, "_remember_theme", False):  # (App.__init__ may set the theme first)
+            return
+        try:
+            save_settings(theme=theme)
+        except GRUError as exc:
+            self._remember_theme = False  # said once: the theme still changes, it is not kept
+            self.notify(f"the theme is not remembered: {exc}", severity="warning", timeout=6)
 
     @property
     def ready(self) -> bool:
