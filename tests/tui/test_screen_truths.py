@@ -150,3 +150,40 @@ async def test_b_d_and_v_are_disabled_in_the_palette_until_they_can_act():
 async def test_v_is_disabled_until_torch_has_loaded():
     app = GRUApp(TrainConfig.default())
     assert app.session is None and app.check_action("validation_view", ()) is None
+
+
+@pytest.mark.slow
+async def test_the_matrices_pane_follows_training_within_2_s_even_when_a_redraw_is_slow(monkeypatch):
+    """README: redrawn at least every 2 s. A redraw of 70 ms (a loaded machine) stretched the
+    wait to 150 times that, and the pane lagged the status line by 10 s, 527 steps."""
+    import time
+
+    from tui.widgets.matrices import MatricesView
+
+
+    write = MatricesView.write
+
+    def slow_write(self, width):
+        time.sleep(0.07)
+        return write(self, width)
+
+    monkeypatch.setattr(MatricesView, "write", slow_write)
+    app = GRUApp(TrainConfig.for_text(SOURCE[:20_000], hidden_size=16, epochs=1000))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        view = app.query_one(MatricesView)
+
+        def header_step() -> int:
+            return int(re.search(r"before step ([\d,]+)", view.plain).group(1).replace(",", ""))
+
+        await pilot.press("space")
+        await wait_rendered(pilot, lambda s: s.state == "running" and s.step > 5)
+        changes, last, deadline = [], header_step(), time.monotonic() + 8
+        while time.monotonic() < deadline:
+            await pilot.pause(0.05)
+            if header_step() != last:
+                changes.append(time.monotonic())
+                last = header_step()
+        await pilot.press("space")
+        gaps = [b - a for a, b in zip(changes, changes[1:])]
+        assert len(changes) >= 3 and max(gaps) < 3.0, gaps
