@@ -51,16 +51,18 @@ class Deltas:
 
 @torch.no_grad()
 def backward_deltas(w: Mapping[str, Tensor], trace: Trace, reset: str,
-                    cancel: threading.Event | None = None) -> Deltas:
+                    cancel: threading.Event | None = None, batch_size: int | None = None) -> Deltas:
     """The loop over time of the module docstring, every delta kept.
 
     w: the article-named weights the trace was computed with. `cancel`, when set, stops
-    it between time steps (Cancelled)."""
+    it between time steps (Cancelled). batch_size: the B of the loss's T*B when the trace
+    holds only some of the batch's sequences (each sequence's deltas are its own: those
+    of a part of the batch are its rows of the whole batch's); None: the trace's own B."""
     x, y = trace.x, trace.y
     T, B = x.shape
     do = trace.y_hat.clone()  # (y_hat - onehot(y)) / (T*B), at every t at once
     do.scatter_add_(2, y.unsqueeze(-1), torch.full_like(do[..., :1], -1.0))
-    do /= T * B
+    do /= T * (batch_size or B)
     dh_all = torch.empty_like(trace.h)
     gates = ("z", "r", "h", "hn") if reset == "after" else ("z", "r", "h")
     da = {name: torch.empty_like(trace.h) for name in gates}

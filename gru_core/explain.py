@@ -3,11 +3,11 @@ r"""Where each number of a traced batch comes from: the article's equations with
 UI-free (the tui only shows the strings this module returns). The equation texts
 themselves are in gru_core/equations.py (no torch: the app draws them before torch loads).
 
-- `batch_detail(weights, trace, reset)`: the weights a trace was computed with, and a
-  readable backward pass over the traced sequences (gru_core/bptt_reference.py, the
-  hand-derived BPTT one time step at a time, every delta kept):
+- `batch_detail(weights, trace, reset, others=...)`: the weights a trace was computed
+  with, and a readable backward pass over the whole batch (gru_core/bptt_reference.py,
+  the hand-derived BPTT one time step at a time), the deltas of the k shown sequences kept:
 
-      do      = (y_hat - onehot(y)) / (T*k)                       [T, k, V]
+      do      = (y_hat - onehot(y)) / (T*B)                       [T, k, V]
       dh_t    = do_t Wy^T + dh_next                               dL/dh_t, [T, k, H]
       da_h    = dh (1 - z)(1 - h_tilde^2) ;  da_z = dh (h_prev - h_tilde) z (1 - z)
       before: d_rh = da_h Uh^T ; da_r = d_rh h_prev r(1 - r)
@@ -16,7 +16,8 @@ themselves are in gru_core/equations.py (no torch: the app draws them before tor
               dh_next = dh z + da_hn Uh^T + da_z Uz^T + da_r Ur^T
 
   so a gradient entry is a sum over time steps whose terms can be listed, and
-  ‖dL/dh_t‖ per t shows how far back the loss reaches.
+  ‖dL/dh_t‖ per t is the gradient at step t: its own output's term plus what flows
+  back from the later steps.
 - `Explainer.explain(cell)`: one selected cell's equation, its numbers and its result,
   computed from the weights and the batch (not read off the trace's own result), for
   that cell alone (a unit of a gate reads one column of its U); the loss is the mean of
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
@@ -47,11 +49,20 @@ GATE_PARAMS = {"z": ("Wz", "Uz", "bz"), "r": ("Wr", "Ur", "br"), "h": ("Wh", "Uh
 class BatchDetail:
     """What a trace was computed with, and its backward pass (CPU copies; never written again).
 
+    The trace may hold only the first sequences of the batch (the ones shown); the
+    gradients are those of the whole batch all the same, the ones the step applies.
+
     weights: article names (Wz … by, bUh for reset="after").
-    grads: dL/dθ of the trace's loss (the mean over its T*k positions).
+    grads: dL/dθ of the whole batch's loss (the mean over its T*B positions), before clipping.
+    applied: what the step applies: grads, scaled by clip_scale when their norm is over the clip.
+    batch_size: the whole batch's B (the trace shows its first trace.x.shape[1]).
+    grad_norm: ‖dL/dθ‖ over all the weights; clip: the config's (0: off);
+    clip_scale: clip / (grad_norm + 1e-6) when grad_norm > clip, else 1 (as Trainer clips).
     do [T, k, V]; da: "z", "r", "h" (and "hn" for reset="after") [T, k, H], the deltas
-    of the pre-activations; dh [T, k, H] = dL/dh_t; dh_norm [T] = ‖dL/dh_t‖;
-    mean_z [T]: the mean update gate at each step (how much of the past it keeps).
+    of the pre-activations, of the k shown sequences (with the whole batch's 1/(T*B));
+    dh [T, k, H] = dL/dh_t of those; dh_norm [T] = ‖dL/dh_t‖ over the whole batch;
+    mean_z [T]: the mean update gate at each step over the whole batch (how much of the
+    past it keeps).
     """
 
     reset: str
@@ -62,6 +73,16 @@ class BatchDetail:
     dh: Tensor
     dh_norm: Tensor
     mean_z: Tensor
+    batch_size: int = 0
+    applied: dict[str, Tensor] | None = None
+    grad_norm: float = 0.0
+    clip: float = 0.0
+    clip_scale: float = 1.0
+
+    @property
+    def shown(self) -> int:
+        """How many of the batch's sequences the trace holds."""
+        return int(self.do.shape[1])
 
 
 def model_weights(model) -> dict[str, Tensor]:
@@ -70,17 +91,36 @@ def model_weights(model) -> dict[str, Tensor]:
 
 
 def batch_detail(weights: dict[str, Tensor], trace: Trace, reset: str,
-                 cancel: threading.Event | None = None) -> BatchDetail:
+                 cancel: threading.Event | None = None, *, others: Iterable[Trace] = (),
+                 batch_size: int | None = None, clip: float = 0.0) -> BatchDetail:
     """The readable BPTT (gru_core/bptt_reference.py) over `trace`, at `weights`.
 
-    `cancel`, when set, stops it between time steps (Cancelled): a reset or quit need not
-    wait for a long batch."""
-    d = backward_deltas(weights, trace, reset, cancel)
-    T = trace.x.shape[0]
+    `trace` holds the sequences shown; `others` the traces of the rest of the batch
+    (taken a part at a time, so a big batch never needs all its deltas at once), and
+    batch_size the whole batch's B (None: the trace's own). The gradients are the whole
+    batch's; the deltas kept are the shown sequences'. `cancel`, when set, stops it
+    between time steps (Cancelled): a reset or quit need not wait for a long batch."""
+    T, k = trace.x.shape
+    B = batch_size or k
+    V = trace.y_hat.shape[-1]
+    d = backward_deltas(weights, trace, reset, cancel, batch_size=B)
+    grads = gradients(trace, d, reset, V)
+    dh_square = d.dh.reshape(T, -1).square().sum(dim=1)  # [T]
+    z_sum = trace.z.reshape(T, -1).sum(dim=1)
+    for part in others:
+        dp = backward_deltas(weights, part, reset, cancel, batch_size=B)
+        for name, g in gradients(part, dp, reset, V).items():
+            grads[name] += g
+        dh_square += dp.dh.reshape(T, -1).square().sum(dim=1)
+        z_sum += part.z.reshape(T, -1).sum(dim=1)
+    norm = math.sqrt(sum(float(g.double().square().sum()) for g in grads.values()))
+    scale = clip / (norm + 1e-6) if clip > 0 and norm > clip else 1.0
+    applied = grads if scale == 1.0 else {name: g * scale for name, g in grads.items()}
+    H = trace.h.shape[-1]
     return BatchDetail(
-        reset=reset, weights=weights, grads=gradients(trace, d, reset, trace.y_hat.shape[-1]),
-        do=d.do, da=d.da, dh=d.dh,
-        dh_norm=d.dh.reshape(T, -1).norm(dim=1), mean_z=trace.z.reshape(T, -1).mean(dim=1),
+        reset=reset, weights=weights, grads=grads, do=d.do, da=d.da, dh=d.dh,
+        dh_norm=dh_square.sqrt(), mean_z=z_sum / (B * H), batch_size=B, applied=applied,
+        grad_norm=norm, clip=clip, clip_scale=scale,
     )
 
 
@@ -89,23 +129,25 @@ def batch_detail(weights: dict[str, Tensor], trace: Trace, reset: str,
 
 @dataclass(frozen=True)
 class Explanation:
-    title: str  # "z[seq 1, unit 2] at t = 3"
+    title: str  # "z[seq 1, unit 2] at t = 3: 0.4321", the result in it
     lines: tuple[str, ...]  # the equation; the last line starting "  =" ends with the result
     value: float  # the result, computed from the weights and the batch
 
 
 def n4(v: float) -> str:
-    """A number as the pane prints it, with a real minus sign (and 0, never −0, for y = 0's
-    0·log(y_hat), which is −0.0 in floating point)."""
+    """A number as the pane prints it: 4 decimals, the grid's minus sign `-` (one sign on the
+    whole screen: the explanations printed `−` beside the grid's `-`), and 0, never -0, for
+    y = 0's 0·log(y_hat), which is -0.0 in floating point."""
     v += 0.0  # -0.0 + 0.0 is 0.0
     if v != 0 and abs(v) < 1e-3:
-        return f"{v:.3e}".replace("-", "−")
-    return f"{v:.4f}".replace("-", "−")
+        return f"{v:.3e}"
+    shown = f"{v:.4f}"
+    return shown[1:] if shown == "-0.0000" else shown
 
 
 def s4(v: float) -> str:
-    """A signed term of a sum: '+ 0.1234' or '− 0.1234'."""
-    return f"{'−' if v < 0 else '+'} {n4(abs(v))}"
+    """A signed term of a sum: '+ 0.1234' or '- 0.1234'."""
+    return f"{'-' if v < 0 else '+'} {n4(abs(v))}"
 
 
 def char_name(c: str) -> str:
@@ -212,7 +254,9 @@ class Explainer:
         method = getattr(self, f"_explain_{name}", None)
         if method is None:
             raise ValueError(f"no explanation for {name!r}")
-        return method(cell)
+        e = method(cell)
+        # the result in the title too: the first line is the one a short panel always shows
+        return Explanation(f"{e.title}: {n4(e.value)}", e.lines, e.value)
 
     def _where(self, cell: Cell, what: str) -> str:
         return f"{cell.name}[seq {cell.row + 1}, {what}] at t = {cell.t + 1}"
@@ -280,22 +324,22 @@ class Explainer:
         return Explanation(self._where(c, f"unit {j + 1}"), lines, v)
 
     def _explain_y_hat(self, c: Cell) -> Explanation:
+        """The softmax as it is computed: every logit less their max m first (exp of a raw
+        logit overflows, and its digits said nothing: `1194121.9975 / 369910020138.8991`)."""
         v_i = c.col
         h, logits = self._h(c.t, c.row), self._logits(c.t, c.row)
         s, k = float(h @ self.w("Wy")[:, v_i]), float(self.w("by")[v_i])
         m = float(logits.max())
         denom = float(torch.exp(logits - m).sum())
-        v = math.exp(float(logits[v_i]) - m) / denom
-        shift = f" (logits shifted by their max {n4(m)})" if m > 30 else ""
-        num = math.exp(float(logits[v_i]) - (m if shift else 0.0))
-        den = denom * (1.0 if shift else math.exp(m))
+        num = math.exp(float(logits[v_i]) - m)
+        v = num / denom
+        ch = self._char(v_i)
         lines = (
-            f"logit[{self._char(v_i)}] = Σ_i h[i]·Wy[i, {self._char(v_i)}] + by[{self._char(v_i)}]"
-            f" = {n4(s)} + ({n4(k)}) = {n4(s + k)}",
-            f"y_hat = exp(logit) / Σ_v exp(logit_v){shift}",
-            f"  = {n4(num)} / {n4(den)} = {n4(v)}",
+            f"logit[{ch}] = Σ_i h[i]·Wy[i, {ch}] + by[{ch}] = {n4(s)} + ({n4(k)}) = {n4(s + k)}",
+            f"y_hat = exp(logit − m) / Σ_v exp(logit_v − m), m = max_v logit_v = {n4(m)}",
+            f"  = exp({n4(s + k - m)}) / {n4(denom)} = {n4(num)} / {n4(denom)} = {n4(v)}",
         )
-        return Explanation(self._where(c, f"char {self._char(v_i)}"), lines, v)
+        return Explanation(self._where(c, f"char {ch}"), lines, v)
 
     def _explain_term1(self, c: Cell) -> Explanation:
         target = int(self.trace.y[c.t, c.row])
@@ -359,7 +403,10 @@ class Explainer:
             delta, dname = d.da["hn"][..., j].double(), "da_hn"
         else:
             delta, dname = d.da[gate][..., j].double(), f"da_{gate}"
-        if name.startswith("b") or name == "by":
+        if name == "by":  # indexed by character, as its title and the pane's header are
+            terms = delta.sum(1)
+            eq = f"dL/dby[{self._char(j)}] = Σ_t Σ_b do[t, b, {self._char(j)}]"
+        elif name.startswith("b"):
             terms = delta.sum(1)
             eq = f"dL/d{name}[{j + 1}] = Σ_t Σ_b {dname}[t, b, {j + 1}]"
         elif name.startswith("W") and name != "Wy":
@@ -380,28 +427,51 @@ class Explainer:
         return eq, dname, [float(v) for v in terms]
 
     def _gradient(self, c: Cell) -> Explanation:
+        """dL/dθ of the whole batch: the shown sequences' terms step by step, the other
+        sequences' sum as one term, then the clipping the step applies (if any)."""
         name = c.name[1:]
+        d = self.detail
         eq, dname, terms = self.contributions(name, c.row, c.col)
-        v = sum(terms)
-        T = len(terms)
+        total = float(d.grads[name][c.row, c.col] if d.grads[name].dim() == 2 else d.grads[name][c.col])
+        T, k, B = len(terms), d.shown, d.batch_size or d.shown
+        seqs = "seq 1" if k == 1 else f"seqs 1–{k}"
+        # a difference of float32 sums is exact only to ~1e-7 of what is summed: below that,
+        # its digits are noise (1.793e-10 where float64 gives 4.5e-11), so it shows as 0
+        floor = 1e-6 * max([abs(total), *map(abs, terms)])
+        denoise = lambda v: 0.0 if abs(v) < floor else v  # noqa: E731
+        rest_seqs = f"seq {B}" if B - k == 1 else f"seqs {k + 1}–{B}"
+        others = [] if B <= k else [f"{s4(denoise(total - sum(terms)))} ({rest_seqs})"]
         if T <= TOP_CONTRIBUTIONS:
-            listed = " ".join(f"{s4(x)} (t{t + 1})" for t, x in enumerate(terms))
-            body = f"  = {listed.lstrip('+ ')} = {n4(v)}"
+            listed = [f"{s4(x)} (t{t + 1})" for t, x in enumerate(terms)]
+            if others:
+                eq += f"   ({seqs} by step, the other {B - k} as one term)"
         else:
             largest = sorted(range(T), key=lambda t: -abs(terms[t]))[: TOP_CONTRIBUTIONS - 1]
             top = [t for t in largest if terms[t] != 0]  # a step that adds 0 is no "largest" term
-            rest = v - sum(terms[t] for t in top)
-            listed = " ".join(f"{s4(terms[t])} (t{t + 1})" for t in sorted(top))
-            body = f"  = {listed.lstrip('+ ')} {s4(rest)} (the other {T - len(top)} steps) = {n4(v)}"
-            if len(top) < len(largest):
-                eq += f"   (the {len(top)} nonzero of {T} steps listed)"
+            rest = sum(terms) - sum(terms[t] for t in top)
+            listed = [f"{s4(terms[t])} (t{t + 1})" for t in sorted(top)]
+            if top:
+                listed.append(f"{s4(denoise(rest))} (the other {T - len(top)} steps)")
+            of = f", of {seqs}" if others else ""
+            if not top:
+                listed = []
+                eq += f"   (every step{of} adds 0)"
             else:
-                eq += f"   ({len(top)} largest of {T} steps listed)"
+                which = (f"the {len(top)} nonzero of {T} steps" if len(top) < len(largest)
+                         else f"{len(top)} largest of {T} steps")
+                eq += f"   ({which} listed{of})"
+        sum_text = " ".join(listed + others).lstrip("+ ")
+        lines = [eq, f"  = {sum_text} = {n4(total)}" if sum_text else f"  = {n4(total)}"]
+        value = total
+        if d.clip_scale != 1.0:
+            value = total * d.clip_scale
+            lines.append(f"  × {d.clip_scale:.4f} (the step clips ‖dL/dθ‖ {d.grad_norm:.4g} to {d.clip:g})"
+                         f" = {n4(value)}")
         note = {"da_z": "da_z = dh⊙(h_prev − h_tilde)⊙z⊙(1−z)", "da_h": "da_h = dh⊙(1−z)⊙(1−h_tilde²)",
-                "da_r": ("da_r = (da_h Uh^T)⊙h_prev⊙r⊙(1−r)" if self.detail.reset == "before"
+                "da_r": ("da_r = (da_h Uh^T)⊙h_prev⊙r⊙(1−r)" if d.reset == "before"
                          else "da_r = da_h⊙(h_prev Uh + bUh)⊙r⊙(1−r)"),
                 "da_hn": "da_hn = da_h⊙r", "do": "do = (y_hat − y) / (T·B)"}[dname]
-        lines = (eq, body, f"  where {note}, dh = dL/dh_t")
+        lines.append(f"  where {note}, dh = dL/dh_t, T = {T}, B = {B}")
         if name == "Wy":
             where = f"[{c.row + 1}, {self._char(c.col)}]"
         elif name[0] == "W":
@@ -410,4 +480,4 @@ class Explainer:
             where = f"[{self._char(c.col)}]"
         else:
             where = f"[{c.col + 1}]" if name[0] == "b" else f"[{c.row + 1}, {c.col + 1}]"
-        return Explanation(f"d{name}{where}, over the whole batch", lines, v)
+        return Explanation(f"d{name}{where} = {n4(value)}, over the whole batch of {B}", tuple(lines), value)

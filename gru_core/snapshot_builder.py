@@ -20,13 +20,14 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 
 from .advice import training_advice
 from .errors import GRUError
-from .explain import batch_detail, model_weights
+from .explain import BatchDetail, batch_detail, model_weights
 from .forward import Cancelled, Trace, forward_trace
 from .history import HistoryView, HistoryViews
 from .snapshot import Snapshot
@@ -34,6 +35,9 @@ from .trainer import StepRecord, Trainer
 
 TRACE_SEQUENCES = 4  # sequences of the batch traced for display (all of them when B <= 4)
 TRACE_CHUNK = 32  # time steps traced between two looks at the cancel event
+# The rest of the batch is traced for its gradients a part at a time, each part at most
+# about this many numbers in one [T, b, max(H, V)] tensor (the readable BPTT keeps ~15 such).
+PART_NUMBERS = 1 << 21
 
 # Snapshots a second: below 0.01 the wait between two outgrows the clock (1e-300 killed the
 # delivery thread); above 1000 a subscriber would be called faster than a screen can draw.
@@ -93,16 +97,23 @@ class RunFacts:
 
 @torch.no_grad()
 def trace_batch(trainer: Trainer, cancel: threading.Event) -> Trace:
-    """The batch about to be trained, from the hidden state carried into it.
+    """The batch about to be trained, its first TRACE_SEQUENCES sequences (the ones
+    shown), from the hidden state carried into it. See trace_sequences."""
+    return trace_sequences(trainer, 0, min(trainer.config.batch_size, TRACE_SEQUENCES), cancel)
+
+
+@torch.no_grad()
+def trace_sequences(trainer: Trainer, first: int, stop: int, cancel: threading.Event) -> Trace:
+    """Sequences first … stop-1 of the batch about to be trained, from the hidden state
+    carried into it.
 
     Traced TRACE_CHUNK time steps at a time, checking `cancel` between pieces; the
     pieces join into exactly the trace of the whole batch. Run it on the thread that
     steps the trainer (the only one that writes the weights): it takes no lock.
     """
     i = trainer.batch_index
-    k = min(trainer.config.batch_size, TRACE_SEQUENCES)
-    h = trainer.h[:k] if i != 0 else trainer.model.zero_state(k)
-    x, y = (t[:, :k] for t in trainer.batch(i))  # [T, k]
+    h = trainer.h[first:stop] if i != 0 else trainer.model.zero_state(stop - first)
+    x, y = (t[:, first:stop] for t in trainer.batch(i))  # [T, stop - first]
     pieces = []
     for t in range(0, x.shape[0], TRACE_CHUNK):
         if cancel.is_set():
@@ -115,6 +126,22 @@ def trace_batch(trainer: Trainer, cancel: threading.Event) -> Trace:
     joined = {name: torch.cat([getattr(p, name) for p in pieces]) for name in Trace.__dataclass_fields__
               if name != "loss"}
     return Trace(loss=joined["term3"].mean(), **joined).detached_cpu()  # loss = mean_t term3
+
+
+def other_sequences(trainer: Trainer, shown: int, cancel: threading.Event) -> Iterator[Trace]:
+    """The traces of the batch's sequences after the first `shown`, a part at a time."""
+    cfg = trainer.config
+    part = max(1, PART_NUMBERS // (cfg.seq_len * max(cfg.hidden_size, trainer.vocab.size)))
+    for first in range(shown, cfg.batch_size, part):
+        yield trace_sequences(trainer, first, min(cfg.batch_size, first + part), cancel)
+
+
+def detail_of(trainer: Trainer, trace: Trace, cancel: threading.Event) -> BatchDetail:
+    """The backward pass of the whole batch `trace` shows the first sequences of: the
+    gradients the step applies, and the shown sequences' deltas that explain them."""
+    return batch_detail(model_weights(trainer.model), trace, trainer.config.reset, cancel,
+                        others=other_sequences(trainer, int(trace.x.shape[1]), cancel),
+                        batch_size=trainer.config.batch_size, clip=trainer.config.clip)
 
 
 class SnapshotBuilder:
@@ -151,7 +178,7 @@ class SnapshotBuilder:
                          or now - self._last_trace_at >= 10 * self._trace_cost):
             trace, trace_step, trace_batch_index = (trace_batch(trainer, self._cancel), trainer.step_count,
                                                     trainer.batch_index)
-            detail = batch_detail(model_weights(trainer.model), trace, trainer.config.reset, self._cancel)
+            detail = detail_of(trainer, trace, self._cancel)
             self._last_trace_at = time.perf_counter()
             self._trace_cost = self._last_trace_at - now
         elif same_run:

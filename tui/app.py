@@ -10,6 +10,7 @@ frame ("loading torch…") is drawn.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import math
 import signal
@@ -35,12 +36,13 @@ from .file_actions import FileActions
 from .messages import ConfigApplied, FileDone, LoadingProgress
 from .palette import RunCommands
 from .sample_actions import SampleActions
+from .settings import load_settings, save_settings
 from .textual_fixes import apply as apply_textual_fixes
 from .widgets.config_form import ConfigForm, config_from_form
 from .widgets.loss_chart import LossChart
 from .widgets.matrices import MatricesView
 from .widgets.samples import SamplesPane
-from .widgets.status import StatusBar
+from .widgets.status import StatusBar, shown_state
 
 if TYPE_CHECKING:
     from gru_core.history import History
@@ -86,7 +88,8 @@ def validation_status(snap: Snapshot) -> str:
     held = len(config.text) - config.train_chars
     val = snap.val_loss
     if val is None:
-        return f"validation: {held:,} characters held out; measured at epoch ends"
+        # not "measured at epoch ends": nothing is measured yet, and a long epoch is measured within
+        return f"validation: {held:,} characters held out; not measured yet (training measures it)"
     bits = val / math.log(2)
     return f"validation: {held:,} characters held out; last {val:.4f} nats = {bits:.3f} bits/char"
 
@@ -110,6 +113,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
         resume: tuple[Trainer, History] | None = None,
         resumed_from: str = "",
         config_loader: Callable[[Callable[[str], None]], TrainConfig] | None = None,
+        theme: str | None = None,
     ) -> None:
         """config_loader, if given, builds the config in the session's worker (reading a large
         file there, so the first frame does not wait for it), telling its progress; `config`
@@ -130,6 +134,9 @@ class GRUApp(FileActions, SampleActions, App[None]):
         self.worker_error: tuple[str, str] | None = None  # (message, traceback) of a crashed worker
         self.file_message = ""  # the last save / load / export's outcome (also a notification)
         self.saved_path = ""  # the last checkpoint saved here (ctrl+o proposes it)
+        # --theme, else the one chosen last time (tui/settings.py), else Textual's default
+        self.initial_theme = theme or load_settings().get("theme")
+        self._remember_theme = False  # set once mounted: the initial theme is not a choice to save
 
     # ================================================================ layout
     def compose(self) -> ComposeResult:
@@ -143,6 +150,9 @@ class GRUApp(FileActions, SampleActions, App[None]):
         yield Footer(compact=True)  # compact: `? Help` and `q Quit` still fit at 80 columns
 
     def on_mount(self) -> None:
+        if isinstance(self.initial_theme, str) and self.initial_theme in self.available_themes:
+            self.theme = self.initial_theme
+        self._remember_theme = True
         self.query_one("#config", ConfigForm).border_title = "config"
         self.query_one("#chart", LossChart).border_title = "loss"
         self.query_one("#samples", SamplesPane).border_title = "samples"
@@ -154,6 +164,16 @@ class GRUApp(FileActions, SampleActions, App[None]):
         # once the first frame is drawn, or that frame waits for it.
         self.call_after_refresh(self.load_session)
         self._catch_signals()
+
+    def watch_theme(self, theme: str) -> None:
+        """A theme chosen in the palette is the next run's too."""
+        if not getattr(self, "_remember_theme", False):  # (App.__init__ may set the theme first)
+            return
+        try:
+            save_settings(theme=theme)
+        except GRUError as exc:
+            self._remember_theme = False  # said once: the theme still changes, it is not kept
+            self.notify(f"the theme is not remembered: {exc}", severity="warning", timeout=6)
 
     @property
     def ready(self) -> bool:
@@ -204,8 +224,9 @@ class GRUApp(FileActions, SampleActions, App[None]):
         self.shown = snap
         if before is None:
             freeze_startup_objects()  # torch, the session and the screen are all there now
-        if before is None or before.state != snap.state:
-            self.refresh_bindings()  # check_action's answers depend on the state
+        if before is None or self._key_facts(before) != self._key_facts(snap):
+            self._label_space(snap)
+            self.refresh_bindings()  # check_action's answers depend on these
         status.starting = None
         status.snapshot = snap
         self.query_one("#chart", LossChart).snapshot = snap
@@ -224,6 +245,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
         message = str(error) if isinstance(error, GRUError) else f"{type(error).__name__}: {error}"
         if not isinstance(error, GRUError):  # a bug, not a user's mistake: keep its traceback for `d`
             self.worker_error = (message, "".join(traceback.format_exception(error)))
+            self.refresh_bindings()  # d has something to show now
             message += "  (d: details)"
         if worker.group == "session":
             self.query_one(StatusBar).starting = f"error: could not start training: {message}"
@@ -266,7 +288,29 @@ class GRUApp(FileActions, SampleActions, App[None]):
             return None
         if action in ("step", "epoch") and self.session is not None and self.session.state == "running":
             return None
+        snap = self.shown
+        if action == "restore_best" and (snap is None or snap.best_val is None):
+            return None  # no best weights kept yet (or no validation at all)
+        if action == "error_details" and self.worker_error is None and (snap is None or not snap.error):
+            return None
+        if action == "validation_view" and self.session is None:
+            return None
         return True
+
+    @staticmethod
+    def _key_facts(snap: Snapshot) -> tuple:
+        """What check_action and the space key's label depend on."""
+        return shown_state(snap), snap.best_val is None, bool(snap.error), snap.more_epochs
+
+    def _label_space(self, snap: Snapshot) -> None:
+        """The footer says what space does next: Pause while training, More on a finished run
+        (the status line says how many epochs), else Train. The default preset finishes in
+        under a second: a second space, meant to pause, trained 60 epochs more."""
+        state = shown_state(snap)
+        label = "Pause" if state == "running" else "More" if state == "finished" else "Train"
+        bindings = self._bindings.key_to_bindings.get("space", [])
+        if bindings and bindings[0].description != label:
+            self._bindings.key_to_bindings["space"] = [dataclasses.replace(bindings[0], description=label)]
 
     def action_toggle(self) -> None:
         if session := self.live_session():

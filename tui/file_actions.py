@@ -60,8 +60,10 @@ class FileActions:
         snap = self.shown
         if snap is None:
             return self.default_path("")
-        val = snap.val_losses[-1][1] if len(snap.val_losses) else None
-        return "./" + checkpoint_name(snap.step, val, suffix="")
+        # a val loss names only the weights it was measured on: `-val0.94` on step 14,124's
+        # weights, scored at an earlier step, claimed a figure no one measured
+        val_step, val = snap.val_losses[-1] if len(snap.val_losses) else (None, None)
+        return "./" + checkpoint_name(snap.step, val if val_step == snap.step else None, suffix="")
 
     def action_save(self) -> None:
         if self.session is not None and not isinstance(self.screen, (PathDialog, ReplaceDialog)):

@@ -126,7 +126,8 @@ def palette_commands(app: App) -> Iterable[SystemCommand]:
     from textual.app import SystemCommand
 
     for row, key in all_keys():
-        if key.title:
+        # a key that cannot act now (check_action: disabled) is left out, as the footer dims it
+        if key.title and app.check_action(key.action.split("(")[0], ()) is True:
             yield SystemCommand(key.title, f"{row.does} ({row.shown})",
                                 lambda action=key.action: app.run_action(action))
 

@@ -29,17 +29,57 @@ if TYPE_CHECKING:
 LOAD_IN_APP_BYTES = 4 << 20
 
 
+# The subcommands, each with its own --help (tui/cli.py runs them before this parser is
+# built); listed here so that `gru-tui --help` names them.
+SUBCOMMANDS = {
+    "train": "train headless and print the loss per epoch (gru-tui train --help)",
+    "sample": "sample text from a checkpoint (gru-tui sample --help)",
+    "export-torch": "export a checkpoint as torch.nn.GRU's state dict (gru-tui export-torch --help)",
+    "export-safetensors": "export a checkpoint's weights as safetensors (gru-tui export-safetensors --help)",
+    "serve": "serve the app to web browsers (gru-tui serve --help)",
+}
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+
+    try:
+        return package_version("gru-tui")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = FlagParser(
         prog="gru-tui",
-        description="Watch a GRU written from explicit matrices learn, live. "
-        "`gru-tui train --help` for the headless trainer.",
+        description="Watch a GRU written from explicit matrices learn, live. With no command, "
+        "the flags below open the app; a command runs on its own.",
     )
+    commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
+    for name, about in SUBCOMMANDS.items():
+        commands.add_parser(name, help=about, add_help=False)
     add_config_arguments(parser)
     parser.add_argument("--load", metavar="PATH",
                         help="resume from a checkpoint saved with ctrl+s or `gru-tui train --save` "
                         "(its config is used; --epochs still applies)")
+    parser.add_argument("--theme", metavar="NAME",
+                        help="the colour theme (e.g. textual-light, nord); the one chosen last "
+                        "(--theme or the palette's Change theme) is remembered")
+    parser.add_argument("--list-corpora", action="store_true", help="list the built-in texts and exit")
+    parser.add_argument("--version", action="version", version=f"gru-tui {version()}")
     return parser
+
+
+def check_theme(name: str | None) -> str | None:
+    """--theme's value, if it names one of Textual's themes; GRUError naming them if not."""
+    if name is None:
+        return None
+    from textual.theme import BUILTIN_THEMES
+
+    if name not in BUILTIN_THEMES:
+        raise GRUError(f"--theme {name!r} is not a theme; choose one of {', '.join(BUILTIN_THEMES)}")
+    return name
 
 
 def load_resume(path: str, epochs: int | None = None) -> tuple:
@@ -59,7 +99,10 @@ def make_app(argv: Sequence[str]) -> "GRUApp":
     """The app `gru-tui argv` opens, not yet running; GRUError for a bad flag or file."""
     parser = make_parser()
     args = parser.parse_args(list(argv))
+    if args.command is not None:  # tui/cli.py runs the commands; here only as a stray word
+        raise GRUError(f"{args.command!r} is a command: give it first (gru-tui {args.command} --help)")
     check_load_flags(args, parser)
+    theme = check_theme(args.theme)
     loader = None
     if args.file is not None and not args.load and check_text_file(args.file) > LOAD_IN_APP_BYTES:
         # a large file is read in the app, its progress in the status line; the pane shows
@@ -73,11 +116,17 @@ def make_app(argv: Sequence[str]) -> "GRUApp":
     from .app import GRUApp  # after the flags: a bad one is reported before textual loads
 
     return GRUApp(config, torch_threads=threads, resume=resume, resumed_from=args.load or "",
-                  config_loader=loader)
+                  config_loader=loader, theme=theme)
 
 
 def launch_app(argv: Sequence[str]) -> int:
     """Parse `argv`, run the app until it quits; 2 with one line on stderr for a bad flag."""
+    if "--list-corpora" in argv:  # no terminal needed, and no other flag matters
+        from gru_core.corpora import describe_corpora
+
+        make_parser().parse_args(list(argv))  # a bad flag beside it is still reported
+        print(describe_corpora())
+        return 0
     try:
         app = make_app(argv)
     except GRUError as exc:

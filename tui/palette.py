@@ -47,7 +47,7 @@ def unit_commands(app: GRUApp) -> Iterator[Command]:
     row = row_of("unit(1)")
     lows, highs = reading.hidden.min(dim=0).values.tolist(), reading.hidden.max(dim=0).values.tolist()
     for unit in range(reading.hidden_size):
-        yield (f"Colour by hidden unit {unit}", partial(view.show_unit, unit),
+        yield (f"Colour by hidden unit {unit + 1}", partial(view.show_unit, unit),  # from 1, as h1, h2
                f"range [{lows[unit]:+.2f}, {highs[unit]:+.2f}] over {reading.label or 'the text'}; "
                f"{row.does} ({row.shown})")
 

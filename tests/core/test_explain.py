@@ -155,7 +155,8 @@ def test_the_article_example_reads_as_the_issue_writes_it():
     e = Explainer(trace, batch_detail(model_weights(model), trace, "before"), ARTICLE_VOCAB).explain(
         Cell("z", 0, 0, 1))
     char = ARTICLE_VOCAB[int(x[0, 0])]
-    assert e.title == "z[seq 1, unit 2] at t = 1"  # units count from 1, as the pane's h1, h2
+    # units count from 1, as the pane's h1, h2; the result in the title (a short panel shows it)
+    assert e.title == f"z[seq 1, unit 2] at t = 1: {e.value:.4f}"
     assert e.lines[0] == f"z = σ(Wz[x='{char}', 2] + Σ_i h_prev[i]·Uz[i, 2] + bz[2])"
     assert re.fullmatch(r"  = σ\(\S+ \+ \(\S+\) \+ \S+\) = σ\(\S+\) = \S+", e.lines[1])
 
@@ -194,3 +195,56 @@ def test_a_gradient_over_many_steps_lists_only_steps_that_contribute():
     assert re.findall(r"\(t\d+\)", e.lines[1]) == ["(t5)"], e.lines
     assert "(the 1 nonzero of 11 steps listed)" in e.lines[0], e.lines
     assert abs(_shown(e.lines) - float(detail.grads["Wz"][3, 1])) < 1e-4  # 4 decimals shown
+
+
+@pytest.mark.parametrize("clip", [0.0, 0.05])
+def test_the_detail_holds_the_gradients_the_step_applies_for_a_batch_over_4(clip):
+    """B 6, 4 sequences shown (the issue's case): the detail's gradients are the whole
+    batch's, divided by T·B and clipped as the step clips them, not the 4 shown ones'."""
+    import threading
+
+    from gru_core import TrainConfig
+    from gru_core.snapshot_builder import detail_of, trace_batch
+    from gru_core.trainer import Trainer
+
+    rng = random.Random(2)
+    text = "".join(rng.choice("abcdefg") for _ in range(400))
+    trainer = Trainer(TrainConfig(text=text, hidden_size=4, seq_len=3, batch_size=6, optimizer="adam",
+                                  lr=0.02, seed=2, clip=clip))
+    for _ in range(5):
+        trainer.step()
+    cancel = threading.Event()
+    trace = trace_batch(trainer, cancel)
+    detail = detail_of(trainer, trace, cancel)
+    assert trace.x.shape[1] == 4 and detail.batch_size == 6
+    assert (detail.clip_scale < 1.0) == (clip > 0)
+    trainer.step()
+    for name, g in trainer.last_grads.items():
+        assert torch.allclose(detail.applied[name], g, atol=1e-6), name
+    e = Explainer(trace, detail, trainer.vocab.chars).explain(Cell("dby", 0, 0, 0))
+    assert e.title.startswith(f"dby['{trainer.vocab.chars[0]}'] = ") and "batch of 6" in e.title
+    assert abs(e.value - float(trainer.last_grads["by"][0])) < 1e-6
+    assert "(seqs 5–6)" in e.lines[1]
+    if clip:
+        assert e.lines[2].startswith("  × ") and f"to {clip:g})" in e.lines[2]
+
+
+def test_y_hat_shows_the_max_shifted_softmax_and_numbers_use_the_grids_minus_sign():
+    """Large logits printed `1194121.9975 / 369910020138.8991`; the shifted form's numbers
+    are each at most V; and every number reads `-`, as the grid prints it, never `−`."""
+    model, x, y, h0 = _case("before", **SIZES["larger"])
+    with torch.no_grad():
+        model.Wy.mul_(40.0)  # logits in the tens
+        trace = forward_trace(model, x, y, h0)
+    vocab = "abcdefghijklmnopqrstuvwxy"
+    explainer = Explainer(trace, batch_detail(model_weights(model), trace, "before"), vocab)
+    for v in range(5):
+        e = explainer.explain(Cell("y_hat", 1, 0, v))
+        assert "m = max_v logit_v" in e.lines[1], e.lines
+        fraction = e.lines[2].split(" = ", 2)[2]  # "1.247e-106 / 1.0000 = 1.247e-106"
+        numbers = [float(n) for n in re.findall(r"-?\d+\.\d+(?:e-?\d+)?", fraction)]
+        assert all(abs(n) <= 25 for n in numbers), e.lines  # exp(logit - m) <= 1, the sum <= V
+        assert abs(e.value - float(trace.y_hat[1, 0, v])) < 1e-4
+    for cell in (Cell("h", 0, 0, 1), Cell("dWz", 0, 2, 1), Cell("term3", 0, 0, 1), Cell("y_hat", 2, 1, 3)):
+        text = "\n".join(explainer.explain(cell).lines)
+        assert not re.search(r"−\s?\d", text), text  # a number's sign is the grid's `-`

@@ -46,6 +46,12 @@ async def wait_rendered(pilot, predicate) -> None:
     await pilot.pause()
 
 
+@pytest.fixture(autouse=True)
+def settings_in_a_temporary_folder(tmp_path_factory, monkeypatch):
+    """The app remembers the theme in the user's config folder: never the real one in tests."""
+    monkeypatch.setenv("GRU_TUI_CONFIG_DIR", str(tmp_path_factory.mktemp("gru-tui-config")))
+
+
 @pytest.fixture
 def article_app() -> GRUApp:
     return GRUApp(TrainConfig.article())

@@ -18,8 +18,8 @@ SIZE = (120, 40)
 
 
 def n4(v: float) -> str:
-    """A number as the explanations print it: 4 decimals, a real minus sign."""
-    return f"{v:.4f}".replace("-", "−")
+    """A number as the explanations print it: 4 decimals, the grid's minus sign."""
+    return f"{v:.4f}"
 
 
 def where(view: MatricesView, name: str, row: int, col: int) -> tuple[int, int]:
@@ -76,15 +76,15 @@ async def test_hover_and_click_select_cells_and_the_panel_explains_them(article_
         await pilot.hover(MatrixLines, offset=(x + 2, y))
         text = view.explanation
         assert text.startswith("y_hat[seq 2, char 't'] at t = 1"), text
-        assert "y_hat = exp(logit) / Σ_v exp(logit_v)" in text
+        assert "y_hat = exp(logit − m) / Σ_v exp(logit_v − m), m = max_v logit_v" in text
         assert text.rstrip().endswith("= " + n4(float(trace.y_hat[0, 1, 2])))
         x, y = await in_view(pilot, view, "dUz", 1, 0)  # below the fold: scroll there, then click
         await pilot.click(MatrixLines, offset=(x + 2, y))
         text = view.explanation
-        assert text.startswith("dUz[2, 1], over the whole batch"), text
+        want = float(article_app.shown.detail.grads["Uz"][1, 0])
+        assert text.startswith(f"dUz[2, 1] = {n4(want)}, over the whole batch of 2"), text
         assert "dL/dUz[2, 1] = Σ_t Σ_b h_prev[t, b, 2]·da_z[t, b, 1]" in text
         assert "(t1)" in text and "(t3)" in text  # T = 3: each step's term is listed
-        want = float(article_app.shown.detail.grads["Uz"][1, 0])
         assert text.splitlines()[2].rstrip().endswith("= " + n4(want))
         assert isinstance(article_app.focused, MatrixLines)  # a click enters cursor mode
 
@@ -134,7 +134,7 @@ async def test_term1_shows_zero_not_minus_zero_where_y_is_0(article_app):
         await pilot.click(MatrixLines, offset=(x + 2, y))
         text = view.explanation
         assert text.startswith("term1[seq 1, char"), text
-        assert text.rstrip().endswith("= 0.0000") and "−0.0000" not in text, text
+        assert text.rstrip().endswith("= 0.0000") and "-0.0000" not in text, text
 
 
 def _screen_lines(app) -> list[str]:

@@ -34,9 +34,9 @@ async def test_the_unit_legend_keeps_the_units_range_at_80x24(article_app):
         await pilot.press("right_square_bracket")  # colour by unit 1
         await pilot.pause()
         screen = screen_text(article_app)
-        legend = next(line for line in screen.splitlines() if "unit 1 of 0..1" in line)
+        legend = next(line for line in screen.splitlines() if "unit 2 of 2" in line)
         # was `sample T=1: unit 1 of 0..1 rang…`: the range, the one number the legend is for, was cut
-        assert re.search(r"unit 1 of 0\.\.1 (range )?\[[-+]\d\.\d\d, [-+]\d\.\d\d\]", legend), legend
+        assert re.search(r"unit 2 of 2 (range )?\[[-+]\d\.\d\d, [-+]\d\.\d\d\]", legend), legend
         assert "…" not in legend.split("│")[1], legend
 
 
@@ -53,8 +53,11 @@ async def test_the_matrices_captions_are_whole_at_80x24(article_app):
         await wait_ready(pilot)
         screen = screen_text(article_app)
         # both were cut at the pane's edge: `(carried in` and `(this batch's last st…`
-        assert "(this batch's last step back to its first)" in screen, screen
-        assert "h_prev: h of the step before (carried in" in screen and "at t = 1)" in screen, screen
+        assert "(t1 at the left, t3 at the right)" in screen, screen
+        assert "h_prev: h carried into the batch" in screen, screen
+        await pilot.press("right")  # t = 2: h_prev is h of t = 1 (it said "carried in at t = 1")
+        await wait_until(pilot, lambda: "h_prev: h of the step before, t = 1" in screen_text(article_app),
+                         what="the h_prev note of t = 2")
 
 
 async def test_the_export_dialogs_title_is_whole_at_80x24(article_app):

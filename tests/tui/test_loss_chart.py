@@ -149,3 +149,51 @@ async def test_the_border_title_keeps_the_word_loss_at_the_widths_of_80_to_120_c
                     assert "loss" in title, (width, log_scale, title)
                     assert (" log" in title) == log_scale, (width, log_scale, title)
                     assert "━step" in title, (width, log_scale, title)  # the curve that is always there
+
+
+def y_labels(app: App) -> list[str]:
+    """The y axis's labels as the screen shows them (left of each ┤)."""
+    return [row.split("┤")[0].strip(" │") for row in chart_rows(app) if "┤" in row]
+
+
+async def test_a_loss_that_rounds_to_zero_reads_0_in_the_border_never_minus_0():
+    app = ChartApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        chart = app.query_one(LossChart)
+        snap = snapshot([0.5, 0.1, -2e-6, -1e-6])
+        snap.bits_per_char = -1e-6 / 0.6931
+        chart.snapshot = snap
+        await wait_until(pilot, lambda: "last " in "\n".join(chart_rows(app)), what="the last loss")
+        bottom = chart_rows(app)[-1]
+        assert "last 0.0000 nats" in bottom and "-0.0" not in bottom, bottom
+
+
+async def test_the_y_axis_has_two_distinct_labels_at_least_at_80x24_and_120x40():
+    """Real-text losses between 4.6 and 5.4 showed a single `5` at 80x24; a narrow range
+    showed `1.38` twice."""
+    cases = [[5.4 - 0.8 * k / 40 for k in range(40)], [1.39 - 0.02 * k / 40 for k in range(40)]]
+    for size in ((80, 24), (120, 40)):
+        for losses in cases:
+            app = ChartApp()
+            async with app.run_test(size=size) as pilot:
+                chart = app.query_one(LossChart)
+                snap = snapshot(losses, num_batches=40)
+                snap.uniform_loss = losses[0]
+                chart.snapshot = snap
+                await wait_until(pilot, lambda app=app: len(y_labels(app)) > 0, what="the y axis")
+                labels = [label for label in y_labels(app) if label]
+                assert len(labels) >= 2 and len(set(labels)) == len(labels), (size, labels)
+
+
+def test_linear_ticks_give_two_distinct_labels_for_any_range():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from tui.widgets.loss_chart import linear_ticks, y_limits
+
+    @given(st.floats(0.0, 10.0), st.floats(1e-4, 5.0), st.integers(3, 6))
+    def check(low, span, count):
+        ticks, labels = linear_ticks(*y_limits(low, low + span, False), count)
+        assert len(ticks) >= 2 and len(set(labels)) == len(labels), (low, span, ticks, labels)
+
+    check()

@@ -53,9 +53,9 @@ async def test_the_palette_colours_the_sample_by_a_unit_picked_by_number(article
         pane = article_app.query_one(SamplesPane)
         await wait_until(pilot, lambda: pane.sample_reading is not None and not pane.unit_view.streaming,
                          what="the prime's sample")
-        assert "unit 1 of 0..1" not in screen_text(article_app)
-        await pick(pilot, "hidden unit 1", "Colour by hidden unit 1")
-        await wait_until(pilot, lambda: "unit 1 of 0..1 range [" in screen_text(article_app),
+        assert "unit 2 of 2" not in screen_text(article_app)
+        await pick(pilot, "hidden unit 2", "Colour by hidden unit 2")
+        await wait_until(pilot, lambda: "unit 2 of 2 range [" in screen_text(article_app),
                          what="the legend of unit 1")
 
 

@@ -345,14 +345,14 @@ async def test_u_colours_by_confidence_then_by_a_unit_and_keys_pick_the_unit():
         values = reading.unit_values(0)
         known = [v for v in values if v is not None]
         assert view.mode == "unit" and len(known) == 50
-        assert f"unit 0 of 0..15 range [{min(known):+.2f}, {max(known):+.2f}]" in view.legend
+        assert f"unit 1 of 16 range [{min(known):+.2f}, {max(known):+.2f}]" in view.legend
         coloured = view.coloured()
         k = next(i for i, v in enumerate(values) if v is not None)
         assert k == 2  # h after reading the prime's last character: the state that picked char 4
         expected = activation_style(values[k], view.colours).bgcolor
         assert coloured.get_style_at_offset(app.console, k).bgcolor == expected
         await pilot.press("right_square_bracket")
-        assert view.unit == 1 and "unit 1 of 0..15" in view.legend
+        assert view.unit == 1 and "unit 2 of 16" in view.legend
         await pilot.press("left_square_bracket", "left_square_bracket")
         assert view.unit == 15  # wraps around
         await pilot.press("j")

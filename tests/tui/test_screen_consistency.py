@@ -83,13 +83,13 @@ async def test_apply_with_a_new_h_drops_the_old_models_sample_and_unit_range(art
         pane = article_app.query_one(SamplesPane)
         await wait_until(pilot, lambda: pane.sample_reading is not None, what="the prime's sample")
         await pilot.press("u", "u")
-        assert "unit 0 of 0..1" in screen_text(article_app)
+        assert "unit 1 of 2" in screen_text(article_app)
         field = article_app.query_one("#cfg-hidden_size", Input)
         field.focus()
         await pilot.press("end", "backspace", "8", "enter")
         await wait_rendered(pilot, lambda s: s.config.hidden_size == 8)
         await pilot.pause()
-        assert "unit 0 of 0..1" not in screen_text(article_app)  # H is 8 now: that was the old model
+        assert "unit 1 of 2" not in screen_text(article_app)  # H is 8 now: that was the old model
         assert not pane.unit_view.display
 
 

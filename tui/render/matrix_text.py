@@ -67,9 +67,29 @@ def fmt(v: float, small: bool = False) -> str:
     """A value in CELL columns. One that rounds to zero prints 0.0000, never -0.0000 (term1's
     0·log(y_hat) is -0.0 in floating point), as the status line prints a loss."""
     if small:
-        return f"{v + 0.0:{CELL}.1e}"  # -0.0 + 0.0 is 0.0
+        return f"{small_number(v):>{CELL}}"
     shown = f"{v:{CELL}.4f}"
     return f"{0.0:{CELL}.4f}" if shown.endswith("-0.0000") else shown
+
+
+def g3(v: float) -> str:
+    """Three significant digits, and 0 for a value that shows as zero (`-0` read as a sign)."""
+    text = f"{v + 0.0:.3g}"
+    return "0" if float(text) == 0 else text
+
+
+def small_number(v: float) -> str:
+    """A value of a block whose values are all under 0.01, in CELL - 1 columns at most (one
+    blank always parts it from the next: `2.0e-04-2.0e-03` ran together): '-2.0e-4', '0'."""
+    v += 0.0  # -0.0 + 0.0 is 0.0
+    if v == 0:
+        return "0"
+    mantissa, exponent = f"{v:.1e}".split("e")
+    text = f"{mantissa}e{int(exponent)}"
+    if len(text) >= CELL:  # an exponent of two digits: one digit fewer in the mantissa
+        mantissa, exponent = f"{v:.0e}".split("e")
+        text = f"{mantissa}e{int(exponent)}"
+    return text
 
 
 @lru_cache(maxsize=1024)
@@ -203,9 +223,20 @@ class MatrixWriter:
             self._append(body if isinstance(body, Text) else Text(body))
         self.newline()
 
-    def heading(self, title: str, style: str = "bold underline") -> None:
-        self._append(title, style)
-        self.newline()
+    def heading(self, title: str | Sequence[str], style: str = "bold underline") -> None:
+        """A title, wrapped between words: the pane crops its lines, and a cut heading
+        misleads (`(step 1 │` at step 18,935). A sequence of parts: each part kept whole
+        on one line where it fits (`t = 1 of 32` never splits), two spaces between them."""
+        parts = [title] if isinstance(title, str) else list(title)
+        lines: list[str] = []
+        for part in parts:
+            if lines and len(lines[-1]) + 2 + len(part) <= self.width:
+                lines[-1] += "  " + part
+            else:
+                lines.extend(wrap_words(part, self.width))
+        for line in lines:
+            self._append(line, style)
+            self.newline()
 
     def block(
         self,
@@ -289,7 +320,7 @@ class MatrixWriter:
         else:
             lo = min(min(values) for _, values in rows if values)
             hi = max(max(values) for _, values in rows if values)
-        self.line("", "", Text(f"heatmap, from {lo:.3g} to {hi:.3g}", "dim"))
+        self.line("", "", Text(f"heatmap, from {g3(lo)} to {g3(hi)}", "dim"))
 
 
 def wrap_words(text: str, width: int) -> list[str]:

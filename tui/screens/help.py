@@ -30,10 +30,10 @@ characters in the vocabulary.
   character; the target is marked.
 - **term1** = {term1} [B,V], **term2** = {term2} (over the vocabulary) [B],
   **term3** = {term3} [T], **loss** = {loss}: the cross-entropy, term by term.
-- **gradients** dL/dWz … dL/dby{bUh} of the loss shown: what the next step's backward
-  computes (the header says which step).
-- **through time**: ‖dL/dh_t‖ for each t (how far back the loss reaches) and the mean
-  update gate z per t (how much of the past each step keeps).
+- **gradients** dL/dWz … dL/dby{bUh} of the whole batch's loss (all B sequences, not only
+  those shown): what the next step applies, clipped as it clips them (the header says which step).
+- **through time**: ‖dL/dh_t‖ for each t (step t's own loss term plus what flows back
+  from later steps) and the mean update gate z per t (how much of the past each step keeps).
 
 `x` (or the mouse) points at any number: the panel under the pane shows its equation
 with this batch's numbers filled in, and the result.

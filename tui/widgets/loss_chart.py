@@ -41,6 +41,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from ..render.throttle import RedrawThrottle
+from .status import decimals
 
 if TYPE_CHECKING:
     from gru_core.session import Snapshot
@@ -86,7 +87,17 @@ def log_ticks(low: float, high: float, count: int = 5) -> tuple[list[float], lis
     if len(ticks) < max(3, count - 1):
         a, b = math.log10(low), math.log10(high)
         ticks = [10 ** (a + (b - a) * k / (count - 1)) for k in range(count)]
-    return [math.log10(v) for v in ticks], [f"{v:.3g}" for v in ticks]
+    return [math.log10(v) for v in ticks], distinct_labels(ticks)
+
+
+def distinct_labels(ticks: Sequence[float]) -> list[str]:
+    """3 significant digits, more where two ticks would read the same (`1.38`, `1.38` were
+    1.375 and 1.38), and 0 for a tick at zero."""
+    for digits in range(3, 8):
+        labels = [f"{v + 0.0:.{digits}g}" for v in ticks]
+        if len(set(labels)) == len(labels):
+            return labels
+    return labels
 
 
 def nice_unit(span: float) -> float:
@@ -99,10 +110,24 @@ def nice_unit(span: float) -> float:
 
 
 def linear_ticks(low: float, high: float, count: int) -> tuple[list[float], list[str]]:
+    """Ticks on a 1-2-5 unit from low to high, at least two of them (a single `5` on the
+    axis said nothing of the scale): the unit shrinks to the next 1-2-5 number until two fit."""
     unit = nice_unit((high - low) / max(1, count - 1))
-    first = math.ceil(low / unit - 1e-9)
-    ticks = [k * unit for k in range(first, math.floor(high / unit + 1e-9) + 1)]
-    return ticks, [f"{v:.3g}" for v in ticks]
+    while True:
+        first = math.ceil(low / unit - 1e-9)
+        ticks = [k * unit for k in range(first, math.floor(high / unit + 1e-9) + 1)]
+        if len(ticks) >= 2 or unit < (high - low) * 1e-6 or high <= low:
+            every = max(1, (len(ticks) - 1) // max(1, count - 1))  # a shrunk unit: no more than count
+            ticks = ticks[::every]
+            return ticks, distinct_labels(ticks)
+        unit = _smaller(unit)
+
+
+def _smaller(unit: float) -> float:
+    """The 1-2-5 number below unit (5 -> 2 -> 1 -> 0.5 …)."""
+    exponent = math.floor(math.log10(unit) + 1e-9)
+    mantissa = round(unit / 10.0**exponent)
+    return {5: 2, 2: 1}.get(mantissa, 0.5) * 10.0**exponent
 
 
 def step_ticks(end: float, count: int) -> list[int]:
@@ -343,9 +368,10 @@ class LossChart(Widget):
         redraw, so only its border line is repainted (the top one for the legend)."""
         subtitle = ""
         if snap is not None and snap.loss is not None:
-            subtitle = f"last {snap.loss:.4f} nats = {snap.bits_per_char:.3f} bits/char"
+            # as the status line prints them: a loss that rounds to zero is 0.0000, never -0.0000
+            subtitle = f"last {decimals(snap.loss, 4)} nats = {decimals(snap.bits_per_char, 3)} bits/char"
             if len(subtitle) > self.size.width - 4:
-                subtitle = f"last {snap.loss:.4f} nats"
+                subtitle = f"last {decimals(snap.loss, 4)} nats"
         title = Text("loss") if snap is None else self.legend(snap)
         try:
             if subtitle != self.border_subtitle:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from rich.text import Span, Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from gru_core.explain import Explainer
     from gru_core.session import Snapshot
 
-RUNNING_REDRAW_S = 2.0  # while training runs, the pane is rebuilt at most this often
+RUNNING_REDRAW_S = 2.0  # while training runs, the pane is rebuilt this often (README: at least every 2 s)
 GRAD_ORDER = ("Wz", "Wr", "Wh", "Uz", "Ur", "Uh", "bz", "br", "bh", "bUh", "Wy", "by")
 SPARK = "▁▂▃▄▅▆▇█"
 CURSOR_HINT = "x: point at any number (arrows, mouse) to see its equation with this batch's numbers"
@@ -65,18 +65,24 @@ class MatricesView(Vertical):
         text-wrap: nowrap;
         text-overflow: ellipsis;
     }
-    /* an explanation gets a fixed height (a third of the pane, 5 to 9 rows): the next
-       selection repaints the panel alone, with no layout pass over the screen, and the
-       lines above never jump; the hint before any selection takes only its own lines */
+    /* an explanation gets a fixed height (a third of the pane, 5 to 12 rows), so the
+       lines above never jump, and scrolls: its first line (the title, with the result)
+       shows at once and the rest is a scroll away; the hint before any selection takes
+       only its own lines */
     MatricesView #matrices-explain {
         height: 33%;
         min-height: 5;
-        max-height: 9;
+        max-height: 12;
         border-top: hkey $accent;
+        overflow-y: auto;
+        scrollbar-size-vertical: 1;
     }
     MatricesView #matrices-explain.-hint {
         height: auto;
         min-height: 0;
+    }
+    MatricesView #matrices-explain-text {
+        height: auto;
     }
     """
 
@@ -96,7 +102,8 @@ class MatricesView(Vertical):
     def compose(self) -> ComposeResult:
         yield MatrixLines(id="matrices-lines")
         yield Static("", id="matrices-time")
-        yield Static(CURSOR_HINT, id="matrices-explain", classes="-hint")
+        with VerticalScroll(id="matrices-explain", classes="-hint"):
+            yield Static(CURSOR_HINT, id="matrices-explain-text")
 
     @property
     def lines(self) -> MatrixLines:
@@ -110,7 +117,7 @@ class MatricesView(Vertical):
 
     @property
     def explanation(self) -> str:
-        return str(self.query_one("#matrices-explain", Static).render())
+        return str(self.query_one("#matrices-explain-text", Static).render())
 
     @property
     def through_time(self) -> str:
@@ -133,10 +140,11 @@ class MatricesView(Vertical):
 
     def watch_snapshot(self, old: Snapshot | None, new: Snapshot | None) -> None:
         self.t = self.validate_t(self.t)
-        # At least RUNNING_REDRAW_S apart, and far enough apart that redrawing (about three
-        # times what redraw() itself takes, with Textual's strips) stays under ~2% of a core:
-        # the UI's whole budget while training is 5%.
-        self._throttle.request(old, new, max(RUNNING_REDRAW_S, 150 * self._draw_cost))
+        # Every RUNNING_REDRAW_S while training runs, as README promises: a redraw takes
+        # 10-20 ms at the fitted size (under 3% of a core, Textual's strips included). It was
+        # stretched to 150 times the last redraw's cost, and on a loaded machine (70 ms) the
+        # pane lagged the status line by 10 s, 527 steps.
+        self._throttle.request(old, new, RUNNING_REDRAW_S)
 
     def heat_colours(self) -> HeatColours:
         def rgb(name: str) -> tuple[int, int, int]:
@@ -176,11 +184,12 @@ class MatricesView(Vertical):
     # ------------------------------------------------------------- explanation
     def on_matrix_lines_selected(self, event: MatrixLines.Selected) -> None:
         text = self.explain(event.cell)
-        panel = self.query_one("#matrices-explain", Static)
+        panel = self.query_one("#matrices-explain", VerticalScroll)
         hint = text.plain == CURSOR_HINT
-        if panel.has_class("-hint") != hint:  # the panel's height changes: one layout pass
+        if panel.has_class("-hint") != hint:  # the panel's height changes
             panel.set_class(hint, "-hint")
-        self._update("#matrices-explain", text, fixed=True)
+        self._update("#matrices-explain-text", text)
+        panel.scroll_home(animate=False, immediate=True)  # the title, with the result, in view
 
     def _update(self, selector: str, text: Text, wraps: bool = True, fixed: bool = False) -> None:
         """Update a Static only when its text changes: a layout pass re-renders the whole
@@ -216,7 +225,8 @@ class MatricesView(Vertical):
         norms, zs = detail.dh_norm.tolist(), detail.mean_z.tolist()
         T = len(norms)
         caption = f"through time, t = 1…{T}"
-        order = "(this batch's last step back to its first)"
+        # the sparklines run t1 → tT, left to right (the loss's gradient flows right to left)
+        order = f"(t1 at the left, t{T} at the right)"
         gap = " " if len(caption) + 1 + len(order) <= width else "\n"  # a narrow pane: two lines, none cut
         out = Text(f"{caption}{gap}{order}\n", "bold")
         norm_ends = f" t1 {norms[0]:.2e}  t{T} {norms[-1]:.2e}"
@@ -247,8 +257,8 @@ class MatricesView(Vertical):
         eq = equations(snap.config.reset)
         # batch and step of the trace itself: a running big model reuses an older trace
         # (←/→ is in the border title; this line must fit the pane's 46 columns)
-        out.heading(f"batch {snap.trace_batch + 1}/{snap.num_batches} (before step {snap.trace_step + 1})"
-                    f"  t = {t + 1} of {T}")
+        out.heading((f"batch {snap.trace_batch + 1}/{snap.num_batches} (before step {snap.trace_step + 1})",
+                     f"t = {t + 1} of {T}"))
         out.heading(f"B = {snap.config.batch_size} ({B} shown)   H = {H}   V = {V}", style="dim")
         labels = [char_label(c) for c in vocab]  # one character each
         # a long T shows a window of each string around t (… where cut), so that step t's
@@ -279,6 +289,9 @@ class MatricesView(Vertical):
         def at(name: str):
             return lambda i, j: Cell(name, t, i, j)
 
+        # h_prev's note names the step it is of: "(carried in at t = 1)" beside t = 2 was wrong
+        eq["h_prev"] = ("h_prev: h carried into the batch" if t == 0
+                        else f"h_prev: h of the step before, t = {t}")
         for name in ("h_prev", "z", "r", "h_tilde", "h"):
             kind = "sequential" if name in ("z", "r") else "diverging"
             out.block(f"{name} [{B},{H}]", rows(getattr(tr, name)), kind=kind, note=eq[name], cell=at(name))
@@ -305,14 +318,17 @@ class MatricesView(Vertical):
         return out
 
     def _gradients(self, out: MatrixWriter, snap: Snapshot) -> None:
-        grads = snap.detail.grads if snap.detail is not None else {}
+        detail = snap.detail
+        grads = (detail.applied if detail.applied is not None else detail.grads) if detail is not None else {}
         if not grads:
             out.heading("gradients: not computed for this batch")
             return
-        shown = int(snap.trace.x.shape[1])
-        whose = "" if shown == snap.config.batch_size else f", its {shown} sequences shown"
-        out.heading(f"gradients of this batch's loss, dL/dθ "
-                    f"(step {snap.trace_step + 1} computes them{whose})")
+        B = detail.batch_size or snap.config.batch_size
+        out.heading(f"gradients step {snap.trace_step + 1:,} applies: dL/dθ of this batch's loss, "
+                    f"all {B} sequences")
+        if detail.clip_scale != 1.0:
+            out.heading(f"(clipped: ‖dL/dθ‖ {detail.grad_norm:.4g} scaled by {detail.clip_scale:.4f} "
+                        f"to the clip {detail.clip:g})", style="dim")
         vocab = snap.vocab
         for name in GRAD_ORDER:
             g = grads.get(name)

@@ -224,6 +224,9 @@ class SamplesPane(Vertical):
         """The finished sample (None: it failed; the stream is cleared)."""
         view = self.unit_view
         view.streaming = ""
+        if reading is None and self.view == "sample":  # the old sample under the new prime read as its
+            self.sample_reading, self.result = None, ""
+            view.reading = None
         if reading is not None:
             self.sample_reading = reading
             self.result = result

@@ -27,6 +27,14 @@ STATE_LABELS = {
 }
 
 
+def shown_state(snap: Snapshot) -> str:
+    """The state as a user should read it: a run paused at the end of its last epoch (a loaded
+    finished checkpoint is adopted paused) is finished: space trains more epochs, not the rest."""
+    if snap.state == "paused" and snap.epoch >= snap.target_epochs and snap.batch == 0:
+        return "finished"
+    return snap.state
+
+
 def _duration(seconds: float) -> str:
     """An estimate people read at a glance: 42 s, 7.5 min, 2.1 h."""
     if seconds < 90:
@@ -44,7 +52,7 @@ def decimals(value: float, places: int) -> str:
 STATUS_TOOLTIP = (
     "epoch e/E: passes over the text so far / in all\n"
     "step: weight updates so far (one per batch)\n"
-    "batch b/N: the batch the next step trains\n"
+    "batch b/N: the batch the next step trains (while training: the time left in this epoch)\n"
     "loss: the last batch's cross-entropy, the mean of -log y_hat[target] over its T x B "
     "characters, in nats and in bits per character (ln 2 nats = 1 bit)\n"
     "val: the same loss on held-out text: lower is learning, rising is memorising\n"
@@ -88,7 +96,7 @@ class StatusBar(Static):
     def state(self) -> str:
         if self.snapshot is None:
             return "error" if self.starting and self.starting.startswith("error") else "loading"
-        return self.snapshot.state
+        return shown_state(self.snapshot)
 
     def _style(self, name: str) -> Style:
         """A component class's style, kept while the state (its class) and the theme stay:
@@ -119,7 +127,7 @@ class StatusBar(Static):
             text.append(f" {visible(self.starting or 'loading…')} ", style("status-bar--state"))
             self._show(text)
             return
-        text.append(f" {STATE_LABELS.get(snap.state, snap.state)} ", style("status-bar--state"))
+        text.append(f" {STATE_LABELS.get(self.state, self.state)} ", style("status-bar--state"))
         for name, shown in self.fitting_items(snap, self.size.width or 1000):
             if name is not None:  # None: glued to the item before
                 text.append(f"  {name} " if name else "  ", label)
@@ -144,29 +152,36 @@ class StatusBar(Static):
     def items(snap: Snapshot) -> list[tuple[int, str | None, str]]:
         """(priority, label, value) in screen order; the lowest priorities go first when short of room.
 
-        label "": a value alone; None: a value glued to the one before (the loss in bits)."""
+        label "": a value alone; None: a value glued to the one before (the loss in bits, the
+        epoch's time left). At 120 columns a running run with validation keeps what README
+        promises: the batch within the epoch, its time left and chars/s (they were the first
+        to go, behind the preset and the bits)."""
         bits = "" if snap.loss is None else f" ({decimals(snap.bits_per_char, 3)} bits/char)"
-        items = [(9, "epoch", f"{snap.epoch}/{snap.target_epochs}"), (8, "step", f"{snap.step}"),
-                 (3, "batch", f"{snap.batch + 1}/{snap.num_batches}"),
-                 (9, "loss", "—" if snap.loss is None else f"{decimals(snap.loss, 4)} nats"), (2, None, bits)]
-        if snap.state == "finished" and snap.more_epochs:
+        running = snap.state == "running"
+        # paused, the matrices' header names the batch too, and no rate is measured
+        items = [(9, "epoch", f"{snap.epoch}/{snap.target_epochs}"), (8, "step", f"{snap.step:,}"),
+                 (7 if running else 4, "batch", f"{snap.batch + 1}/{snap.num_batches}")]
+        if running and snap.num_batches > 1 and snap.steps_per_sec > 0:
+            left = (snap.num_batches - snap.batch) / snap.steps_per_sec
+            items.append((6, None, f" ({_duration(left)} left)"))  # of this epoch
+        loss = "—" if snap.loss is None else f"{decimals(snap.loss, 4)} nats"
+        items += [(9, "loss", loss), (2, None, bits)]
+        if shown_state(snap) == "finished" and snap.more_epochs:
             items.insert(0, (7, "", f"space/n/e: {snap.more_epochs} more epochs"))
         if snap.val_loss is not None:
             items.append((6, "val", decimals(snap.val_loss, 4)))
-        if snap.best_val is not None:
-            items.append((5, "best", f"{decimals(snap.best_val, 4)} @{snap.best_step}"))
-        if snap.state == "running" and snap.num_batches > 1 and snap.steps_per_sec > 0:
-            items.append((3, "epoch time", _duration(snap.num_batches / snap.steps_per_sec)))
+        if snap.best_val is not None:  # the chart's key shows it too
+            items.append((3, "best", f"{decimals(snap.best_val, 4)} @{snap.best_step:,}"))
         # a rate only while training runs: "chars/s 0" beside "finished" read as a slow run
-        rate = f"{snap.chars_per_sec:,.0f}" if snap.state == "running" else "—"
-        items += [(4, "chars/s", rate), (5, "lr", f"{snap.lr:g}"),
-                  (7, "preset", visible(snap.config.preset))]
+        rate = f"{snap.chars_per_sec:,.0f}" if running else "—"
+        items += [(7 if running else 1, "chars/s", rate), (6, "lr", f"{snap.lr:g}"),
+                  (5, "preset", visible(snap.config.preset))]
         return items
 
     def fitting_items(self, snap: Snapshot, width: int) -> list[tuple[str | None, str]]:
         """The items that fit in width cells, keeping the most important."""
         items = self.items(snap)
-        state = len(STATE_LABELS.get(snap.state, snap.state)) + 2
+        state = len(STATE_LABELS.get(shown_state(snap), snap.state)) + 2
 
         def cells(kept: list) -> int:
             return state + sum((0 if name is None else 2 + (len(name) + 1 if name else 0)) + len(shown)

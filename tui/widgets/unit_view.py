@@ -245,7 +245,7 @@ class UnitView(Vertical):
             bounds = f"[{min(values):+.2f}, {max(values):+.2f}]" if values else ""
             span = f"range {bounds}" if values else "no values"
             rank = f" (#{self.rank + 1} by swing)" if self.rank is not None else ""
-            unit = f"unit {self.unit} of 0..{H - 1}"
+            unit = f"unit {self.unit + 1} of {H}"  # from 1, as the matrices' h1, h2 and the explanations
             return [f"{where}{unit}{rank} {span}; blue −1 … red +1 ([ ] j)",
                     f"{unit}{rank} {span}; blue −1 … red +1",
                     f"{unit}{rank} {span}", f"{unit} {span}", f"{unit} {bounds or span}"]
