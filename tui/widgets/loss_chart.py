@@ -51,11 +51,12 @@ REDRAW_S = 0.5  # while training: new columns at most this often (a rescale is a
 LABEL_WIDTH = 5  # y tick labels are padded to this: the canvas keeps its width as the scale changes
 X_LADDER = (1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8)  # x axis ends, in epochs, times powers of 10
 BEST = "◆"
+GUARD = "▼"  # where the divergence guard put good weights back (gru_core/loop.py)
 # U+2800 braille bit of each dot: (dot column 0-1, dot row 0-3 from the bottom of the cell)
 BRAILLE_BIT = {(0, 3): 0x01, (0, 2): 0x02, (0, 1): 0x04, (1, 3): 0x08,
                (1, 2): 0x10, (1, 1): 0x20, (0, 0): 0x40, (1, 0): 0x80}
 # The legend's names in the order a narrow border drops them ("loss" itself stays).
-DROP_ORDER = ("ln V", "best", "epoch", "val", "step")
+DROP_ORDER = ("guard", "ln V", "best", "epoch", "val", "step")
 # Curves in drawing order (a later one covers an earlier one in a shared cell): legend name, class
 SERIES = (("ln V", "baseline"), ("step", "step"), ("epoch", "epoch"), ("val", "val"))
 
@@ -291,12 +292,13 @@ class LossChart(Widget):
     """The loss chart. `l` toggles a log y axis."""
 
     COMPONENT_CLASSES = {"loss-chart--step", "loss-chart--epoch", "loss-chart--val", "loss-chart--best",
-                         "loss-chart--baseline", "loss-chart--axes"}
+                         "loss-chart--baseline", "loss-chart--axes", "loss-chart--guard"}
     DEFAULT_CSS = """
     LossChart > .loss-chart--step { color: $text-primary; }
     LossChart > .loss-chart--epoch { color: $text-warning; }
     LossChart > .loss-chart--val { color: $text-success; }
     LossChart > .loss-chart--best { color: $text-error; text-style: bold; }
+    LossChart > .loss-chart--guard { color: $text-error; text-style: bold; }
     LossChart > .loss-chart--baseline { color: $foreground-muted; }
     LossChart > .loss-chart--axes { color: $foreground; }
     """
@@ -318,6 +320,7 @@ class LossChart(Widget):
         self._frame: list[list[str]] = []  # the plotext frame's characters, by screen line
         self._overlay: dict[int, dict[int, tuple[str, str]]] = {}  # line -> column -> (char, class)
         self._best: tuple[int, int] | None = None  # the best-validation marker's (line, column)
+        self._guards: frozenset[tuple[int, int]] = frozenset()  # the guard's marks (line, column)
         self._styles: dict[str | None, Style] = {}
         self._strips: dict[int, Strip] = {}
         self._dirty: set[int] = set()  # screen lines changed since the last refresh
@@ -449,6 +452,7 @@ class LossChart(Widget):
                 changed |= curve.draw(geometry)
             self._compose_cells(changed, geometry)
             self._place_best(snap, geometry)
+            self._place_guards(snap, geometry)
         step = curves["step"]
         self.points_drawn = len(step.points) + (step.tail is not None)
         self._set_borders(snap)
@@ -501,7 +505,7 @@ class LossChart(Widget):
     def _frame_only(self, snap: Snapshot | None) -> None:
         """No curves: waiting for the model (or no room)."""
         width, height = self.size
-        self._overlay, self._best = {}, None
+        self._overlay, self._best, self._guards = {}, None, frozenset()
         self._strips.clear()
         self._frame = []
         if width > 0 and height > 0:
@@ -518,7 +522,7 @@ class LossChart(Widget):
         self.refresh()
 
     def _full_draw(self, snap: Snapshot, geometry: Geometry) -> None:
-        self._overlay, self._best = {}, None
+        self._overlay, self._best, self._guards = {}, None, frozenset()
         self._strips.clear()
         changed: set[tuple[int, int]] = set()
         for curve in self._curves.values():
@@ -526,6 +530,7 @@ class LossChart(Widget):
             changed |= curve.draw(geometry)
         self._compose_cells(changed, geometry)
         self._place_best(snap, geometry)
+        self._place_guards(snap, geometry)
 
     def _compose_cells(self, changed: set[tuple[int, int]], geometry: Geometry) -> None:
         """What each changed cell shows: the braille of the last curve drawn there."""
@@ -562,9 +567,26 @@ class LossChart(Widget):
                     self._dirty.add(at[0])
             self._best = best
 
+    def _place_guards(self, snap: Snapshot, geometry: Geometry) -> None:
+        """A mark on the canvas's top line at each step where the guard put good weights back."""
+        marks = set()
+        for step, kind, _ in getattr(snap, "events", ()):
+            if kind == "diverged":
+                px = geometry.px(float(step))
+                if 0 <= px < 2 * geometry.width:
+                    marks.add((geometry.line((px >> 1, geometry.height - 1)), geometry.col0 + (px >> 1)))
+        guards = frozenset(marks)
+        if guards != self._guards:
+            for line, _ in guards ^ self._guards:
+                self._strips.pop(line, None)
+                self._dirty.add(line)
+            self._guards = guards
+
     def _cell(self, y: int, x: int, char: str) -> tuple[str, str | None]:
         if self._best == (y, x):
             return BEST, "best"
+        if (y, x) in self._guards:
+            return GUARD, "guard"
         over = self._overlay.get(y)
         if over and x in over:
             return over[x]
@@ -606,7 +628,8 @@ class LossChart(Widget):
         shown = [("step", "step", len(snap.losses) > 0), ("epoch", "epoch", len(snap.epoch_losses) > 0),
                  ("val", "val", len(snap.val_losses) > 0),
                  ("best", "best", snap.best_val is not None and len(snap.val_losses) > 0),
-                 ("ln V", "baseline", True)]
+                 ("ln V", "baseline", True),
+                 ("guard", "guard", any(kind == "diverged" for _, kind, _ in getattr(snap, "events", ())))]
         numbers = {"ln V": f" {snap.uniform_loss:.3f}",
                    "best": f" {snap.best_val:.4f}" if snap.best_val is not None else ""}
 
@@ -614,7 +637,7 @@ class LossChart(Widget):
             out = Text()
             for name, cls, on in shown:
                 if on and name not in leave_out:
-                    mark = BEST if name == "best" else "━"
+                    mark = BEST if name == "best" else GUARD if name == "guard" else "━"
                     out.append(" ")
                     out.append(mark, self._style(cls))
                     out.append(name + (numbers.get(name, "") if with_numbers else ""))

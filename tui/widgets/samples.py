@@ -1,4 +1,5 @@
-"""SamplesPane: the sample taken at each epoch end, and a prime to sample from on demand.
+"""SamplesPane: the sample taken at each check (about 4 an epoch and at its end), and a prime
+to sample from on demand.
 
 The epoch samples scroll (PageUp/PageDown, the wheel), the newest last and in view
 unless scrolled back; a sample's newlines are new lines, indented under its text
@@ -156,7 +157,7 @@ class SamplesPane(Vertical):
         snap = self.snapshot
         log = self.query_one("#samples-log", SamplesLog)
         if snap is None:
-            log.show(Text("samples appear at each epoch end", "dim"))
+            log.show(Text("samples appear at each check (epoch ends, and within long epochs)", "dim"))
             return
         shown, width = (snap.run_id, len(snap.samples)), log.wrap_width
         if shown == self._log_key and width == self._log_width:
@@ -164,7 +165,8 @@ class SamplesPane(Vertical):
         self._log_key, self._log_width = shown, width
         samples = snap.samples[-SHOWN_SAMPLES:]
         if not samples:
-            log.show(Text(f"samples appear at each epoch end (prime {snap.config.prime!r})", "dim"))
+            log.show(Text(f"samples appear at each check (epoch ends, and within long epochs; "
+                          f"prime {snap.config.prime!r})", "dim"))
             return
         log.show(epoch_samples_text(samples, width))
 

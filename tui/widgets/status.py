@@ -174,7 +174,7 @@ class StatusBar(Static):
             items.append((3, "best", f"{decimals(snap.best_val, 4)} @{snap.best_step:,}"))
         # a rate only while training runs: "chars/s 0" beside "finished" read as a slow run
         rate = f"{snap.chars_per_sec:,.0f}" if running else "—"
-        items += [(7 if running else 1, "chars/s", rate), (6, "lr", f"{snap.lr:g}"),
+        items += [(7 if running else 1, "chars/s", rate), (6, "lr", f"{snap.lr:.3g}"),
                   (5, "preset", visible(snap.config.preset))]
         return items
 
