@@ -51,7 +51,8 @@ class Event:
 
     kind: "diverged" (the guard put good weights back), "patience" (stopped: no new best),
     "best_restored" (the run ended on its best weights). message: one plain line (no key
-    names) for front ends that show it as it is. figures: the numbers in it, by name.
+    names) for front ends that show it as it is, within 80 columns for runs of under 100,000
+    steps (the status line's width at 80x24). figures: the numbers in it, by name.
     """
 
     step: int
@@ -143,7 +144,7 @@ class TrainingLoop:
         except TrainingDiverged as exc:
             if not cfg.guard or self._good is None:
                 raise
-            return StepOutcome(None, events=[self._recover(f"{exc}".split(";")[0])])
+            return StepOutcome(None, events=[self._recover(str(exc).split(" at step")[0])])
         epoch_end = trainer.batch_index == 0
         self.history.add_step(record.loss, epoch_end=epoch_end)
         self.listener.on_step(self, record, epoch_end)
@@ -224,9 +225,9 @@ class TrainingLoop:
         self._best_ema = min(self._best_ema, self._ema)
         uniform = self.trainer.uniform_loss
         if self._ema > self._best_ema + GUARD_RISE:
-            return f"training loss {self._ema:.2f} rose from its best {self._best_ema:.2f}"
+            return f"loss {self._ema:.2f}, best {self._best_ema:.2f}"
         if self._best_ema < uniform - GUARD_ARM_MARGIN and self._ema > uniform:
-            return f"training loss {self._ema:.2f} passed ln V = {uniform:.2f}"
+            return f"loss {self._ema:.2f} > ln V {uniform:.2f}"
         return None
 
     def _healthy(self) -> bool:
@@ -251,8 +252,7 @@ class TrainingLoop:
         self._candidate, self._ema = good, self._good_ema
         return self._event(
             "diverged",
-            f"diverged at step {step} ({why}): back to step {good['step']}'s weights, "
-            f"lr halved to {trainer.lr:.2g}",
+            f"diverged at step {step} ({why}): back to step {good['step']}, lr {trainer.lr:.2g}",
             at_step=step, back_to=good["step"], lr=trainer.lr, why=why)
 
     def _event(self, kind: str, message: str, **figures: Any) -> Event:
