@@ -160,7 +160,6 @@ class TrainingLoop:
         if epoch_end:
             self.listener.on_epoch_end(self, trainer.epoch, self.history.epoch_losses[-1])
         if trainer.out_of_patience:
-            trainer.checks_since_best = 0  # a run continued after this stop gets its patience anew
             outcome.finished = "patience"
             outcome.events.append(self._event(
                 "patience",
@@ -169,6 +168,8 @@ class TrainingLoop:
                 patience=cfg.patience, best_val=trainer.best_val, best_step=trainer.best_step))
         elif epoch_end and trainer.epoch >= cfg.epochs:
             outcome.finished = "epochs"
+        if outcome.finished:
+            trainer.checks_since_best = 0  # a run continued after its end gets its patience anew
         if outcome.finished and self.end_at_best:
             restored = self.end_on_best(outcome.val)
             if restored is not None:
