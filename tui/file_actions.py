@@ -11,8 +11,9 @@ as a notification and kept in `file_message`:
     ctrl+e   the loss history as PATH-loss.csv, the batch on screen as PATH-batch.json
     ctrl+t   the model as PATH.safetensors, and PATH.pt for torch.nn.GRU (reset after)
 
-Served to a browser (`gru-tui serve`), each file written is also sent to the browser as
-a download (Textual's deliver_text / deliver_binary): it is on the server's disk.
+Served to a browser (`gru-tui serve`), each file is written in the tab's own temporary
+folder and sent to the browser as a download (Textual's deliver_text / deliver_binary),
+and files are opened from the served folder only (tui/confine.py checks every path).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from textual import work
 from gru_core.errors import GRUError
 from gru_core.printable import visible
 
+from . import confine
 from .closing import while_open
 from .messages import FileDone
 from .screens.path_dialog import PathDialog, ReplaceDialog
@@ -64,7 +66,8 @@ class FileActions:
     def action_save(self) -> None:
         if self.session is not None and not isinstance(self.screen, (PathDialog, ReplaceDialog)):
             proposed = self.free_path(".ckpt", self.checkpoint_base())
-            self.push_screen(PathDialog("save a checkpoint to", proposed, suffix=".ckpt"), self.save_asked)
+            self.push_screen(PathDialog("save a checkpoint to", proposed, suffix=".ckpt",
+                                        check=confine.writable), self.save_asked)
 
     def save_asked(self, path: str | None) -> None:
         """A path from the dialog: save, asking first when a file is already there."""
@@ -99,7 +102,8 @@ class FileActions:
     def action_load(self) -> None:
         if self.session is not None and not isinstance(self.screen, (PathDialog, ReplaceDialog)):
             self.push_screen(PathDialog("load a checkpoint from (replaces this run)",
-                                        self.newest_checkpoint(), browse="open", suffix=".ckpt"),
+                                        self.newest_checkpoint(), browse="open", suffix=".ckpt",
+                                        check=confine.readable),
                              lambda path: path and self.load_from(path))
 
     def action_export(self) -> None:
@@ -107,7 +111,7 @@ class FileActions:
         if snap is None or isinstance(self.screen, (PathDialog, ReplaceDialog)):
             return
         self.push_screen(PathDialog("export: loss history as PATH-loss.csv, this batch as PATH-batch.json",
-                                    self.default_path("")),
+                                    self.default_path(""), check=confine.writable),
                          lambda base: base and self.export_to(base, snap))
 
     def action_export_model(self) -> None:
@@ -115,7 +119,8 @@ class FileActions:
             return
         base = self.checkpoint_base()
         self.push_screen(PathDialog("export the model: PATH.safetensors (weights, no pickle) and, "
-                                    "for reset after, PATH.pt for torch.nn.GRU", base),
+                                    "for reset after, PATH.pt for torch.nn.GRU", base,
+                                    check=confine.writable),
                          lambda base: base and self.export_model_to(base))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="files")
@@ -206,6 +211,9 @@ class FileActions:
 
     @while_open
     def on_file_done(self, event: FileDone) -> None:
+        if confine.serving() and event.files:  # the tab's folder is no place the student can reach
+            names = ", ".join(os.path.basename(path) for path in event.files)
+            event.message = f"{event.message}; sent {names} to your browser as a download"
         self.file_message = event.message
         self.notify(event.message, severity="error" if event.error else "information",
                     timeout=8 if event.error else 5)

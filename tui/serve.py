@@ -1,32 +1,82 @@
-"""`gru-tui serve [--host H] [--port P] [app flags]`: the app in a web browser (textual-serve).
+"""`gru-tui serve [--host H] [--port P] [--public-url URL] [--root DIR] [app flags]`: the app in
+web browsers (textual-serve), for a class on other machines.
 
-Each browser tab that opens the page gets its own `gru-tui [app flags]` process, with
-its own model and training thread: a class of 30 is 30 processes on the server (the
-memory each takes is in README). The app flags are checked here first, so a mistake is
-one line and exit status 2 instead of a page that fails in every tab.
+Each browser tab that opens the page gets its own app process (`python -m tui.serve_tab`),
+with its own model and training thread, in its own temporary folder:
+
+- the page's script and websocket addresses are the ones the browser used (its Host
+  header), or --public-url: a server on 0.0.0.0 works from every student's machine;
+- a tab's process ends when its tab goes, however it goes: the websocket closing (or
+  missing its heartbeats) stops it, asking first and killing its process group after
+  STOP_GRACE_S; SIGTERM to the server ends every tab the same way before it exits; the
+  tab's process ends itself when its server dies (tui/serve_tab.py, tui/serve_driver.py);
+- files: a tab opens files from --root only (default: a read-only folder of the built-in
+  corpora) and writes only in its own folder, sent to the browser as downloads
+  (tui/confine.py); the folders go with the server.
+
+The app flags are checked here first, so a mistake is one line and exit status 2 instead
+of a page that fails in every tab.
 """
 
 from __future__ import annotations
 
 import argparse
-import shlex
+import asyncio
+import contextlib
+import errno
+import ipaddress
+import os
+import re
+import shutil
+import signal
+import stat
 import sys
+import tempfile
 from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
 
 from gru_core.errors import GRUError
 from gru_core.printable import visible
 
 from .launch import make_parser as make_app_parser
 
+STOP_GRACE_S = 1.0  # a tab's process asked to quit gets this long, then SIGKILL (its files are temporary)
+HEARTBEAT_S = 5.0  # a websocket whose client vanished (no close frame) is closed after about twice this
+PAGE = os.path.join(os.path.dirname(__file__), "serve_page.html")
+HOST_HEADER = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 
-def serve_command(app_argv: Sequence[str]) -> str:
-    """The shell command textual-serve runs for each tab: this Python's gru-tui with the flags."""
-    return shlex.join([sys.executable, "-m", "tui", *app_argv])
+
+def tab_command(app_argv: Sequence[str], root: str) -> list[str]:
+    """The command each tab runs: this Python's serve_tab with the app's flags."""
+    return [sys.executable, "-m", "tui.serve_tab", "--root", root, "--parent", str(os.getpid()),
+            "--", *app_argv]
+
+
+def check_host(host: str) -> str:
+    """--host as given, or GRUError: an address or a name, printable, not empty."""
+    if not host.strip():
+        raise GRUError("--host is empty; give an address such as 127.0.0.1, or 0.0.0.0 for every "
+                       "network this machine is on")
+    if not re.fullmatch(r"[A-Za-z0-9.:\-\[\]]+", host):
+        raise GRUError(f"--host {visible(host)!r} is not an address or a host name; give one such as "
+                       f"127.0.0.1, or 0.0.0.0 for every network this machine is on")
+    return host.strip("[]")
+
+
+def check_public_url(url: str) -> str:
+    """--public-url without its trailing slash, or GRUError: http(s)://host[:port][/path]."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or not HOST_HEADER.match(parts.netloc) \
+            or parts.query or parts.fragment:
+        raise GRUError(f"--public-url {visible(url)!r} is not an http(s) address; give the one students "
+                       f"type, such as http://192.168.1.20:8080")
+    return url.rstrip("/")
 
 
 def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
-    """(--host/--port, the app's flags), the app's flags checked as `gru-tui` checks them."""
-    from gru_core.cli import FlagParser, _int, config_from_args
+    """(the serve flags, the app's flags), the app's flags checked as `gru-tui` checks them."""
+    from gru_core.cli import FlagParser, _int, check_load_flags, config_from_args
 
     parser = FlagParser(prog="gru-tui serve", allow_abbrev=False,
                         description="Serve the app to web browsers: one app process per browser tab. "
@@ -34,12 +84,200 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--host", default="localhost",
                         help="address to listen on (default localhost; 0.0.0.0 for a whole network)")
     parser.add_argument("--port", type=_int("--port"), default=8000, help="port (default 8000)")
+    parser.add_argument("--public-url", metavar="URL",
+                        help="the address students open, when it is not the one their browser "
+                        "sends (a proxy, say); by default the page uses the browser's own")
+    parser.add_argument("--root", metavar="DIR",
+                        help="the folder whose files students may open (default: a read-only "
+                        "folder of the built-in corpora); nothing outside it can be opened")
     args, app_argv = parser.parse_known_args(list(argv))
+    args.host = check_host(args.host)
     if not 1 <= args.port <= 65535:
         raise GRUError(f"--port must be from 1 to 65535; got {args.port}")
-    app_args = make_app_parser().parse_args(app_argv)
+    if args.public_url is not None:
+        args.public_url = check_public_url(args.public_url)
+    if args.root is not None:
+        if not os.path.isdir(args.root):
+            raise GRUError(f"--root {visible(args.root)!r} is not a folder; give the folder whose "
+                           f"files students may open")
+        args.root = os.path.realpath(args.root)
+    app_parser = make_app_parser()
+    app_args = app_parser.parse_args(app_argv)
+    check_load_flags(app_args, app_parser)
     config_from_args(app_args)  # a bad value or an unreadable file: said now, not in every tab
+    if app_args.load:  # a checkpoint that cannot be loaded: refused now, as the app would
+        from .launch import load_resume
+
+        load_resume(app_args.load, app_args.epochs)
     return args, app_argv
+
+
+def write_corpora(folder: str) -> str:
+    """The built-in corpora as NAME.txt in `folder`/corpora, read-only; that folder's path."""
+    from gru_core.corpora import corpus_names, load_corpus
+
+    root = os.path.join(folder, "corpora")
+    os.mkdir(root)
+    for name in corpus_names():
+        try:
+            text = load_corpus(name)
+        except GRUError:  # the stdlib corpus on a Python without its sources
+            continue
+        path = os.path.join(root, f"{name}.txt")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(path, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    os.chmod(root, stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
+    return root
+
+
+def remove_folder(folder: str) -> None:
+    """rmtree, read-only folders included."""
+    for dirpath, dirnames, _ in os.walk(folder):
+        for name in dirnames:
+            with contextlib.suppress(OSError):
+                os.chmod(os.path.join(dirpath, name), stat.S_IRWXU)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def page_base(request: Any, public_url: str | None) -> str:
+    """http(s)://host[:port] the browser reached (its Host header), or --public-url."""
+    if public_url is not None:
+        return public_url
+    host = request.host
+    if not HOST_HEADER.match(host or ""):
+        from aiohttp import web
+
+        raise web.HTTPBadRequest(text=f"bad Host header: {host!r}")
+    return f"{request.scheme}://{host}"
+
+
+def make_server(command: list[str], host: str, port: int, public_url: str | None, work: str) -> Any:
+    """A textual-serve Server that runs one `command` per tab (a class: textual-serve loads late)."""
+    import aiohttp_jinja2
+    from aiohttp import web
+    from aiohttp.web_runner import GracefulExit
+    from textual_serve.app_service import AppService
+    from textual_serve.server import Server, to_int
+
+    class TabService(AppService):
+        """One tab's app process: exec'd (no shell), in its own process group and folder."""
+
+        def __init__(self, folder: str, **kwargs: Any) -> None:
+            super().__init__(" ".join(command), **kwargs)
+            self.folder = folder
+
+        def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
+            environment = super()._build_environment(width, height)
+            environment["TEXTUAL_DRIVER"] = "tui.serve_driver:ServeDriver"
+            environment["TEXTUAL_FPS"] = "30"  # textual-serve's 60 costs each tab CPU for nothing here
+            return environment
+
+        async def _open_app_process(self, width: int = 80, height: int = 24) -> asyncio.subprocess.Process:
+            os.makedirs(self.folder, exist_ok=True)
+            self._process = process = await asyncio.create_subprocess_exec(
+                *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, env=self._build_environment(width, height),
+                cwd=self.folder, start_new_session=True)
+            self._stdin = process.stdin
+            return process
+
+        def kill(self) -> None:
+            process = self._process
+            if process is not None and process.returncode is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(process.pid, signal.SIGKILL)
+
+        async def stop(self) -> None:
+            """Ask the app to quit; after STOP_GRACE_S, kill its process group. Then its folder goes."""
+            task = self._task
+            if task is not None:
+                self._task = None
+                await self._download_manager.cancel_app_downloads(app_service_id=self.app_service_id)
+                await self.send_meta({"type": "quit"})
+                try:
+                    await asyncio.wait_for(asyncio.shield(task), STOP_GRACE_S)
+                except asyncio.TimeoutError:
+                    self.kill()
+                    await task
+                process = self._process
+                if process is not None:
+                    try:
+                        await asyncio.wait_for(process.wait(), STOP_GRACE_S)
+                    except asyncio.TimeoutError:
+                        self.kill()
+                        await process.wait()
+            remove_folder(self.folder)
+
+    class ClassServer(Server):
+        def __init__(self) -> None:
+            super().__init__(" ".join(command), host=host, port=port, title="gru-tui", public_url=public_url)
+            self.public_url_given = public_url
+            self.templates_path = os.path.dirname(PAGE)  # tui/serve_page.html: a title, no outside font
+            self.tabs: set[TabService] = set()
+            self.tab_count = 0
+
+        async def on_startup(self, app: web.Application) -> None:
+            where = public_url or f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+            if public_url is None and ipaddress.ip_address(_literal(host) or "127.0.0.1").is_unspecified:
+                where += " (students: this machine's address, the same port)"
+            print(f"gru-tui serve: serving on {where}; ctrl+c stops it and every tab", flush=True)
+
+        async def handle_index(self, request: web.Request) -> web.Response:
+            base = page_base(request, self.public_url_given)
+            router = request.app.router
+            static = f"{base}{router['static'].url_for(filename='/')}".rstrip("/") + "/"
+            ws_base = ("wss:" if base.startswith("https:") else "ws:") + base.split(":", 1)[1]
+            context = {
+                "font_size": to_int(request.query.get("fontsize", "16"), 16),
+                "app_websocket_url": f"{ws_base}{router['websocket'].url_for()}",
+                "config": {"static": {"url": static}},
+                "application": {"name": self.title},
+            }
+            return aiohttp_jinja2.render_template(os.path.basename(PAGE), request, context)
+
+        async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+            websocket = web.WebSocketResponse(heartbeat=HEARTBEAT_S)
+            width = to_int(request.query.get("width", "80"), 80)
+            height = to_int(request.query.get("height", "24"), 24)
+            self.tab_count += 1
+            tab = TabService(os.path.join(work, f"tab-{self.tab_count}"), write_bytes=websocket.send_bytes,
+                             write_str=websocket.send_str, close=websocket.close,
+                             download_manager=self.download_manager, debug=self.debug)
+            self.tabs.add(tab)
+            try:
+                await websocket.prepare(request)
+                await tab.start(width, height)
+                await self._process_messages(websocket, tab)
+            except asyncio.CancelledError:
+                tab.kill()
+                raise
+            except Exception:  # a malformed message from the browser ends its tab, not the server
+                pass
+            finally:
+                await tab.stop()
+                self.tabs.discard(tab)
+                if not websocket.closed:
+                    await websocket.close()
+            return websocket
+
+        def end_tabs(self) -> None:
+            """Kill every tab's process group now (the server is stopping)."""
+            for tab in list(self.tabs):
+                tab.kill()
+
+        def request_exit(self) -> None:
+            self.end_tabs()
+            raise GracefulExit()
+
+    return ClassServer()
+
+
+def _literal(host: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
 
 
 def serve_main(argv: Sequence[str]) -> int:
@@ -48,13 +286,20 @@ def serve_main(argv: Sequence[str]) -> int:
     except GRUError as exc:
         print(f"gru-tui serve: error: {visible(str(exc))}", file=sys.stderr)
         return 2
-    from textual_serve.server import Server
-
-    server = Server(serve_command(app_argv), host=args.host, port=args.port, title="gru-tui")
+    work = tempfile.mkdtemp(prefix="gru-tui-serve-")
     try:
-        server.serve()
-    except OSError as exc:  # the port is taken, or the address is not this machine's
-        print(f"gru-tui serve: error: cannot listen on {args.host}:{args.port}: "
-              f"{exc.strerror or exc}; try another --port", file=sys.stderr)
-        return 2
+        root = args.root or write_corpora(work)
+        server = make_server(tab_command(app_argv, root), args.host, args.port, args.public_url, work)
+        try:
+            server.serve()
+        except OSError as exc:  # the port is taken, or the address is not this machine's
+            hint = ("try another --port" if exc.errno == errno.EADDRINUSE
+                    else "give an address of this machine, or 0.0.0.0")
+            print(f"gru-tui serve: error: cannot listen on {visible(args.host)}:{args.port}: "
+                  f"{visible(exc.strerror or str(exc))}; {hint}", file=sys.stderr)
+            return 2
+        finally:
+            server.end_tabs()
+    finally:
+        remove_folder(work)
     return 0
