@@ -148,7 +148,7 @@ def page_base(request: Any, public_url: str | None) -> str:
     if not HOST_HEADER.match(host or ""):
         from aiohttp import web
 
-        raise web.HTTPBadRequest(text=f"bad Host header: {host!r}")
+        raise web.HTTPBadRequest(text="the Host header is not an address; open the server by its address")
     return f"{request.scheme}://{host}"
 
 
@@ -214,7 +214,7 @@ def make_server(command: list[str], host: str, port: int, public_url: str | None
             super().__init__(" ".join(command), host=host, port=port, title="gru-tui", public_url=public_url)
             self.public_url_given = public_url
             self.templates_path = os.path.dirname(PAGE)  # tui/serve_page.html: a title, no outside font
-            self.tabs: set[TabService] = set()
+            self.tabs: dict[TabService, asyncio.Task | None] = {}  # each tab's websocket handler
             self.tab_count = 0
 
         async def on_startup(self, app: web.Application) -> None:
@@ -244,27 +244,30 @@ def make_server(command: list[str], host: str, port: int, public_url: str | None
             tab = TabService(os.path.join(work, f"tab-{self.tab_count}"), write_bytes=websocket.send_bytes,
                              write_str=websocket.send_str, close=websocket.close,
                              download_manager=self.download_manager, debug=self.debug)
-            self.tabs.add(tab)
+            handler = asyncio.current_task()
+            self.tabs[tab] = handler
             try:
                 await websocket.prepare(request)
                 await tab.start(width, height)
                 await self._process_messages(websocket, tab)
-            except asyncio.CancelledError:
+            except asyncio.CancelledError:  # the server is stopping
                 tab.kill()
                 raise
             except Exception:  # a malformed message from the browser ends its tab, not the server
                 pass
             finally:
                 await tab.stop()
-                self.tabs.discard(tab)
-                if not websocket.closed:
-                    await websocket.close()
+                self.tabs.pop(tab, None)
             return websocket
 
         def end_tabs(self) -> None:
-            """Kill every tab's process group now (the server is stopping)."""
-            for tab in list(self.tabs):
+            """Kill every tab's process group now and end its handler (the server is stopping:
+            aiohttp would wait for each open websocket)."""
+            for tab, handler in list(self.tabs.items()):
                 tab.kill()
+                if handler is not None:
+                    with contextlib.suppress(RuntimeError):  # its loop already closed
+                        handler.cancel()
 
         def request_exit(self) -> None:
             self.end_tabs()

@@ -1,0 +1,216 @@
+"""`gru-tui serve` without a browser: its flags, its page, the folders a tab may use, and its
+tabs' processes, which end with their tab or their server however either goes."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from textual.widgets import Input
+
+from gru_core.errors import GRUError
+from tui import confine
+from tui.screens.path_dialog import PathDialog
+from tui.screens.quit_dialog import QuitDialog
+from tui.screens.served_files import ServedFiles
+from tui.serve import make_server, serve_main
+
+from .conftest import screen_text, wait_ready, wait_until
+from .serve_helpers import STUDENT_ADDRESS, app_processes, start_server, stop_server
+from .serve_helpers import wait_until as wait_until_os
+
+
+# ---------------------------------------------------------------- flags
+@pytest.mark.parametrize("argv, said", [
+    (["--host", ""], "0.0.0.0"),
+    (["--host", "127.0.0.1\x1b]2;PWN\x07"], "not an address"),
+    (["--load", "missing.ckpt"], "missing.ckpt"),
+    (["--root", "no-such-folder"], "not a folder"),
+    (["--public-url", "ftp://class:21"], "http(s)"),
+])
+def test_a_bad_serve_flag_is_one_clean_line_and_status_2_before_anything_is_served(
+        argv, said, capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("tui.serve.make_server", lambda *a: pytest.fail("served despite a bad flag"))
+    assert serve_main(argv) == 2
+    err = capsys.readouterr().err
+    assert said in err and err.count("\n") == 1 and err.startswith("gru-tui serve: error:")
+    assert "\x1b" not in err and "\x07" not in err and "try another --port" not in err
+
+
+def test_a_taken_port_says_to_try_another(capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert serve_main(["--host", "127.0.0.1", "--port", str(port)]) == 2
+    assert "try another --port" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the page
+def page(headers: dict[str, str], public_url: str | None = None) -> tuple[int, str]:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    async def fetch() -> tuple[int, str]:
+        server = make_server(["true"], "0.0.0.0", 8080, public_url, "/nonexistent")
+        async with TestClient(TestServer(await server._make_app())) as client:
+            response = await client.get("/", headers=headers)
+            return response.status, await response.text()
+
+    return asyncio.run(fetch())
+
+
+def test_the_page_loads_its_script_and_websocket_from_the_address_the_browser_used():
+    status, html = page({"Host": "10.9.8.7:8080"})
+    assert status == 200
+    assert 'src="http://10.9.8.7:8080/static/js/textual.js"' in html
+    assert 'data-session-websocket-url="ws://10.9.8.7:8080/ws"' in html
+    assert "localhost" not in html and "0.0.0.0" not in html
+
+
+def test_the_page_has_a_title_and_fetches_nothing_from_another_host():
+    _, html = page({"Host": "10.9.8.7:8080"})
+    assert "<title>gru-tui</title>" in html
+    fetched = [u for u in __import__("re").findall(r'(?:src|href)="([^"]+)"|url\("([^"]+)"\)', html)]
+    urls = [a or b for a, b in fetched]
+    assert urls and all(u.startswith("http://10.9.8.7:8080/static/") for u in urls)
+    assert "googleapis" not in html
+
+
+def test_public_url_overrides_the_browsers_address():
+    _, html = page({"Host": "127.0.0.1:8080"}, public_url="https://class.example.org")
+    assert 'src="https://class.example.org/static/js/textual.js"' in html
+    assert 'data-session-websocket-url="wss://class.example.org/ws"' in html
+
+
+def test_a_host_header_that_is_not_an_address_gets_400_not_a_page():
+    status, html = page({"Host": 'x"><script>alert(1)</script>'})
+    assert status == 400 and "<script>alert" not in html
+
+
+# ---------------------------------------------------------------- confined files
+@pytest.fixture
+def served_folders(tmp_path, monkeypatch):
+    root, tab = tmp_path / "root", tmp_path / "tab"
+    root.mkdir()
+    tab.mkdir()
+    (root / "tiny.txt").write_text("hello hello\n")
+    (root / "away").symlink_to("/etc/hostname")
+    monkeypatch.chdir(tab)
+    confine.serve_from(str(root), str(tab))
+    yield root, tab
+    confine.stop_serving()
+
+
+@pytest.mark.parametrize("path", ["/etc/hostname", "../root/../../x", "away", "~/x.ckpt"])
+def test_a_tab_cannot_open_a_file_outside_the_served_folder(served_folders, path):
+    with pytest.raises(GRUError, match="outside the served folder"):
+        confine.readable(path)
+
+
+def test_a_tab_opens_the_served_files_by_name_and_its_own_saves(served_folders):
+    root, tab = served_folders
+    assert confine.readable("tiny.txt") == str(root / "tiny.txt")
+    (tab / "run.ckpt").write_bytes(b"x")
+    assert confine.readable("./run.ckpt") == str(tab / "run.ckpt")
+    assert [os.path.basename(p) for p in confine.files_to_open(".ckpt")] == ["run.ckpt", "tiny.txt"]
+
+
+@pytest.mark.parametrize("path", ["/tmp/x.ckpt", "../x.ckpt", "sub/../../x.ckpt", "."])
+def test_a_tab_writes_only_in_its_own_folder(served_folders, path):
+    with pytest.raises(GRUError, match="outside this tab's folder"):
+        confine.writable(path)
+    assert confine.writable("run.ckpt") == "run.ckpt"
+
+
+def test_in_a_terminal_every_path_is_allowed():
+    assert confine.readable("/etc/hostname") == "/etc/hostname"
+    assert confine.writable("/tmp/x.ckpt") == "/tmp/x.ckpt"
+
+
+@pytest.mark.slow
+async def test_in_a_browser_tab_q_asks_and_ctrl_o_refuses_and_lists_only_served_files(
+        article_app, served_folders):
+    app = article_app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("q")
+        await wait_until(pilot, lambda: isinstance(app.screen, QuitDialog), what="the quit question")
+        assert "This tab's run ends" in screen_text(app)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, QuitDialog), what="back to the run")
+        assert app.is_running
+
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: isinstance(app.screen, PathDialog), what="the path dialog")
+        app.screen.query_one("#path-input", Input).value = "/etc/hostname"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "outside the served folder" in screen_text(app), what="the refusal")
+        assert isinstance(app.screen, PathDialog)  # still asking; nothing was loaded
+        await pilot.press("ctrl+b")
+        await wait_until(pilot, lambda: isinstance(app.screen, ServedFiles), what="the served files")
+        shown = screen_text(app)
+        assert "tiny.txt" in shown and "hostname" not in shown and ".." not in shown
+        await pilot.press("escape", "escape")
+
+        await pilot.press("q")
+        await wait_until(pilot, lambda: isinstance(app.screen, QuitDialog), what="the quit question")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: not app.is_running, what="the app to quit")
+
+
+# ---------------------------------------------------------------- no orphans
+def open_tab_without_a_browser(port: int) -> socket.socket:
+    """A websocket to the server, as a page opens it; returns once the app has drawn."""
+    sock = socket.create_connection((STUDENT_ADDRESS, port), timeout=60)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(f"GET /ws?width=100&height=30 HTTP/1.1\r\nHost: {STUDENT_ADDRESS}:{port}\r\n"
+                 f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                 "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+    received = b""
+    deadline = time.monotonic() + 90
+    while len(received) < 20_000 and time.monotonic() < deadline:  # the app's first frames
+        received += sock.recv(65536)
+    assert received.startswith(b"HTTP/1.1 101"), received[:200]
+    return sock
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["server SIGTERM", "server SIGKILL", "connection dropped, no close frame"])
+def test_a_tabs_process_ends_within_two_seconds_however_its_tab_or_server_goes(tmp_path, how):
+    proc, port, root = start_server(tmp_path)
+    sock = None
+    try:
+        sock = open_tab_without_a_browser(port)
+        assert len(app_processes(root)) == 1
+        if how == "server SIGTERM":
+            proc.send_signal(signal.SIGTERM)
+        elif how == "server SIGKILL":
+            proc.send_signal(signal.SIGKILL)
+        else:
+            sock.close()
+        wait_until_os(lambda: app_processes(root) == [], 2.0, f"the tab's process gone after {how}")
+        if how == "server SIGTERM":
+            assert proc.wait(5) == 0
+    finally:
+        if sock is not None:
+            sock.close()
+        stop_server(proc)
+        for pid in app_processes(root):  # a failed test leaves nothing running either
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_the_serve_tab_module_is_what_each_tab_runs():
+    from tui.serve import tab_command
+
+    command = tab_command(["--preset", "article"], "/srv/texts")
+    assert command[:3] == [sys.executable, "-m", "tui.serve_tab"] and command[-2:] == ["--preset", "article"]
+    out = subprocess.run([sys.executable, "-m", "tui.serve_tab", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "--root" in out.stdout
