@@ -60,7 +60,7 @@ def readable(path: str) -> str:
         path = in_tab if os.path.lexists(in_tab) else os.path.join(_root, path)
     real = os.path.realpath(path)
     if not (_inside(real, _root) or _inside(real, _tab_folder)):
-        raise GRUError(f"{visible(path)!r} is outside the served folder; open a file from "
+        raise GRUError(f"outside the served folder: {visible(path)!r}; open a file from "
                        f"{visible(_root)} (ctrl+b lists them)")
     return real
 
@@ -73,7 +73,7 @@ def writable(path: str) -> str:
         return path
     real = os.path.realpath(os.path.join(_tab_folder, path))
     if not _inside(real, _tab_folder) or real == _tab_folder:
-        raise GRUError(f"{visible(path)!r} is outside this tab's folder; in a browser a file is "
+        raise GRUError(f"outside this tab's folder: {visible(path)!r}; in a browser a file is "
                        f"sent to you as a download: type a file name only, like run.ckpt")
     return path
 

@@ -152,8 +152,20 @@ def page_base(request: Any, public_url: str | None) -> str:
     return f"{request.scheme}://{host}"
 
 
-def make_server(command: list[str], host: str, port: int, public_url: str | None, work: str) -> Any:
-    """A textual-serve Server that runs one `command` per tab (a class: textual-serve loads late)."""
+def tab_environment(width: int = 80, height: int = 24) -> dict[str, str]:
+    """A tab's environment: textual-serve's (its web driver, truecolor) with ours in place."""
+    from importlib.metadata import version
+
+    return {**os.environ, "TEXTUAL_DRIVER": "tui.serve_driver:ServeDriver",
+            "TEXTUAL_FPS": "30",  # textual-serve's 60 costs each tab CPU for nothing here
+            "TEXTUAL_COLOR_SYSTEM": "truecolor", "TERM_PROGRAM": "textual",
+            "TERM_PROGRAM_VERSION": version("textual-serve"), "COLUMNS": str(width), "ROWS": str(height)}
+
+
+def make_server(command: list[str], host: str, port: int, public_url: str | None, work: str,
+                zygote: Any = None) -> Any:
+    """A textual-serve Server that forks a tab from `zygote` (tui/serve_zygote.py), or runs
+    `command` for it where the zygote cannot (a class here: textual-serve loads late)."""
     import aiohttp_jinja2
     from aiohttp import web
     from aiohttp.web_runner import GracefulExit
@@ -168,16 +180,18 @@ def make_server(command: list[str], host: str, port: int, public_url: str | None
             self.folder = folder
 
         def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
-            environment = super()._build_environment(width, height)
-            environment["TEXTUAL_DRIVER"] = "tui.serve_driver:ServeDriver"
-            environment["TEXTUAL_FPS"] = "30"  # textual-serve's 60 costs each tab CPU for nothing here
-            return environment
+            return tab_environment(width, height)
 
-        async def _open_app_process(self, width: int = 80, height: int = 24) -> asyncio.subprocess.Process:
+        async def _open_app_process(self, width: int = 80, height: int = 24) -> Any:
             os.makedirs(self.folder, exist_ok=True)
+            environment = self._build_environment(width, height)
+            forked = None if zygote is None else await zygote.fork(self.folder, environment)
+            if forked is not None:
+                self._process, self._stdin = forked, forked.stdin
+                return forked
             self._process = process = await asyncio.create_subprocess_exec(
                 *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, env=self._build_environment(width, height),
+                stderr=asyncio.subprocess.PIPE, env=environment,
                 cwd=self.folder, start_new_session=True)
             self._stdin = process.stdin
             return process
@@ -292,7 +306,10 @@ def serve_main(argv: Sequence[str]) -> int:
     work = tempfile.mkdtemp(prefix="gru-tui-serve-")
     try:
         root = args.root or write_corpora(work)
-        server = make_server(tab_command(app_argv, root), args.host, args.port, args.public_url, work)
+        from .serve_zygote import Zygote
+
+        zygote = Zygote(root, app_argv, tab_environment())
+        server = make_server(tab_command(app_argv, root), args.host, args.port, args.public_url, work, zygote)
         try:
             server.serve()
         except OSError as exc:  # the port is taken, or the address is not this machine's
@@ -303,6 +320,7 @@ def serve_main(argv: Sequence[str]) -> int:
             return 2
         finally:
             server.end_tabs()
+            zygote.close()
     finally:
         remove_folder(work)
     return 0

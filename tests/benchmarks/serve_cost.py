@@ -6,7 +6,8 @@ the app drawing its state word "idle" (torch loaded, the session's first snapsho
 the moment keys act on training. Memory: each tab's process, from /proc/PID/smaps_rollup,
 once every tab is up: RSS (what `top` shows; counts the pages tabs share, torch's libraries
 above all, once per tab) and PSS (each shared page divided among the processes sharing it;
-PSS summed over processes is what they take together). A class of 20 is these tabs' mean
+PSS summed over processes is what they take together); the parent tabs are forked from
+(tui/serve_zygote.py) counts as the server's. A class of 20 is these tabs' mean
 PSS times 20, plus the server: measured with fewer tabs on a small machine and extrapolated
 (the note says how many were measured).
 """
@@ -45,18 +46,26 @@ def _smaps_kb(pid: int) -> dict[str, int]:
     return out
 
 
-def _tab_pids(server_pid: int, marker: str) -> list[int]:
-    pids = []
+def _ppid(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        return int(f.read().rsplit(b")", 1)[1].split()[1])
+
+
+def _app_pids(server_pid: int, marker: str) -> tuple[list[int], list[int]]:
+    """(the tabs' pids, the zygote's if any): processes whose command line holds `marker`."""
+    tabs, zygote = [], []
     for pid in os.listdir("/proc"):
-        if pid.isdigit():
+        if pid.isdigit() and int(pid) != server_pid:
             try:
                 with open(f"/proc/{pid}/cmdline", "rb") as f:
                     cmdline = f.read()
+                parent = _ppid(int(pid))
             except OSError:
                 continue
-            if marker.encode() in cmdline and b"tui.serve" in cmdline and int(pid) != server_pid:
-                pids.append(int(pid))
-    return pids
+            if marker.encode() in cmdline and b"tui.serve" in cmdline:
+                is_zygote = b"tui.serve_zygote" in cmdline and parent == server_pid
+                (zygote if is_zygote else tabs).append(int(pid))
+    return tabs, zygote
 
 
 async def _open_tabs(port: int, tabs: int, timeout: float) -> tuple[list[float], list]:
@@ -119,12 +128,11 @@ def run(tabs: int = 4, timeout: float = 120.0, flags: tuple[str, ...] = ("--pres
                     raise RuntimeError("gru-tui serve did not start") from None
                 time.sleep(0.1)  # polling a port that is not open yet
         times, held = loop.run_until_complete(_open_tabs(port, tabs, timeout))
-        pids = _tab_pids(server.pid, folder)
-        tab_mem = [_smaps_kb(pid) for pid in pids]
+        tabs_pids, zygote_pids = _app_pids(server.pid, folder)
+        tab_mem = [_smaps_kb(pid) for pid in tabs_pids]
         server_mem = _smaps_kb(server.pid)
-        for pid in _tab_pids(server.pid, "tui.serve_zygote"):  # the parent tabs fork from, if any
-            if str(server.pid) in open(f"/proc/{pid}/cmdline").read():
-                server_mem = {k: v + _smaps_kb(pid).get(k, 0) for k, v in server_mem.items()}
+        for pid in zygote_pids:  # the parent tabs are forked from counts as the server's
+            server_mem = {k: v + _smaps_kb(pid).get(k, 0) for k, v in server_mem.items()}
     finally:
         if held:
             loop.run_until_complete(_close(held))

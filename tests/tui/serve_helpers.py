@@ -32,7 +32,8 @@ def wait_until(condition, timeout: float, what: str, poll: float = 0.05):
 
 
 def app_processes(marker: str) -> list[int]:
-    """Live (not zombie) processes whose command line holds `marker`: this server's tabs."""
+    """Live (not zombie) processes whose command line holds `marker`: this server's app
+    processes, the tabs and the zygote they are forked from (whose command line they keep)."""
     found = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -44,7 +45,8 @@ def app_processes(marker: str) -> list[int]:
                 state = f.read().rsplit(b")", 1)[1].split()[0]
         except OSError:
             continue
-        if b"tui.serve_tab" in cmdline and marker.encode() in cmdline and state != b"Z":
+        app = b"tui.serve_tab" in cmdline or b"tui.serve_zygote" in cmdline
+        if app and marker.encode() in cmdline and state != b"Z":
             found.append(int(pid))
     return found
 
