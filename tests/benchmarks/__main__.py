@@ -16,7 +16,7 @@ from pathlib import Path
 from .common import ARTICLE, LARGE, MEDIUM, MEMORY, QUICK_PROFILE, QUICK_SIZES, SMALL, Row, Size, machine
 
 SECTIONS = ("throughput", "profile", "learning", "quality", "sampling", "memory", "threads", "app", "startup",
-            "pane", "bigfile")
+            "pane", "bigfile", "serve")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -32,8 +32,9 @@ def run(args: argparse.Namespace) -> dict:
     from . import misc, throughput
 
     quick = args.quick
-    # --quick leaves the large file out unless asked for (two app start-ups: ~40 s here)
-    sections = args.only or tuple(s for s in SECTIONS if not (quick and s == "bigfile"))
+    # --quick leaves the large file and serve out unless asked for (two app start-ups: ~40 s
+    # here; serve: a server and four tabs)
+    sections = args.only or tuple(s for s in SECTIONS if not (quick and s in ("bigfile", "serve")))
     rows: list[Row] = []
     started = time.perf_counter()
 
@@ -97,6 +98,11 @@ def run(args: argparse.Namespace) -> dict:
 
         say("a large file in the app: peak memory, UI stalls" + ("" if quick else " (50 MB)"))
         rows.extend(bigfile.run(megabytes=5 if quick else 50))
+    if "serve" in sections:
+        from . import serve_cost
+
+        say("gru-tui serve: a tab's time to interactive and memory, a class of 20")
+        rows.extend(serve_cost.run(tabs=2 if quick else 4, train_s=1.0 if quick else 5.0))
     say("done")
     return {
         "machine": machine(),
