@@ -51,7 +51,7 @@ class QuitDialog(ModalScreen[str]):
         with Vertical(id="quit-box"):
             yield Static(Text("Quit? This tab's run ends: its model is gone, and Restart starts a new one."),
                          id="quit-question")
-            yield Static(Text("y: quit   s: save a checkpoint first (a download)   n or escape: stay"),
+            yield Static(Text("y: quit   s: save a checkpoint instead (a download)   n or escape: stay"),
                          id="quit-hint")
 
     def action_answer(self, answer: str) -> None:
