@@ -42,7 +42,7 @@ from gru_core.printable import visible
 from .launch import make_parser as make_app_parser
 
 STOP_GRACE_S = 1.0  # a tab's process asked to quit gets this long, then SIGKILL (its files are temporary)
-HEARTBEAT_S = 5.0  # a websocket whose client vanished (no close frame) is closed after about twice this
+HEARTBEAT_S = 10.0  # a client that vanished (no close, no FIN) is dropped after 1.5 times this
 PAGE = os.path.join(os.path.dirname(__file__), "serve_page.html")
 HOST_HEADER = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 
@@ -229,6 +229,7 @@ def make_server(command: list[str], host: str, port: int, public_url: str | None
             self.public_url_given = public_url
             self.templates_path = os.path.dirname(PAGE)  # tui/serve_page.html: a title, no outside font
             self.tabs: dict[TabService, asyncio.Task | None] = {}  # each tab's websocket handler
+            self.stopping: set[asyncio.Future] = set()  # tabs being stopped (a reference keeps each task)
             self.tab_count = 0
 
         async def on_startup(self, app: web.Application) -> None:
@@ -264,15 +265,26 @@ def make_server(command: list[str], host: str, port: int, public_url: str | None
                 await websocket.prepare(request)
                 await tab.start(width, height)
                 await self._process_messages(websocket, tab)
-            except asyncio.CancelledError:  # the server is stopping
+            except asyncio.CancelledError:  # the server is stopping, or aiohttp dropped the connection
                 tab.kill()
                 raise
             except Exception:  # a malformed message from the browser ends its tab, not the server
                 pass
             finally:
-                await tab.stop()
-                self.tabs.pop(tab, None)
+                # In a task of its own: aiohttp cancels this handler once the connection has
+                # gone (a closed tab), and a stop cancelled halfway left the tab's folder behind.
+                stopping = asyncio.ensure_future(self.end_tab(tab))
+                self.stopping.add(stopping)
+                stopping.add_done_callback(self.stopping.discard)
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(stopping)
             return websocket
+
+        async def end_tab(self, tab: TabService) -> None:
+            try:
+                await tab.stop()
+            finally:
+                self.tabs.pop(tab, None)
 
         def end_tabs(self) -> None:
             """Kill every tab's process group now and end its handler (the server is stopping:

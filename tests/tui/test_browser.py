@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from .serve_helpers import STUDENT_ADDRESS, app_processes, start_server, stop_server, wait_until
+from .serve_helpers import ANSI, STUDENT_ADDRESS, app_processes, start_server, stop_server, wait_until
 
 CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium") or "",
                              shutil.which("chromium-browser") or "") if p and os.path.exists(p)), None)
@@ -44,7 +44,6 @@ window.WebSocket = function (...args) {
 window.WebSocket.prototype = Native.prototype;
 Object.assign(window.WebSocket, Native);
 """
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(\x07|\x1b\\\\)|\x1b[()][0-9A-Za-z]")
 
 
 @pytest.fixture
@@ -119,7 +118,9 @@ def test_a_class_of_two_on_another_address_types_at_once_saves_as_a_download_and
             wait_for_text(page_b, r"\bidle\b", timeout=90)
             assert len(app_processes(root)) >= 2
 
-            # keys without a click: the terminal has the keyboard from the start
+            # keys without a click: the terminal has the keyboard from the start (and so the
+            # "click the terminal" line is hidden)
+            assert page_a.locator("#focus-hint").is_hidden()
             start_a = len(screen_text(page_a))
             page_a.keyboard.press("Space")
             wait_for_text(page_a, r"\btraining\b", timeout=30, since=start_a)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -23,7 +24,7 @@ from tui.screens.served_files import ServedFiles
 from tui.serve import make_server, serve_main
 
 from .conftest import screen_text, wait_ready, wait_until
-from .serve_helpers import STUDENT_ADDRESS, app_processes, start_server, stop_server
+from .serve_helpers import ANSI, STUDENT_ADDRESS, app_processes, start_server, stop_server
 from .serve_helpers import wait_until as wait_until_os
 
 
@@ -162,24 +163,59 @@ async def test_in_a_browser_tab_q_asks_and_ctrl_o_refuses_and_lists_only_served_
 
         await pilot.press("q")
         await wait_until(pilot, lambda: isinstance(app.screen, QuitDialog), what="the quit question")
+        await pilot.press("s")  # save instead: the save dialog, a file name in the tab's folder
+        await wait_until(pilot, lambda: isinstance(app.screen, PathDialog), what="the save dialog")
+        assert "save a checkpoint to" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.press("q")
+        await wait_until(pilot, lambda: isinstance(app.screen, QuitDialog), what="the quit question")
         await pilot.press("y")
         await wait_until(pilot, lambda: not app.is_running, what="the app to quit")
 
 
 # ---------------------------------------------------------------- no orphans
 def open_tab_without_a_browser(port: int) -> socket.socket:
-    """A websocket to the server, as a page opens it; returns once the app has drawn."""
+    """A websocket to the server, as a page opens it (answering the server's heartbeat pings,
+    as a browser does); returns once the app has drawn its first frames."""
     sock = socket.create_connection((STUDENT_ADDRESS, port), timeout=60)
     key = base64.b64encode(os.urandom(16)).decode()
     sock.sendall(f"GET /ws?width=100&height=30 HTTP/1.1\r\nHost: {STUDENT_ADDRESS}:{port}\r\n"
                  f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                  "Sec-WebSocket-Version: 13\r\n\r\n".encode())
-    received = b""
+    buffer = b""
+    while b"\r\n\r\n" not in buffer:
+        buffer += sock.recv(65536)
+    head, buffer = buffer.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 101"), head[:200]
+    drawn = 0
     deadline = time.monotonic() + 90
-    while len(received) < 20_000 and time.monotonic() < deadline:  # the app's first frames
-        received += sock.recv(65536)
-    assert received.startswith(b"HTTP/1.1 101"), received[:200]
+    while drawn < 20_000 and time.monotonic() < deadline:  # the app's first frames
+        frame = _next_frame(sock, buffer)
+        if frame is None:
+            buffer += sock.recv(65536)
+            continue
+        opcode, payload, buffer = frame
+        if opcode == 0x9:  # ping: pong, masked as a client must (a zero mask)
+            sock.sendall(bytes([0x8A, 0x80 | len(payload)]) + b"\0\0\0\0" + payload)
+        elif opcode in (0x1, 0x2):
+            drawn += len(payload)
+        elif opcode == 0x8:
+            raise AssertionError("the server closed the tab's websocket")
     return sock
+
+
+def _next_frame(sock: socket.socket, buffer: bytes) -> tuple[int, bytes, bytes] | None:
+    """(opcode, payload, the rest) of the server's first whole frame in buffer, else None."""
+    if len(buffer) < 2:
+        return None
+    opcode, size, at = buffer[0] & 0x0F, buffer[1] & 0x7F, 2
+    if size == 126:
+        size, at = int.from_bytes(buffer[2:4], "big"), 4
+    elif size == 127:
+        size, at = int.from_bytes(buffer[2:10], "big"), 10
+    if len(buffer) < at + size:
+        return None
+    return opcode, buffer[at:at + size], buffer[at + size:]
 
 
 @pytest.mark.slow
@@ -207,6 +243,42 @@ def test_a_tabs_process_ends_within_two_seconds_however_its_tab_or_server_goes(t
         stop_server(proc)
         for pid in app_processes(root):  # a failed test leaves nothing running either
             os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_without_the_zygote_a_tab_runs_in_a_process_of_its_own_and_ends_with_its_websocket(tmp_path):
+    """The fallback where the zygote cannot fork: `python -m tui.serve_tab` per tab."""
+    from aiohttp import WSMsgType
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from tui.serve import tab_command
+
+    root = str(tmp_path / "root")
+    os.mkdir(root)
+    command = tab_command(["--preset", "default", "--threads", "1"], root)
+
+    async def open_and_close() -> str:
+        server = make_server(command, "127.0.0.1", 0, None, str(tmp_path / "work"), None)
+        async with TestClient(TestServer(await server._make_app())) as client:
+            ws = await client.ws_connect("/ws?width=100&height=30")
+            received, deadline = "", time.monotonic() + 90
+            while not re.search(r"\bidle\b", ANSI.sub("", received)) and time.monotonic() < deadline:
+                message = await ws.receive(timeout=max(deadline - time.monotonic(), 0.1))
+                if message.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
+                    break
+                data = message.data
+                received += data if isinstance(data, str) else data.decode("utf-8", "replace")
+            assert len(app_processes(root)) == 1
+            await ws.close()
+            closed, deadline = time.monotonic(), time.monotonic() + 3.0
+            while (server.tabs or app_processes(root)) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)  # the server's handler stops the tab: nothing to await here
+            return ANSI.sub("", received), time.monotonic() - closed
+
+    shown, took = asyncio.run(open_and_close())
+    assert re.search(r"\bidle\b", shown)
+    assert app_processes(root) == [] and took < 3.0  # the tab's process went with its websocket
+    assert not os.path.exists(tmp_path / "work" / "tab-1")  # and its folder
 
 
 def test_the_serve_tab_module_is_what_each_tab_runs():
