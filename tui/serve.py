@@ -233,10 +233,23 @@ def make_server(command: list[str], host: str, port: int, public_url: str | None
             self.tab_count = 0
 
         async def on_startup(self, app: web.Application) -> None:
+            """Nothing said before the address is bound (textual-serve's logo and address here)."""
+
+        def announce(self, *_: object) -> None:
             where = public_url or f"http://{host if ':' not in host else f'[{host}]'}:{port}"
             if public_url is None and ipaddress.ip_address(_literal(host) or "127.0.0.1").is_unspecified:
                 where += " (students: this machine's address, the same port)"
             print(f"gru-tui serve: serving on {where}; ctrl+c stops it and every tab", flush=True)
+
+        def serve(self, debug: bool = False) -> None:
+            """textual-serve's, announcing the address once it is bound."""
+            self.debug = debug
+            self.initialize_logging()
+            loop = asyncio.new_event_loop()
+            loop.add_signal_handler(signal.SIGINT, self.request_exit)
+            loop.add_signal_handler(signal.SIGTERM, self.request_exit)
+            web.run_app(self._make_app(), host=host, port=port, handle_signals=False, loop=loop,
+                        print=self.announce)
 
         async def handle_index(self, request: web.Request) -> web.Response:
             base = page_base(request, self.public_url_given)

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -288,3 +289,37 @@ def test_the_serve_tab_module_is_what_each_tab_runs():
     assert command[:3] == [sys.executable, "-m", "tui.serve_tab"] and command[-2:] == ["--preset", "article"]
     out = subprocess.run([sys.executable, "-m", "tui.serve_tab", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--root" in out.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("gone", ["stdin closed", "stdin and stdout closed"])
+def test_a_tab_whose_server_went_away_ends_by_itself(tmp_path, gone):
+    """The orphan's cause: Textual's web driver ignored the end of stdin (and a broken stdout
+    raised inside its shutdown), so a tab whose server had gone trained and redrew for nobody."""
+    from tui.serve import tab_environment
+
+    from .serve_helpers import REPO
+
+    path = os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")]))
+    env = {**tab_environment(100, 30), "PYTHONPATH": path}
+    tab = subprocess.Popen([sys.executable, "-m", "tui.serve_tab", "--root", str(tmp_path), "--",
+                            "--preset", "default", "--threads", "1"],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                           cwd=tmp_path, env=env, start_new_session=True)
+    try:
+        out = b""
+        deadline = time.monotonic() + 90
+        while b"idle" not in out and time.monotonic() < deadline:  # the app is up, torch loaded
+            out += os.read(tab.stdout.fileno(), 65536)
+        assert b"idle" in out
+        tab.stdin.close()  # no quit packet: the server is gone
+        if gone == "stdin and stdout closed":
+            tab.stdout.close()
+        else:  # the pipe stays open and read, as a server that lost only its side of stdin
+            threading.Thread(target=lambda: [None for _ in iter(lambda: tab.stdout.read(65536), b"")],
+                             daemon=True).start()
+        tab.wait(5)  # EXIT_GRACE_S (2 s) at most once stdin ends, and the app's own quit first
+    finally:
+        if tab.poll() is None:
+            os.killpg(tab.pid, signal.SIGKILL)
+            tab.wait(5)
