@@ -109,6 +109,11 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
         from .launch import load_resume
 
         load_resume(app_args.load, app_args.epochs)
+    # Each tab runs in a folder of its own: a relative --file or --load is made absolute (the
+    # last one given is the one argparse keeps, whatever abbreviation came before)
+    for flag, path in (("--file", app_args.file), ("--load", app_args.load)):
+        if path:
+            app_argv.append(f"{flag}={os.path.abspath(os.path.expanduser(path))}")
     return args, app_argv
 
 

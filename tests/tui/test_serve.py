@@ -47,6 +47,16 @@ def test_a_bad_serve_flag_is_one_clean_line_and_status_2_before_anything_is_serv
     assert "\x1b" not in err and "\x07" not in err and "try another --port" not in err
 
 
+def test_a_relative_file_flag_reaches_each_tab_as_an_absolute_path(tmp_path, monkeypatch):
+    from tui.launch import make_parser
+    from tui.serve import parse
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("hello hello hello\n")
+    _, app_argv = parse(["--fi", "notes.txt", "--port", "8080"])  # an abbreviation, as argparse allows
+    assert make_parser().parse_args(app_argv).file == str(tmp_path / "notes.txt")
+
+
 def test_a_taken_port_says_to_try_another(capsys):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
