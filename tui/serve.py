@@ -43,6 +43,7 @@ from .launch import make_parser as make_app_parser
 
 STOP_GRACE_S = 1.0  # a tab's process asked to quit gets this long, then SIGKILL (its files are temporary)
 HEARTBEAT_S = 10.0  # a client that vanished (no close, no FIN) is dropped after 1.5 times this
+MAX_CELLS = 1000  # columns or rows a page may ask its tab for
 PAGE = os.path.join(os.path.dirname(__file__), "serve_page.html")
 HOST_HEADER = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 
@@ -271,8 +272,9 @@ def make_server(command: list[str], host: str, port: int, public_url: str | None
 
         async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
             websocket = web.WebSocketResponse(heartbeat=HEARTBEAT_S)
-            width = to_int(request.query.get("width", "80"), 80)
-            height = to_int(request.query.get("height", "24"), 24)
+            # a page's own size, within reason: a huge one would make its tab draw for nothing
+            width = min(max(to_int(request.query.get("width", "80"), 80), 20), MAX_CELLS)
+            height = min(max(to_int(request.query.get("height", "24"), 24), 10), MAX_CELLS)
             self.tab_count += 1
             tab = TabService(os.path.join(work, f"tab-{self.tab_count}"), write_bytes=websocket.send_bytes,
                              write_str=websocket.send_str, close=websocket.close,
