@@ -64,7 +64,9 @@ def start_server(tmp_path, *flags: str) -> tuple[subprocess.Popen, int, str]:
         [sys.executable, "-m", "tui", "serve", "--host", "0.0.0.0", "--port", str(port), "--root", str(root),
          *flags, "--preset", "default", "--epochs", "100000", "--threads", "1"],
         cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")]))},
+        # TMPDIR: the server's temporary folder (a server killed outright cannot remove it)
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")])),
+             "TMPDIR": str(tmp_path)},
     )
 
     def listening() -> bool:
