@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input
 from textual.worker import Worker, WorkerState
 
@@ -30,7 +30,7 @@ from gru_core.config import TrainConfig
 from gru_core.errors import GRUError
 from gru_core.printable import visible
 
-from . import keys
+from . import confine, keys
 from .closing import while_open
 from .file_actions import FileActions
 from .messages import ConfigApplied, FileDone, LoadingProgress
@@ -391,8 +391,24 @@ class GRUApp(FileActions, SampleActions, App[None]):
             self.push_screen(HelpScreen(self.torch_threads, config.reset))
 
     async def action_quit(self) -> None:
+        if confine.serving():  # a browser tab: the run ends with the session, so ask first
+            self.ask_before_quitting()
+            return
         self.shutdown_session()
         self.exit()
+
+    def ask_before_quitting(self) -> None:
+        from .screens.quit_dialog import QuitDialog
+
+        def answered(answer: str | None) -> None:
+            if answer == "quit":
+                self.shutdown_session()
+                self.exit()
+            elif answer == "save":
+                self.action_save()
+
+        if not isinstance(self.screen, ModalScreen):
+            self.push_screen(QuitDialog(), answered)
 
     def on_unmount(self) -> None:
         self.shutdown_session()

@@ -13,8 +13,9 @@ as a notification and kept in `file_message`:
 
 Every save asks before it replaces a file already there (ReplaceDialog, y replaces).
 
-Served to a browser (`gru-tui serve`), each file written is also sent to the browser as
-a download (Textual's deliver_text / deliver_binary): it is on the server's disk.
+Served to a browser (`gru-tui serve`), each file is written in the tab's own temporary
+folder and sent to the browser as a download (Textual's deliver_text / deliver_binary),
+and files are opened from the served folder only (tui/confine.py checks every path).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from textual import work
 from gru_core.errors import GRUError
 from gru_core.printable import visible
 
+from . import confine
 from .closing import while_open
 from .messages import FileDone
 from .screens.path_dialog import PathDialog, ReplaceDialog
@@ -68,7 +70,8 @@ class FileActions:
     def action_save(self) -> None:
         if self.session is not None and not isinstance(self.screen, (PathDialog, ReplaceDialog)):
             proposed = self.free_path(".ckpt", self.checkpoint_base())
-            self.push_screen(PathDialog("save a checkpoint to", proposed, suffix=".ckpt"), self.save_asked)
+            self.push_screen(PathDialog("save a checkpoint to", proposed, suffix=".ckpt",
+                                        check=confine.writable), self.save_asked)
 
     def save_asked(self, path: str | None) -> None:
         """A path from the dialog: save, asking first when a file is already there."""
@@ -110,7 +113,8 @@ class FileActions:
     def action_load(self) -> None:
         if self.session is not None and not isinstance(self.screen, (PathDialog, ReplaceDialog)):
             self.push_screen(PathDialog("load a checkpoint from (replaces this run)",
-                                        self.newest_checkpoint(), browse="open", suffix=".ckpt"),
+                                        self.newest_checkpoint(), browse="open", suffix=".ckpt",
+                                        check=confine.readable),
                              lambda path: path and self.load_from(path))
 
     def action_export(self) -> None:
@@ -118,7 +122,7 @@ class FileActions:
         if snap is None or isinstance(self.screen, (PathDialog, ReplaceDialog)):
             return
         self.push_screen(PathDialog("export: loss history as PATH-loss.csv, this batch as PATH-batch.json",
-                                    self.default_path("")),
+                                    self.default_path(""), check=confine.writable),
                          lambda base: base and self.export_asked(base, snap))
 
     def export_asked(self, base: str, snap: Snapshot) -> None:
@@ -130,7 +134,8 @@ class FileActions:
             return
         base = self.checkpoint_base()
         self.push_screen(PathDialog("export the model: PATH.safetensors (weights, no pickle) and, "
-                                    "for reset after, PATH.pt for torch.nn.GRU", base),
+                                    "for reset after, PATH.pt for torch.nn.GRU", base,
+                                    check=confine.writable),
                          self.export_model_asked)
 
     def export_model_asked(self, base: str | None) -> None:
@@ -228,6 +233,9 @@ class FileActions:
 
     @while_open
     def on_file_done(self, event: FileDone) -> None:
+        if confine.serving() and event.files:  # the tab's folder is no place the student can reach
+            names = ", ".join(os.path.basename(path) for path in event.files)
+            event.message = f"{event.message}; sent {names} to your browser as a download"
         self.file_message = event.message
         self.notify(event.message, severity="error" if event.error else "information",
                     timeout=8 if event.error else 5)

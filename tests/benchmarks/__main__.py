@@ -16,7 +16,7 @@ from pathlib import Path
 from .common import ARTICLE, LARGE, MEDIUM, MEMORY, QUICK_PROFILE, QUICK_SIZES, SMALL, Row, Size, machine
 
 SECTIONS = ("throughput", "profile", "learning", "quality", "sampling", "memory", "threads", "app", "startup",
-            "pane", "bigfile", "long")
+            "pane", "bigfile", "serve", "long")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -32,9 +32,9 @@ def run(args: argparse.Namespace) -> dict:
     from . import misc, throughput
 
     quick = args.quick
-    # --quick leaves the large file (two app start-ups: ~40 s here) and the long runs (the
-    # full section takes most of an hour on 2 cores) out unless asked for
-    sections = args.only or tuple(s for s in SECTIONS if not (quick and s in ("bigfile", "long")))
+    # --quick leaves out, unless asked for, the large file (two app start-ups: ~40 s here),
+    # serve (a server and four tabs) and the long runs (most of an hour on 2 cores)
+    sections = args.only or tuple(s for s in SECTIONS if not (quick and s in ("bigfile", "serve", "long")))
     rows: list[Row] = []
     started = time.perf_counter()
 
@@ -98,6 +98,11 @@ def run(args: argparse.Namespace) -> dict:
 
         say("a large file in the app: peak memory, UI stalls" + ("" if quick else " (50 MB)"))
         rows.extend(bigfile.run(megabytes=5 if quick else 50))
+    if "serve" in sections:
+        from . import serve_cost
+
+        say("gru-tui serve: a tab's time to interactive and memory, a class of 20")
+        rows.extend(serve_cost.run(tabs=2 if quick else 4, train_s=1.0 if quick else 5.0))
     if "long" in sections:
         from . import long_runs
 

@@ -10,6 +10,7 @@ already there.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -18,7 +19,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from gru_core.errors import GRUError
 from gru_core.printable import visible
+
+from .. import confine
 
 
 class PathDialog(ModalScreen[str | None]):
@@ -57,15 +61,19 @@ class PathDialog(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+b", "browse", "Browse")]
 
     def __init__(self, title: str, default: str, hint: str = "Enter: OK   ctrl+b: browse   escape: cancel",
-                 *, browse: str = "save", suffix: str = "") -> None:
+                 *, browse: str = "save", suffix: str = "",
+                 check: Callable[[str], str] | None = None) -> None:
         """browse: "open" (the file must exist) or "save" picks the picker; suffix (".ckpt")
-        filters what it lists first."""
+        filters what it lists first. check, if given, turns the path typed into the one
+        answered, or refuses it with a GRUError shown below the field (a browser tab's
+        folders: tui/confine.py)."""
         super().__init__()
         self.title_text = title
         self.default = default
         self.hint = hint
         self.browse = browse
         self.suffix = suffix
+        self.check = check
         self.answered = False  # dismissed already: a second Enter in the same burst must not pop again
 
     def compose(self) -> ComposeResult:
@@ -88,7 +96,17 @@ class PathDialog(ModalScreen[str | None]):
         if not path:
             self.query_one("#path-error", Static).update("type a file path, or escape to cancel")
             return
-        self.answer(os.path.expanduser(path))
+        self.answer_checked(os.path.expanduser(path))
+
+    def answer_checked(self, path: str) -> None:
+        """Answer `path` as `check` turns it; a refused one is one line under the field."""
+        if self.check is not None:
+            try:
+                path = self.check(path)
+            except GRUError as exc:
+                self.query_one("#path-error", Static).update(Text(visible(str(exc))))
+                return
+        self.answer(path)
 
     def action_cancel(self) -> None:
         self.answer(None)
@@ -99,7 +117,11 @@ class PathDialog(ModalScreen[str | None]):
             self.action_browse()
 
     def action_browse(self) -> None:
-        """textual-fspicker's dialog, in the typed path's folder with its name filled in."""
+        """textual-fspicker's dialog, in the typed path's folder with its name filled in; in a
+        browser tab, the list of files it may open (nothing outside them is shown)."""
+        if confine.serving():
+            self.browse_served()
+            return
         from textual_fspicker import FileOpen, FileSave, Filters
 
         typed = os.path.expanduser(self.query_one("#path-input", Input).value.strip())
@@ -114,12 +136,21 @@ class PathDialog(ModalScreen[str | None]):
         kind = _once(FileOpen if self.browse == "open" else FileSave)
         picker = kind(folder, self.title_text, filters=filters, default_file=name or None)
 
-        def picked(path) -> None:
-            if path is not None:
-                self.query_one("#path-input", Input).value = str(path)
-                self.answer(str(path))
+        self.app.push_screen(picker, self.picked)
 
-        self.app.push_screen(picker, picked)
+    def picked(self, path: object) -> None:
+        if path is not None:
+            self.query_one("#path-input", Input).value = str(path)
+            self.answer_checked(str(path))
+
+    def browse_served(self) -> None:
+        if self.browse != "open":
+            self.query_one("#path-error", Static).update(
+                "in a browser, a file is sent to you as a download: type a file name only")
+            return
+        from .served_files import ServedFiles
+
+        self.app.push_screen(ServedFiles(self.title_text, confine.files_to_open(self.suffix)), self.picked)
 
     def answer(self, path: str | None) -> None:
         # Only while on top: a dismiss pops the top screen, whichever it is. Enter then ctrl+b

@@ -24,6 +24,8 @@ from gru_core.errors import GRUError
 from gru_core.printable import NEWLINE, TAB, visible
 from gru_core.schedule import SCHEDULES
 
+from .. import confine
+
 PRESETS = ("default", "article")
 NUMBER_FIELDS = (  # (config field, label)
     ("hidden_size", "hidden size H"),
@@ -171,7 +173,11 @@ class FieldValidator(Validator):
 class FileValidator(Validator):
     def validate(self, value: str) -> ValidationResult:
         path = value.strip()
-        if path and not os.path.isfile(os.path.expanduser(path)):
+        try:  # a browser tab of `gru-tui serve` reads the served folder only
+            found = confine.readable(path) if path else ""
+        except GRUError as exc:
+            return self.failure(str(exc))
+        if path and not os.path.isfile(found):
             return self.failure(f"no such file: {path!r}; give a UTF-8 text file, or leave empty")
         return self.success()
 
@@ -203,7 +209,7 @@ def config_from_form(current: TrainConfig, values: dict[str, Any]) -> TrainConfi
         if f"file:{path}" != base.source:
             from gru_core.textfile import read_text_file
 
-            text, source = read_text_file(os.path.expanduser(path)), f"file:{path}"
+            text, source = read_text_file(confine.readable(path)), f"file:{path}"
     elif values.get("text") is not None:
         text, source = values["text"], "text"
     elif base.source.startswith("file:"):
