@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from textual.app import App, ComposeResult
 
-from tui.widgets.loss_chart import LossChart
+from tui.widgets.loss_chart import GUARD, LossChart
 
 from .conftest import screen_text, wait_until
 
@@ -21,7 +21,8 @@ class ChartApp(App[None]):
         yield LossChart(id="chart")
 
 
-def snapshot(losses: list[float], val: list[tuple[int, float]] = (), num_batches: int = 4) -> SimpleNamespace:
+def snapshot(losses: list[float], val: list[tuple[int, float]] = (), num_batches: int = 4,
+             events: tuple = ()) -> SimpleNamespace:
     """What a Snapshot hands the chart."""
     epochs = [sum(losses[e * num_batches:(e + 1) * num_batches]) / num_batches
               for e in range(len(losses) // num_batches)]
@@ -30,7 +31,7 @@ def snapshot(losses: list[float], val: list[tuple[int, float]] = (), num_batches
         losses=losses, epoch_losses=epochs, epoch_steps=[(e + 1) * num_batches for e in range(len(epochs))],
         val_losses=list(val), num_batches=num_batches, uniform_loss=4.174,
         loss=losses[-1] if losses else None, bits_per_char=1.0, state="paused", run_id=1,
-        best_val=best[1] if best else None, best_step=best[0] if best else 0)
+        best_val=best[1] if best else None, best_step=best[0] if best else 0, lr=2e-3, events=events)
 
 
 def chart_rows(app: App) -> list[str]:
@@ -197,3 +198,20 @@ def test_linear_ticks_give_two_distinct_labels_for_any_range():
         assert len(ticks) >= 2 and len(set(labels)) == len(labels), (low, span, ticks, labels)
 
     check()
+
+
+async def test_the_guard_is_marked_where_it_acted_and_the_rate_is_under_the_chart():
+    losses = [4.0 - 0.01 * k for k in range(200)]
+    app = ChartApp()
+    async with app.run_test(size=(100, 24)) as pilot:
+        chart = app.query_one(LossChart)
+        chart.snapshot = snapshot(losses, events=((120, "diverged", "diverged at step 120 (...)"),))
+        await pilot.pause()
+        chart.replot()
+        await pilot.pause()
+        rows = chart_rows(app)
+        assert GUARD in "".join(rows[1:-1])  # on the canvas
+        assert "guard" in rows[0] and "lr 0.002" in rows[-1]
+        column = next(line.index(GUARD) for line in rows[1:-1] if GUARD in line)
+        first, last = chart._geometry.px(0.0) >> 1, chart._geometry.px(200.0) >> 1
+        assert abs((column - chart._geometry.col0 - first) / (last - first) - 120 / 200) < 0.05

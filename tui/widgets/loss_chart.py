@@ -371,10 +371,15 @@ class LossChart(Widget):
         redraw, so only its border line is repainted (the top one for the legend)."""
         subtitle = ""
         if snap is not None and snap.loss is not None:
-            # as the status line prints them: a loss that rounds to zero is 0.0000, never -0.0000
-            subtitle = f"last {decimals(snap.loss, 4)} nats = {decimals(snap.bits_per_char, 3)} bits/char"
-            if len(subtitle) > self.size.width - 4:
-                subtitle = f"last {decimals(snap.loss, 4)} nats"
+            # as the status line prints them: a loss that rounds to zero is 0.0000, never -0.0000;
+            # the rate the schedule (and the guard) set, where it fits
+            last = f"last {decimals(snap.loss, 4)} nats"
+            lr = f"lr {snap.lr:.3g}"
+            for form in (f"{last} = {decimals(snap.bits_per_char, 3)} bits/char  {lr}",
+                         f"{last}  {lr}", last):
+                subtitle = form
+                if len(form) <= self.size.width - 4:
+                    break
         title = Text("loss") if snap is None else self.legend(snap)
         try:
             if subtitle != self.border_subtitle:
