@@ -37,6 +37,8 @@ def shown_state(snap: Snapshot) -> str:
 
 def _duration(seconds: float) -> str:
     """An estimate people read at a glance: 42 s, 7.5 min, 2.1 h."""
+    if seconds < 0.5:  # "0 s left" read as no time at all while the epoch still runs
+        return "<1 s"
     if seconds < 90:
         return f"{seconds:.0f} s"
     return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
