@@ -467,6 +467,8 @@ class Explainer:
                          else f"{len(top)} largest of {T} steps")
                 eq += f"   ({which} listed{of})"
         sum_text = " ".join(listed + others).lstrip("+ ")
+        if sum_text.startswith("- "):  # a first term's sign is its own: -0.0012, not - 0.0012
+            sum_text = "-" + sum_text[2:]
         lines = [eq, f"  = {sum_text} = {n4(total)}" if sum_text else f"  = {n4(total)}"]
         value = total
         if d.clip_scale != 1.0:
