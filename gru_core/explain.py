@@ -145,6 +145,12 @@ def n4(v: float) -> str:
     return shown[1:] if shown == "-0.0000" else shown
 
 
+def p4(v: float) -> str:
+    """A number after a `+`: in parentheses when negative (`+ -0.6000` read as a typo)."""
+    shown = n4(v)
+    return f"({shown})" if shown.startswith("-") else shown
+
+
 def s4(v: float) -> str:
     """A signed term of a sum: '+ 0.1234' or '- 0.1234'."""
     return f"{'-' if v < 0 else '+'} {n4(abs(v))}"
@@ -281,7 +287,7 @@ class Explainer:
         x = self._char(int(self.trace.x[c.t, c.row]))
         lines = (
             f"{gate} = σ({Wn}[x={x}, {u}] + Σ_i h_prev[i]·{Un}[i, {u}] + {bn}[{u}])",
-            f"  = σ({n4(a)} + ({n4(s)}) + {n4(k)}) = σ({n4(pre)}) = {n4(v)}",
+            f"  = σ({n4(a)} + ({n4(s)}) + {p4(k)}) = σ({n4(pre)}) = {n4(v)}",
         )
         return Explanation(self._where(c, f"unit {j + 1}"), lines, v)
 
@@ -301,14 +307,14 @@ class Explainer:
             v = math.tanh(a + s + k)
             lines = (
                 f"h_tilde = tanh(Wh[x={x}, {u}] + Σ_i (r⊙h_prev)[i]·Uh[i, {u}] + bh[{u}])",
-                f"  = tanh({n4(a)} + ({n4(s)}) + {n4(k)}) = tanh({n4(a + s + k)}) = {n4(v)}",
+                f"  = tanh({n4(a)} + ({n4(s)}) + {p4(k)}) = tanh({n4(a + s + k)}) = {n4(v)}",
             )
         else:
             n, g = self._hn_unit(c.t, c.row, j), sigmoid(sum(self._gate_unit(c.t, c.row, "r", j)))
             v = math.tanh(a + k + g * n)
             lines = (
                 f"h_tilde = tanh(Wh[x={x}, {u}] + bh[{u}] + r[{u}]·(Σ_i h_prev[i]·Uh[i, {u}] + bUh[{u}]))",
-                f"  = tanh({n4(a)} + {n4(k)} + {n4(g)}·({n4(n)})) = tanh({n4(a + k + g * n)}) = {n4(v)}",
+                f"  = tanh({n4(a)} + {p4(k)} + {n4(g)}·({n4(n)})) = tanh({n4(a + k + g * n)}) = {n4(v)}",
             )
         return Explanation(self._where(c, f"unit {j + 1}"), lines, v)
 
@@ -461,6 +467,8 @@ class Explainer:
                          else f"{len(top)} largest of {T} steps")
                 eq += f"   ({which} listed{of})"
         sum_text = " ".join(listed + others).lstrip("+ ")
+        if sum_text.startswith("- "):  # a first term's sign is its own: -0.0012, not - 0.0012
+            sum_text = "-" + sum_text[2:]
         lines = [eq, f"  = {sum_text} = {n4(total)}" if sum_text else f"  = {n4(total)}"]
         value = total
         if d.clip_scale != 1.0:

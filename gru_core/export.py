@@ -91,13 +91,14 @@ def export_trace_json(trainer: "Trainer", path: str, *, batch: int | None = None
 
 def export_snapshot_json(snapshot: "Snapshot", path: str) -> None:
     """Write what a Snapshot shows as JSON, atomically: its traced sequences, with the step and
-    batch they were traced at, and the gradients the matrices pane shows (this batch's loss,
-    with the weights it was traced with; the last step's when a snapshot has no detail)."""
+    batch they were traced at, and the gradients the matrices pane shows (the ones the next
+    step applies: the whole batch's, clipped as the step clips them, with the weights it
+    was traced with; the last step's when a snapshot has no detail)."""
     if snapshot.trace is None:
         raise GRUError("there is no batch to export yet; train a step first")
     meta = {"step": snapshot.trace_step, "epoch": snapshot.epoch, "batch": snapshot.trace_batch}
     detail = snapshot.detail
-    grads = detail.grads if detail is not None else snapshot.grads
+    grads = snapshot.grads if detail is None else (detail.applied or detail.grads)
     weights = detail.weights if detail is not None else None
     data = trace_dict(snapshot.trace, snapshot.vocab, grads, weights=weights, meta=meta)
     _write_json(data, path)

@@ -245,6 +245,9 @@ def test_y_hat_shows_the_max_shifted_softmax_and_numbers_use_the_grids_minus_sig
         numbers = [float(n) for n in re.findall(r"-?\d+\.\d+(?:e-?\d+)?", fraction)]
         assert all(abs(n) <= 25 for n in numbers), e.lines  # exp(logit - m) <= 1, the sum <= V
         assert abs(e.value - float(trace.y_hat[1, 0, v])) < 1e-4
-    for cell in (Cell("h", 0, 0, 1), Cell("dWz", 0, 2, 1), Cell("term3", 0, 0, 1), Cell("y_hat", 2, 1, 3)):
+    cells = [Cell("h", 0, 0, 1), Cell("dWz", 0, 2, 1), Cell("term3", 0, 0, 1), Cell("y_hat", 2, 1, 3)]
+    cells += [Cell(name, t, 1, j) for name in ("z", "r", "h_tilde") for t in range(3) for j in range(6)]
+    for cell in cells:
         text = "\n".join(explainer.explain(cell).lines)
         assert not re.search(r"−\s?\d", text), text  # a number's sign is the grid's `-`
+        assert "+ -" not in text, text  # a negative term after + is in parentheses

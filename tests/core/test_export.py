@@ -158,8 +158,8 @@ def test_snapshot_json_is_what_the_app_shows(tmp_path):
     data = load_json(path)
     assert data["step"] == 1 and data["batch"] == snap.trace_batch == snap.batch
     assert_trace_matches(data, snap.trace, snap.vocab)
-    # the gradients and weights the matrices pane explains
-    assert all(torch.equal(tensor_from(data["gradients"][k]), g) for k, g in snap.detail.grads.items())
+    # the gradients and weights the matrices pane explains: the ones the next step applies
+    assert all(torch.equal(tensor_from(data["gradients"][k]), g) for k, g in snap.detail.applied.items())
     assert all(torch.equal(tensor_from(data["weights"][k]), w) for k, w in snap.detail.weights.items())
 
 

@@ -324,7 +324,7 @@ class MatricesView(Vertical):
             out.heading("gradients: not computed for this batch")
             return
         B = detail.batch_size or snap.config.batch_size
-        out.heading(f"gradients step {snap.trace_step + 1:,} applies: dL/dθ of this batch's loss, "
+        out.heading(f"gradients step {snap.trace_step + 1} applies: dL/dθ of this batch's loss, "
                     f"all {B} sequences")
         if detail.clip_scale != 1.0:
             out.heading(f"(clipped: ‖dL/dθ‖ {detail.grad_norm:.4g} scaled by {detail.clip_scale:.4f} "

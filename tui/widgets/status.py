@@ -37,6 +37,8 @@ def shown_state(snap: Snapshot) -> str:
 
 def _duration(seconds: float) -> str:
     """An estimate people read at a glance: 42 s, 7.5 min, 2.1 h."""
+    if seconds < 0.5:  # "0 s left" read as no time at all while the epoch still runs
+        return "<1 s"
     if seconds < 90:
         return f"{seconds:.0f} s"
     return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
@@ -159,7 +161,7 @@ class StatusBar(Static):
         bits = "" if snap.loss is None else f" ({decimals(snap.bits_per_char, 3)} bits/char)"
         running = snap.state == "running"
         # paused, the matrices' header names the batch too, and no rate is measured
-        items = [(9, "epoch", f"{snap.epoch}/{snap.target_epochs}"), (8, "step", f"{snap.step:,}"),
+        items = [(9, "epoch", f"{snap.epoch}/{snap.target_epochs}"), (8, "step", f"{snap.step}"),
                  (7 if running else 4, "batch", f"{snap.batch + 1}/{snap.num_batches}")]
         if running and snap.num_batches > 1 and snap.steps_per_sec > 0:
             left = (snap.num_batches - snap.batch) / snap.steps_per_sec
@@ -171,7 +173,7 @@ class StatusBar(Static):
         if snap.val_loss is not None:
             items.append((6, "val", decimals(snap.val_loss, 4)))
         if snap.best_val is not None:  # the chart's key shows it too
-            items.append((3, "best", f"{decimals(snap.best_val, 4)} @{snap.best_step:,}"))
+            items.append((3, "best", f"{decimals(snap.best_val, 4)} @{snap.best_step}"))
         # a rate only while training runs: "chars/s 0" beside "finished" read as a slow run
         rate = f"{snap.chars_per_sec:,.0f}" if running else "—"
         items += [(7 if running else 1, "chars/s", rate), (6, "lr", f"{snap.lr:.3g}"),
