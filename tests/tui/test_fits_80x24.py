@@ -106,7 +106,8 @@ async def test_a_sample_with_a_validation_label_gets_the_panes_width_at_80x24():
     from tui.app import GRUApp
 
     text = ("the quick brown fox jumps over the lazy dog, again and again. " * 200)[:10_000]
-    app = GRUApp(TrainConfig.for_text(text, val_fraction=0.1, epochs=1, sample_len=80))
+    # one check, at the epoch's end: one labelled sample
+    app = GRUApp(TrainConfig.for_text(text, val_fraction=0.1, epochs=1, sample_len=80, val_every=1000))
     async with app.run_test(size=SMALL) as pilot:
         await wait_ready(pilot)
         await pilot.press("e")
