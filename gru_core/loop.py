@@ -40,6 +40,7 @@ GUARD_CHARS = 25_000  # or more, so the mean is over this many characters: a bat
 # of a mean over few of them lies far below its level
 GUARD_RISE = 1.0  # nats above the best smoothed loss: diverging
 GUARD_ARM_MARGIN = 0.5  # ln V counts once the smoothed loss was this far below it
+GUARD_VAL_MARGIN = 0.1  # nats above the best validation: weights too far gone to come back to
 GUARD_RECENT = 5  # steps whose own mean must be near the best for weights to count as good
 GUARD_LR_FACTOR = 0.5
 GUARD_MAX_RECOVERIES = 8  # then the run stops with an error: the lr is 1/256 of where it was
@@ -190,7 +191,10 @@ class TrainingLoop:
                                       on_char=None if cancel is None else lambda ch: not cancel.is_set())
             except GRUError as exc:  # a prime outside a new text's vocabulary, say
                 text = f"(no sample: {exc})"
-        if cfg.guard and self._healthy():
+        # validation can see a slide the training loss hides (seen on a changelog: the epoch's
+        # weights scored 0.13 above the best before the training loss rose a nat)
+        sliding = val is not None and val > (trainer.best_val or val) + GUARD_VAL_MARGIN
+        if cfg.guard and self._healthy() and not sliding:
             self._good, self._good_ema = self._candidate, self._candidate_ema
             self._candidate, self._candidate_ema = trainer.good_state(), self._ema
         self.listener.on_check(self, val, text)
