@@ -358,6 +358,7 @@ async def settle(pilot, app: GRUApp) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.storm  # its keys and bursts are in the short storm CI runs (test_key_and_file_edge_cases)
 async def test_a_storm_of_random_keys_while_training():
     app = GRUApp(TrainConfig.default(epochs=100_000))
     rng = random.Random(7)

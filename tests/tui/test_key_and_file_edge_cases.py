@@ -28,6 +28,7 @@ from tui.widgets.config_form import ConfigForm
 from tui.widgets.loss_chart import LossChart
 from tui.widgets.status import STATE_LABELS, StatusBar
 
+from ..conftest import storm_seed
 from .conftest import screen_text, wait_ready, wait_rendered, wait_until
 from .test_app_faults_and_stress import STORM_KEYS, settle, type_fast
 
@@ -223,30 +224,54 @@ BURSTS = (
     ["tab", "tab", "c", "enter", "pageup", "c", "escape"],  # a Select of a pane being hidden
     ["space", "n", "e", "r"] * 3,
 )
+APPLY_WHILE_TRAINING = ["tab", "enter", "escape", "r", "space"] * 4  # the seed-7 storm's own burst
 STORM_SIZE = 3000
+SHORT_STORM_SIZE = 500
+
+
+async def storm(pilot, rng: random.Random, keys: int, bursts: tuple[list[str], ...], seed: int) -> None:
+    """`keys` keys in bursts of random keys and of `bursts`, while training, then settled and
+    checked: the app runs, the worker lives, the status line shows the state and step."""
+    app = pilot.app
+    await wait_ready(pilot)
+    await pilot.press("space")
+    pressed = 0
+    while pressed < keys:
+        burst = rng.choice([[rng.choice(EVERY_KEY) for _ in range(20)], rng.choice(bursts)])
+        await asyncio.wait_for(type_fast(pilot, burst), 30)  # a deadlock fails, never hangs
+        pressed += len(burst)
+        assert app.is_running and app.session.alive, (f"storm seed {seed}", pressed, burst)
+    await settle(pilot, app)
+    snap = app.shown
+    text = status_text(app)
+    assert f" {STATE_LABELS[snap.state]} " in text and f"step {snap.step} " in text, f"storm seed {seed}"
+    assert app.worker_error is None, (f"storm seed {seed}", app.worker_error)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
-async def test_a_storm_of_every_key_survives(seed, tmp_path, monkeypatch):
-    """3,000 keys from a seeded generator (rerun one with -k 'survives and 3')."""
+async def test_a_short_storm_of_every_key_survives(tmp_path, monkeypatch):
+    """500 keys, a new seed each run: the summary prints it, and `--storm-seed N` (or
+    GRU_STORM_SEED=N) replays it. The long storms below run with `pytest -m storm`."""
     monkeypatch.chdir(tmp_path)  # ctrl+s and ctrl+e write their default files here
-    rng = random.Random(seed)
+    seed = storm_seed()
     app = GRUApp(TrainConfig.default(epochs=100_000))
     async with app.run_test(size=SIZE) as pilot:
-        await wait_ready(pilot)
-        await pilot.press("space")
-        pressed = 0
-        while pressed < STORM_SIZE:
-            burst = rng.choice([[rng.choice(EVERY_KEY) for _ in range(20)], rng.choice(BURSTS)])
-            await asyncio.wait_for(type_fast(pilot, burst), 30)  # a deadlock fails, never hangs
-            pressed += len(burst)
-            assert app.is_running and app.session.alive, (seed, pressed, burst)
-        await settle(pilot, app)
-        snap = app.shown
-        text = status_text(app)
-        assert f" {STATE_LABELS[snap.state]} " in text and f"step {snap.step} " in text
-        assert app.worker_error is None, app.worker_error
+        await storm(pilot, random.Random(seed), SHORT_STORM_SIZE, BURSTS + (APPLY_WHILE_TRAINING,), seed)
+        snap, session = app.shown, app.session
+        assert snap.seq == session.snapshot().seq and snap.state == session.state, f"storm seed {seed}"
+        assert f"epoch {snap.epoch}/" in status_text(app), f"storm seed {seed}"
+        assert app.query_one("#chart", LossChart).snapshot is snap, f"storm seed {seed}"
+
+
+@pytest.mark.slow
+@pytest.mark.storm
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+async def test_a_storm_of_every_key_survives(seed, tmp_path, monkeypatch):
+    """3,000 keys from a seeded generator (rerun one with -m storm -k 'survives and 3')."""
+    monkeypatch.chdir(tmp_path)  # ctrl+s and ctrl+e write their default files here
+    app = GRUApp(TrainConfig.default(epochs=100_000))
+    async with app.run_test(size=SIZE) as pilot:
+        await storm(pilot, random.Random(seed), STORM_SIZE, BURSTS, seed)
 
 
 async def test_the_overfitting_line_names_b_within_120_columns():
