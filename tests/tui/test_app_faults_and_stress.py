@@ -391,9 +391,8 @@ async def resize(pilot, width: int, height: int) -> None:
     app = pilot.app
     app._driver._size = Size(width, height)  # the headless driver's terminal
     app.post_message(events.Resize(Size(width, height), Size(width, height)))
-    await wait_until(pilot, lambda: tuple(app.screen.size) == (width, height), 20, f"{width}x{height}")
-    await pilot.pause(0.05)
-    assert app.query_one(StatusBar).size.width == width
+    await wait_until(pilot, lambda: tuple(app.screen.size) == (width, height)
+                     and app.query_one(StatusBar).size.width == width, 20, f"{width}x{height}")
 
 
 @pytest.mark.slow

@@ -103,7 +103,8 @@ async def test_escape_in_the_dialog_saves_nothing(article_app, tmp_path, monkeyp
         await wait_until(pilot, lambda: isinstance(article_app.screen, PathDialog), what="the dialog")
         await pilot.press("escape")
         assert not isinstance(article_app.screen, PathDialog)
-        await pilot.pause(0.2)
+        await article_app.workers.wait_for_complete()  # a save, had one started, is done
+        await pilot.pause()
         assert list(tmp_path.iterdir()) == [] and article_app.file_message == ""
 
 
