@@ -78,6 +78,7 @@ TYPED = st.one_of(
 )
 
 
+@pytest.mark.slow
 async def test_any_text_typed_in_any_form_field_is_a_value_or_an_inline_message():
     app = GRUApp(TrainConfig.default(epochs=1000))
     async with app.run_test(size=SIZE) as pilot:
@@ -142,6 +143,7 @@ PRIMES = st.one_of(
 )
 
 
+@pytest.mark.slow
 async def test_any_prime_gives_a_sample_or_an_inline_message():
     app = GRUApp(TrainConfig.default(epochs=1000))
     async with app.run_test(size=SIZE) as pilot:

@@ -252,6 +252,7 @@ PASTE_THEN_QUIT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_quit_right_after_a_pasted_100k_character_prime_is_quick():
     """Reading the prime took 6-26 s, and quitting waited for it (70 s on a loaded machine)."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -264,6 +264,7 @@ async def test_validation_fraction_field_note_and_loss_in_bits(article_app):
 
 
 # ====================================================================== samples and units
+@pytest.mark.slow
 async def test_a_long_sample_streams_while_training_goes_on():
     app = GRUApp(TrainConfig.default(text=LONG_TEXT, epochs=1_000_000, sample_prime="t"))
     async with app.run_test(size=SIZE) as pilot:
