@@ -195,13 +195,13 @@ async def test_ctrl_p_then_escape_in_one_burst_leaves_the_app_running():
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "adopt() then reset() publish one run, numbered before + 1, with the reset's config: "
-    "file_actions.load_from waits for `s.config is config or s.run_id > before + 1`, and "
-    "neither holds (TimeoutError after 10 s, a worker error); `s.run_id > before` would"))
-async def test_a_reset_typed_right_after_a_load_ends_the_loads_wait(tmp_path, monkeypatch):
+    "adopt() then reset() before the worker looks publish one run, numbered before + 1, with the "
+    "reset's config: file_actions.load_from waits for `s.config is config or s.run_id > before + 1` "
+    "and neither holds (TimeoutError after 10 s, a worker error); `s.run_id > before` would"))
+async def test_a_reset_right_after_a_load_ends_the_loads_wait(tmp_path, monkeypatch):
     """Key storm seed 1, in CI: ctrl+o's worker waited for the loaded run's first snapshot
-    alone, and an r typed right after the load replaced that run before it was published;
-    the wait timed out and showed as a worker error. A later run ends the wait too."""
+    alone, and an r (or an Apply) typed right after the load replaced that run before it was
+    published; the wait timed out and showed as a worker error. A later run ends the wait too."""
     import gru_core.checkpoint as checkpoint
 
     path = str(tmp_path / "run.ckpt")
@@ -209,8 +209,11 @@ async def test_a_reset_typed_right_after_a_load_ends_the_loads_wait(tmp_path, mo
     load_into_session = checkpoint.load_into_session
 
     def load_then_reset(session, where: str) -> TrainConfig:
-        config = load_into_session(session, where)
-        session.reset()  # the r of the same burst, handled before the loaded run was published
+        # the r of the same burst, handled before the worker looked: the session's lock (an
+        # RLock, which adopt and reset take too) is held across both, so the race always lands
+        with session._cond:
+            config = load_into_session(session, where)
+            session.reset(config.replace(hidden_size=10))
         return config
 
     monkeypatch.setattr(checkpoint, "load_into_session", load_then_reset)
@@ -223,8 +226,8 @@ async def test_a_reset_typed_right_after_a_load_ends_the_loads_wait(tmp_path, mo
         await pilot.press("enter")
         answered = lambda: app.file_message != "" or app.worker_error is not None  # noqa: E731
         await wait_until(pilot, answered, 30, "the load's answer")
-        assert app.file_message.startswith(f"loaded {path}"), app.file_message
-        await wait_rendered(pilot, lambda s: s.config.hidden_size == 12 and s.step == 0)
+        assert app.file_message.startswith(f"loaded {path}"), (app.file_message, app.worker_error)
+        await wait_rendered(pilot, lambda s: s.config.hidden_size == 10 and s.step == 0)
         assert app.worker_error is None and app.is_running and app.session.alive
 
 
