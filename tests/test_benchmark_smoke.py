@@ -2,6 +2,12 @@
 
 No timing thresholds (the machines are shared): only that every figure is measured and
 sane, the table names each one, and the JSON holds the same rows.
+
+The default run takes the real command through its cheapest sections (throughput at the
+article and tiny sizes, one round, the default preset, sampling): the arguments, each
+section's rows, the table and the JSON, in ~10 s. The whole `--quick` run (its profile,
+time to quality, memory, threads, start-up and in-app sections: ~100 s here) is checked
+with the benchmarks' other long checks, `pytest -m bench`.
 """
 
 from __future__ import annotations
@@ -17,24 +23,52 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory) -> tuple[str, dict]:
-    out = tmp_path_factory.mktemp("bench") / "quick.json"
+def run_benchmarks(out: Path, *args: str, timeout: float) -> tuple[str, dict]:
     done = subprocess.run(
-        [sys.executable, "-m", "tests.benchmarks", "--quick", "--json", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,  # ~160 s on a loaded 2-core machine
+        [sys.executable, "-m", "tests.benchmarks", "--quick", "--json", str(out), *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout, json.loads(out.read_text())
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory) -> tuple[str, dict]:
+    # ~160 s on a loaded 2-core machine
+    return run_benchmarks(tmp_path_factory.mktemp("bench") / "quick.json", timeout=300)
 
 
 def rows_by_name(result: dict) -> dict[str, dict]:
     return {r["name"]: r for r in result["rows"]}
 
 
+def test_the_cheapest_sections_run_through_the_command_the_table_and_the_json(tmp_path):
+    stdout, result = run_benchmarks(tmp_path / "smoke.json", "--only", "throughput", "learning", "sampling",
+                                    "--rounds", "1", timeout=120)
+    assert_training_figures(result)
+    rows = rows_by_name(result)
+    learned = rows["default preset learns MathMathMath"]
+    assert learned["value"] is not None and 0 < learned["value"] < 30, learned["note"]
+    sampling = rows["sample 100 chars at H=32"]
+    assert sampling["value"] > 0 and "target >= 30,000 chars/s" in sampling["note"]
+    assert rows["streamed 100-char sample at H=32"]["value"] > 0
+    assert result["quick"] and result["seconds"] > 0
+    assert {r["section"] for r in result["rows"]} == {"training throughput", "learning", "sampling"}
+    assert "machine:" in stdout and "cores" in stdout and "(quick)" in stdout
+    for row in result["rows"]:
+        assert row["name"] in stdout
+    assert [line for line in stdout.splitlines() if line.startswith("## ")] == [
+        "## training throughput", "## learning", "## sampling"]
+
+
 @pytest.mark.slow
+@pytest.mark.bench
 def test_every_training_figure_is_measured_side_by_side_with_nn_gru(quick_run):
     _, result = quick_run
+    assert_training_figures(result)
+
+
+def assert_training_figures(result: dict) -> None:
     rows = rows_by_name(result)
     for size in ("article", "tiny"):
         ref = rows[f"{size} torch.nn.GRU + Linear"]
@@ -54,6 +88,7 @@ def test_every_training_figure_is_measured_side_by_side_with_nn_gru(quick_run):
 
 
 @pytest.mark.slow
+@pytest.mark.bench
 def test_learning_sampling_memory_startup_and_app_rows_are_there(quick_run):
     stdout, result = quick_run
     rows = rows_by_name(result)

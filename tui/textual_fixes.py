@@ -15,6 +15,11 @@ from textual.await_complete import AwaitComplete
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Button, Input, OptionList
 
+# The Textual releases these guards, and tui/screens/path_dialog.py's picker (which overrides
+# Screen._post_mount), were tested on: each reaches into private methods that any release may
+# rename. pyproject.toml pins the same range; tests/tui/test_textual_version.py holds both.
+TESTED_TEXTUAL = ("8.2.8", "8.3")  # from, and up to (not including)
+
 _move_page = OptionList._move_page
 
 

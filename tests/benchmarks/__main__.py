@@ -2,7 +2,8 @@
 
 Prints one table and writes the same figures as JSON (default bench-results/latest.json).
 The full run takes a few minutes on a 2-core machine; --quick takes seconds and only
-checks that every figure can be measured (it is what tests/test_benchmark_smoke.py runs).
+checks that every figure can be measured (tests/test_benchmark_smoke.py: its cheapest
+sections in every run, the whole of it with `pytest -m bench`).
 """
 
 from __future__ import annotations

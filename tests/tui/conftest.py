@@ -34,6 +34,20 @@ async def wait_ready(pilot) -> None:
     await pilot.pause()
 
 
+async def wait_palette_searched(pilot) -> None:
+    """Until the command palette's search for what is typed has gathered every provider's
+    hits (its search worker done): the list is final, not the first providers' batch."""
+    from textual.command import CommandPalette
+    from textual.worker import WorkerState
+
+    def searched() -> bool:
+        return not [w for w in pilot.app.workers if w.group == CommandPalette._GATHER_COMMANDS_GROUP
+                    and w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+
+    await wait_until(pilot, searched, what="the palette's search")
+    await pilot.pause()
+
+
 async def wait_rendered(pilot, predicate) -> None:
     """Until the snapshot on screen satisfies predicate(snapshot)."""
     app = pilot.app

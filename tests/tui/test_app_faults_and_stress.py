@@ -78,6 +78,7 @@ TYPED = st.one_of(
 )
 
 
+@pytest.mark.slow
 async def test_any_text_typed_in_any_form_field_is_a_value_or_an_inline_message():
     app = GRUApp(TrainConfig.default(epochs=1000))
     async with app.run_test(size=SIZE) as pilot:
@@ -142,6 +143,7 @@ PRIMES = st.one_of(
 )
 
 
+@pytest.mark.slow
 async def test_any_prime_gives_a_sample_or_an_inline_message():
     app = GRUApp(TrainConfig.default(epochs=1000))
     async with app.run_test(size=SIZE) as pilot:
@@ -358,6 +360,7 @@ async def settle(pilot, app: GRUApp) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.storm  # its keys and bursts are in the short storm CI runs (test_key_and_file_edge_cases)
 async def test_a_storm_of_random_keys_while_training():
     app = GRUApp(TrainConfig.default(epochs=100_000))
     rng = random.Random(7)
@@ -390,9 +393,8 @@ async def resize(pilot, width: int, height: int) -> None:
     app = pilot.app
     app._driver._size = Size(width, height)  # the headless driver's terminal
     app.post_message(events.Resize(Size(width, height), Size(width, height)))
-    await wait_until(pilot, lambda: tuple(app.screen.size) == (width, height), 20, f"{width}x{height}")
-    await pilot.pause(0.05)
-    assert app.query_one(StatusBar).size.width == width
+    await wait_until(pilot, lambda: tuple(app.screen.size) == (width, height)
+                     and app.query_one(StatusBar).size.width == width, 20, f"{width}x{height}")
 
 
 @pytest.mark.slow

@@ -1,11 +1,12 @@
 """Textual's conventions: keys that cannot act now are shown disabled (check_action)."""
 
+from textual.command import CommandList
 from textual.widgets._footer import FooterKey
 
 from gru_core import TrainConfig
 from tui.app import GRUApp
 
-from .conftest import wait_ready, wait_rendered, wait_until
+from .conftest import wait_palette_searched, wait_ready, wait_rendered, wait_until
 from .test_real_text import SIZE, notifications
 
 
@@ -75,7 +76,8 @@ async def test_palette_sets_a_temperature_by_value():
             await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), what="the palette")
             for ch in query:
                 await pilot.press("space" if ch == " " else ch)
-            await pilot.pause(0.5)
+            await wait_until(pilot, lambda: app.screen.query_one(CommandList).option_count > 0, what="hits")
+            await wait_palette_searched(pilot)
             await pilot.press("enter")
             await wait_until(pilot, lambda: not isinstance(app.screen, CommandPalette), what="it to close")
         assert "temp 0.5 " in settings() and app.session.sample_temperature == 0.5

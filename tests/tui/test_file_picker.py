@@ -88,11 +88,33 @@ async def test_enter_pressed_twice_in_the_save_picker_saves_once_and_keeps_the_a
         assert sorted(p.name for p in tmp_path.iterdir()) == ["twice.ckpt"]
 
 
+def _mounted_share(picker) -> float:
+    """The share of the picker's widgets (composed so far) that have mounted."""
+    widgets = list(picker.walk_children(with_self=False))
+    return sum(widget.is_mounted for widget in widgets) / len(widgets) if widgets else 0.0
+
+
+# The stages of a picker's mount a dismiss can land in, each reached (or passed) after some
+# turns of the event loop. Before the fix the first three ended the app (NoMatches); the
+# others are where the fix's waiting must give way to an ordinary dismiss.
+MOUNT_STAGES = (
+    ("just pushed", lambda picker: True),
+    ("composed, nothing mounted", lambda picker: bool(picker.children)),
+    ("its first widgets mounted", lambda picker: _mounted_share(picker) > 0),
+    ("half its widgets mounted", lambda picker: _mounted_share(picker) >= 0.5),
+    ("every widget mounted, the screen not yet", lambda picker: _mounted_share(picker) == 1),
+    ("mounted", lambda picker: picker.is_mounted),
+)
+
+
 async def test_a_picker_dismissed_before_its_widgets_have_mounted_waits_for_them(article_app, tmp_path):
     """Key storm seed 4 in CI, twice: ctrl+b then escape in one burst dismissed the picker
     while its widgets were still mounting; their Mount handlers (textual-fspicker's filter
     Select queries its overlay, the picker its DirectoryNavigation) found them gone and
-    NoMatches ended the app. Now a dismiss that comes first waits for the mount."""
+    NoMatches ended the app. Now a dismiss that comes first waits for the mount.
+
+    (It swept 40 turns of the loop for each picker; the stages those turns fall in are
+    the ones that differ, so each stage is dismissed in once.)"""
     from tui.screens.path_dialog import _once
 
     (tmp_path / "a.ckpt").write_text("x")
@@ -100,19 +122,22 @@ async def test_a_picker_dismissed_before_its_widgets_have_mounted_waits_for_them
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         for kind in (FileSave, FileOpen):
-            for turns in range(40):
+            for stage, reached in MOUNT_STAGES:
                 filters = Filters(("ckpt files", lambda p: p.suffix == ".ckpt"),
                                   ("all files", lambda p: True))
                 picker = _once(kind)(str(tmp_path), "pick", filters=filters, default_file="x.ckpt")
                 answers = []
                 app.push_screen(picker, answers.append)
-                for _ in range(turns):  # a few turns of the loop: part of it has mounted
+                for _ in range(1000):  # turns of the loop, until the stage (each is a few)
+                    if reached(picker):
+                        break
                     await asyncio.sleep(0)
+                assert reached(picker), (kind.__name__, stage)
                 assert app.screen is picker
                 picker.dismiss(None)
-                await wait_until(pilot, lambda answers=answers: answers == [None], what="the answer")
-                await wait_until(pilot, lambda: len(app.screen_stack) == 1, what="the picker gone")
-                assert app.is_running
+                await wait_until(pilot, lambda answers=answers: answers == [None], what=f"answer, {stage}")
+                await wait_until(pilot, lambda: len(app.screen_stack) == 1, what=f"the picker gone ({stage})")
+                assert app.is_running, (kind.__name__, stage)
         await pilot.pause()
         assert app.is_running
 

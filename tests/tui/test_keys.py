@@ -11,7 +11,7 @@ from tui.app import GRUApp
 from tui.keys import ROWS, all_keys, keys_markdown
 from tui.screens.help import HelpScreen
 
-from .conftest import wait_ready, wait_rendered, wait_until
+from .conftest import wait_palette_searched, wait_ready, wait_rendered, wait_until
 
 SIZE = (120, 40)
 README = Path(__file__).parents[2] / "README.md"
@@ -27,7 +27,7 @@ async def search_palette(pilot, query: str) -> list[str]:
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, CommandPalette), what="the palette")
     await pilot.press(*query)
     await wait_until(pilot, lambda: len(palette_options(pilot.app)) > 0, what=f"hits for {query!r}")
-    await pilot.pause(0.2)  # the palette gathers hits from every provider
+    await wait_palette_searched(pilot)  # the palette gathers hits from every provider
     return palette_options(pilot.app)
 
 

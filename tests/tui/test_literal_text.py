@@ -10,23 +10,28 @@ fuzzed here, and each assertion reads what the screen shows.
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from textual.content import Content
 from textual.widgets import Input, Select, Static
 from textual.widgets._toast import Toast
 
-from gru_core import TrainConfig
+from gru_core import GRUError, TrainConfig
+from gru_core.checkpoint import load_checkpoint, save_checkpoint
+from gru_core.export import export_loss_csv
+from gru_core.history import History
 from gru_core.printable import visible
+from gru_core.trainer import Trainer
 from tui.app import GRUApp
 from tui.screens.error_details import ErrorDetailsScreen
 from tui.screens.path_dialog import PathDialog
-from tui.widgets.config_form import ConfigForm
+from tui.widgets.config_form import ConfigForm, FileValidator
 from tui.widgets.samples import SamplesPane
 from tui.widgets.samples_log import SamplesLog
 from tui.widgets.status import StatusBar
 
 from .conftest import wait_ready, wait_rendered, wait_until
-from .test_app_faults_and_stress import FUZZ, assert_healthy, fuzz_in_app
+from .test_app_faults_and_stress import FUZZ, assert_healthy
 
 SIZE = (120, 40)
 MARKUP = st.lists(
@@ -75,58 +80,101 @@ async def test_a_path_with_markup_in_ctrl_o_is_shown_as_typed_not_a_crash(tmp_pa
         assert app.is_running and app.session.alive
 
 
+# One string with every piece MARKUP draws from: the app example below takes it through
+# every dialog; hypothesis takes MARKUP's strings through the builders of what they show.
+HOSTILE = ("[/]x[@click=app.quit]q[/] [b]$accent [red on $x][link=x]é\\ [@click=app.bell]x[/]"
+           "\x1b]2;t\x07 $text-muted][")
+PURE = settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+
+
+def as_shown(message: str) -> str:
+    """A message as a toast or an error line draws it: GRUApp.notify and the panes pass
+    visible(message) as plain Content/Text (never markup), so the screen reads this."""
+    return Content(visible(message)).plain
+
+
+def quotes(message: str, s: str) -> bool:
+    """The message quotes s: as typed (controls as symbols), or escaped by a repr."""
+    return any(q in squeezed(message) for q in (squeezed(visible(s)), squeezed(repr(s)[1:-1])))
+
+
+_TRAINER: list[Trainer] = []
+
+
+def trainer() -> Trainer:
+    if not _TRAINER:
+        _TRAINER.append(Trainer(TrainConfig.default()))
+    return _TRAINER[0]
+
+
+@PURE
+@given(s=MARKUP)
+def test_a_failed_load_save_or_export_quotes_the_path_literally(s, tmp_path):
+    """What ctrl+o, ctrl+s and ctrl+e say (tui/file_actions.py: "not loaded: " and the
+    GRUError) for a path in a folder that does not exist, as the toast shows it."""
+    path = str(tmp_path / "no-such-folder" / f"{s}.ckpt")
+    for prefix, act in (("not loaded", lambda: load_checkpoint(path)),
+                        ("not saved", lambda: save_checkpoint(trainer(), History(), path)),
+                        ("not exported", lambda: export_loss_csv(History([1.0]), f"{path}-loss.csv"))):
+        with pytest.raises(GRUError) as refused:
+            act()
+        message = f"{prefix}: {refused.value}"
+        assert quotes(message, s), message
+        shown = as_shown(message)
+        assert squeezed(visible(message)) == squeezed(shown)  # no markup read: the brackets stay
+        assert "\x1b" not in shown and "\x07" not in shown
+
+
+@PURE
+@given(s=MARKUP)
+def test_the_file_field_and_a_prime_quote_hostile_text_literally(s):
+    result = FileValidator().validate(s)
+    if s.strip():
+        assert not result.is_valid
+        shown = as_shown("; ".join(result.failure_descriptions))  # the #cfg-file-error line
+        assert squeezed(visible(repr(s.strip()))) in squeezed(shown)
+    if set(s) - set(trainer().config.vocab_chars):
+        with pytest.raises(GRUError) as refused:
+            trainer().sample(s, 1)
+        shown = as_shown(str(refused.value))  # the #prime-error line
+        assert shown and "\x1b" not in shown and "\x07" not in shown
+
+
 @pytest.mark.slow
 async def test_markup_and_controls_in_paths_primes_and_fields_show_literally(tmp_path):
+    """One hostile string through each dialog (ctrl+o, ctrl+s, ctrl+e), the file field and
+    a prime, read from the screen: the app's own glue around the builders above."""
     app = GRUApp(TrainConfig.default(epochs=1000))
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await wait_ready(pilot)
         pane = app.query_one(SamplesPane)
+        s = HOSTILE
+        shown: dict[str, str] = {}
+        for key, prefix in FAILED_FILE_ACTIONS:
+            app.file_message = ""
+            await ask_path(pilot, key, str(tmp_path / "no-such-folder" / f"{s}.ckpt"))
+            await wait_until(pilot, lambda p=prefix: app.file_message.startswith(p), what=prefix)
+            shown[key] = app.file_message
+        await wait_until(pilot, lambda: len(app.screen.query(Toast)) == 3, 60, "three toasts")
+        shown["toasts"] = toasts(app)
+        field = app.query_one("#cfg-file", Input)  # the config pane's file field: its error quotes the path
+        field.value = s
+        await pilot.pause()
+        shown["file error"] = rendered(app.query_one("#cfg-file-error", Static))
+        field.value = ""
+        pane.prime_error = ""  # a prime with characters the model does not know: the error quotes them
+        await pilot.press("slash")
+        app.query_one("#prime", Input).value = s
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: pane.prime_error or pane.result, 20, "a sample or a message")
+        shown["prime error"] = rendered(app.query_one("#prime-error", Static))
 
-        async def through_everything(s: str) -> dict[str, str]:
-            shown: dict[str, str] = {}
-            app.clear_notifications()
-            for key, prefix in FAILED_FILE_ACTIONS:
-                app.file_message = ""
-                await ask_path(pilot, key, str(tmp_path / "no-such-folder" / f"{s}.ckpt"))
-                await wait_until(pilot, lambda p=prefix: app.file_message.startswith(p), what=prefix)
-                shown[key] = app.file_message
-            await wait_until(pilot, lambda: len(app.screen.query(Toast)) == 3, what="three toasts")
-            shown["toasts"] = toasts(app)
-            # the config pane's file field: its inline error quotes the path
-            field = app.query_one("#cfg-file", Input)
-            field.value = s
-            await pilot.pause()
-            shown["file error"] = rendered(app.query_one("#cfg-file-error", Static))
-            field.value = ""
-            # a prime with characters the model does not know: the inline error quotes them
-            pane.prime_error = ""
-            await pilot.press("slash")
-            app.query_one("#prime", Input).value = s
-            await pilot.press("enter")
-            await wait_until(pilot, lambda: pane.prime_error or pane.result, 20, "a sample or a message")
-            shown["prime error"] = rendered(app.query_one("#prime-error", Static))
-            return shown
-
-        def run(act):
-            @FUZZ
-            @given(s=MARKUP)
-            def one(s):
-                shown = act(lambda: through_everything(s))
-                quoted = (squeezed(visible(s)), squeezed(repr(s)[1:-1]))  # as typed, or escaped by a repr
-                for key in ("ctrl+o", "ctrl+s", "ctrl+e"):
-                    assert any(q in squeezed(shown[key]) for q in quoted), (key, shown[key])
-                    assert squeezed(visible(shown[key])) in squeezed(shown["toasts"]), shown["toasts"]
-                assert "\x1b" not in shown["toasts"] and "\x07" not in shown["toasts"]
-                if s.strip():
-                    assert squeezed(visible(repr(s.strip()))) in squeezed(shown["file error"])
-                if "x" not in s or set(s) - set(app.session.config.vocab_chars):
-                    assert shown["prime error"], s
-                assert "\x1b" not in shown["prime error"]
-                assert app.is_running and app.session.alive
-
-            one()
-
-        await fuzz_in_app(pilot, run)
+        for key in ("ctrl+o", "ctrl+s", "ctrl+e"):
+            assert quotes(shown[key], s), (key, shown[key])
+            assert squeezed(visible(shown[key])) in squeezed(shown["toasts"]), shown["toasts"]
+        assert "\x1b" not in shown["toasts"] and "\x07" not in shown["toasts"]
+        assert squeezed(visible(repr(s.strip()))) in squeezed(shown["file error"])
+        assert shown["prime error"] and "\x1b" not in shown["prime error"]
         assert_healthy(app)
 
 

@@ -103,7 +103,8 @@ async def test_escape_in_the_dialog_saves_nothing(article_app, tmp_path, monkeyp
         await wait_until(pilot, lambda: isinstance(article_app.screen, PathDialog), what="the dialog")
         await pilot.press("escape")
         assert not isinstance(article_app.screen, PathDialog)
-        await pilot.pause(0.2)
+        await article_app.workers.wait_for_complete()  # a save, had one started, is done
+        await pilot.pause()
         assert list(tmp_path.iterdir()) == [] and article_app.file_message == ""
 
 
@@ -263,6 +264,7 @@ async def test_validation_fraction_field_note_and_loss_in_bits(article_app):
 
 
 # ====================================================================== samples and units
+@pytest.mark.slow
 async def test_a_long_sample_streams_while_training_goes_on():
     app = GRUApp(TrainConfig.default(text=LONG_TEXT, epochs=1_000_000, sample_prime="t"))
     async with app.run_test(size=SIZE) as pilot:

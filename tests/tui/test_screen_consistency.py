@@ -103,7 +103,8 @@ async def test_the_newest_epoch_sample_stays_in_view_after_a_prime_sample():
         await pilot.press("slash", "M", "a", "enter")
         pane = app.query_one(SamplesPane)
         await wait_until(pilot, lambda: pane.sample_reading is not None, what="the prime's sample")
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: pane.unit_view.reading is pane.sample_reading, 5, "the sample shown")
+        await pilot.pause()  # training has finished: the loop goes idle once the new layout is drawn
         lines = [line for line in screen_text(app).splitlines() if "epoch " in line and "│" in line]
         assert f"epoch {newest:>4}" in lines[-1], lines  # was an older epoch's, the newest cut off
 
@@ -135,9 +136,9 @@ async def test_a_samples_newlines_are_new_lines():
         await wait_ready(pilot)
         await pilot.press("space")
         await wait_rendered(pilot, lambda s: s.state == "finished" and len(s.samples) > 0)
-        await pilot.pause(0.1)
         sample = app.shown.samples[-1].text
         assert "\n" in sample
+        await wait_until(pilot, lambda: "epoch    2" in screen_text(app), 5, "the last sample drawn")
         screen = screen_text(app)
         assert "⏎" not in app.query_one(SamplesLog).plain
         first, second = sample.split("\n")[:2]

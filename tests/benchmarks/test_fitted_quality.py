@@ -19,6 +19,10 @@ import pytest
 from gru_core import TrainConfig, Trainer
 from gru_core.textfile import read_text_file
 
+# Seconds to minutes each, the same figures every run: with the benchmarks, out of CI
+# (pytest -m bench tests/benchmarks).
+pytestmark = pytest.mark.bench
+
 LICENCES = Path("/usr/share/common-licenses")
 needs_licences = pytest.mark.skipif(not (LICENCES / "GPL-3").is_file(),
                                     reason="Debian's licence texts are not installed")
