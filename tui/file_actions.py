@@ -199,8 +199,9 @@ class FileActions:
             return
         # The loaded run's first snapshot, or a later run's: a reset or Apply right after the
         # load (keys typed on) replaces it before it is published, and waiting for it alone
-        # timed out (a worker error; the key storm found it).
-        snap = session.wait_for(lambda s: s.config is config or s.run_id > before + 1, 10.0)
+        # timed out (a worker error; the key storm found it). Taken together by the worker,
+        # the load and the reset make one new run (before + 1), with the reset's config.
+        snap = session.wait_for(lambda s: s.config is config or s.run_id > before, 10.0)
         if snap.config is not config:
             self.post_message(FileDone(f"loaded {path}; a later command has replaced that run since"))
             return

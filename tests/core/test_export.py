@@ -22,7 +22,6 @@ from gru_core.export import (
     tensor_from,
 )
 from gru_core.history import History
-from gru_core.loop import CHECKS_PER_EPOCH
 from gru_core.session import TrainingSession
 
 TEXT = "the cat sat on the mat. the dog sat on the log. " * 3
@@ -188,4 +187,6 @@ def test_cli_save_load_resume_and_exports_match_an_uninterrupted_run(tmp_path):
     assert load_json(json_resumed) == load_json(json_straight)
     rows = read_csv(csv_straight)
     assert sum(1 for r in rows if r["epoch_mean"]) == 4
-    assert sum(1 for r in rows if r["val_loss"]) == 4 * CHECKS_PER_EPOCH  # the loop's checks, in steps
+    config = TrainConfig(text=TEXT, hidden_size=8, seq_len=5, batch_size=3, val_fraction=0.15, epochs=4)
+    checks = -(-Trainer(config).num_batches // config.check_every(Trainer(config).num_batches))
+    assert sum(1 for r in rows if r["val_loss"]) == 4 * checks  # the loop's checks, counted in steps

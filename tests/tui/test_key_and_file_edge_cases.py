@@ -194,10 +194,6 @@ async def test_ctrl_p_then_escape_in_one_burst_leaves_the_app_running():
             assert app.is_running and app.worker_error is None, burst
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "adopt() then reset() before the worker looks publish one run, numbered before + 1, with the "
-    "reset's config: file_actions.load_from waits for `s.config is config or s.run_id > before + 1` "
-    "and neither holds (TimeoutError after 10 s, a worker error); `s.run_id > before` would"))
 async def test_a_reset_right_after_a_load_ends_the_loads_wait(tmp_path, monkeypatch):
     """Key storm seed 1, in CI: ctrl+o's worker waited for the loaded run's first snapshot
     alone, and an r (or an Apply) typed right after the load replaced that run before it was
