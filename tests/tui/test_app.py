@@ -290,6 +290,8 @@ async def test_apply_resets_with_the_new_config(article_app):
         await pilot.press("n")
         await wait_rendered(pilot, lambda s: s.step == 1)
         await retype(pilot, "#cfg-hidden_size", "8")
+        article_app.query_one("#cfg-apply").scroll_visible(animate=False)  # below the form's last field
+        await pilot.pause()
         await pilot.click("#cfg-apply")
         await wait_rendered(pilot, lambda s: s.config.hidden_size == 8 and s.step == 0)
         assert "H = 8" in article_app.query_one(MatricesView).plain

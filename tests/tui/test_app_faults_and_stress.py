@@ -342,7 +342,8 @@ async def settle(pilot, app: GRUApp) -> None:
             # a screen the last burst pushed may still be mounting: popping it then removes
             # widgets whose Mount handlers are yet to run (textual-fspicker's query them)
             await wait_until(pilot, lambda: app.screen.is_mounted, 20, "the top screen mounted")
-            app.pop_screen()
+            if len(app.screen_stack) > 1:  # a key still queued may have closed it meanwhile
+                app.pop_screen()
             await pilot.pause()
         app.screen.set_focus(None)
         for worker in list(app.workers):  # a newer exclusive worker may have cancelled an older one
@@ -460,7 +461,7 @@ def long_run(steps: int, num_batches: int = 1000) -> SimpleNamespace:
     return SimpleNamespace(losses=losses, epoch_losses=epochs, val_losses=val,
                            epoch_steps=[(e + 1) * num_batches for e in range(len(epochs))],
                            num_batches=num_batches, uniform_loss=3.0, loss=losses[-1], bits_per_char=1.0,
-                           state="running", run_id=1, best_val=1.0, best_step=0)
+                           state="running", run_id=1, best_val=1.0, best_step=0, lr=1e-3)
 
 
 async def test_a_very_long_run_draws_a_bounded_number_of_points():
