@@ -15,6 +15,9 @@ import pytest
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 TMUX = shutil.which("tmux")
+# not passed to the app in tmux: the outer tmux's own, and the size xdist's workers set
+# (COLUMNS=80, LINES=24), which Textual takes over the pane's 120x40
+NOT_PASSED = ("TMUX", "TMUX_PANE", "COLUMNS", "LINES")
 # The script installed beside this interpreter (a venv need not be on PATH), else PATH's.
 _BESIDE = os.path.join(os.path.dirname(sys.executable), "gru-tui")
 GRU_TUI = _BESIDE if os.access(_BESIDE, os.X_OK) else shutil.which("gru-tui")
@@ -57,7 +60,7 @@ def status_line(screen: str) -> str:
 @pytest.mark.skipif(GRU_TUI is None, reason="the gru-tui script is not installed: pip install -e .")
 def test_gru_tui_trains_steps_samples_and_quits_in_a_terminal():
     name = f"gru-e2e-{uuid.uuid4().hex[:8]}"
-    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
+    env = {k: v for k, v in os.environ.items() if k not in NOT_PASSED}
     subprocess.run(
         [TMUX, "new-session", "-d", "-s", name, "-x", "120", "-y", "40",
          f"{GRU_TUI} --preset article --epochs 100000; sleep 30"],

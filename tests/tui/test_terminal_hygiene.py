@@ -33,8 +33,10 @@ from tui.widgets.samples import SamplesPane
 from tui.widgets.status import StatusBar
 
 from .conftest import wait_ready, wait_rendered, wait_until
+from .test_e2e_tmux import NOT_PASSED
 
 TMUX = shutil.which("tmux")
+
 ROOT = Path(__file__).parents[2]
 
 # fd 2 and sys.stderr go to a file; Textual gets the terminal as sys.__stderr__, where it draws.
@@ -64,7 +66,7 @@ def test_nothing_is_written_to_the_terminal_behind_the_app(tmp_path):
     socket = f"gru-hygiene-{uuid.uuid4().hex[:8]}"  # a private tmux server
     tmux = lambda *args: subprocess.run([TMUX, "-L", socket, *args], capture_output=True, text=True,  # noqa: E731
                                         timeout=20).stdout
-    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
+    env = {k: v for k, v in os.environ.items() if k not in NOT_PASSED}
     launcher = tmp_path / "launch.py"
     launcher.write_text(LAUNCHER)
     command = shlex.join([sys.executable, str(launcher), str(err), "--corpus", "zen", "--val", "0.1",

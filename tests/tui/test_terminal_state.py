@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_e2e_tmux import GRU_TUI, TMUX, Pane, status_line, tmux
+from .test_e2e_tmux import GRU_TUI, NOT_PASSED, TMUX, Pane, status_line, tmux
 
 pytestmark = [
     pytest.mark.e2e, pytest.mark.slow,
@@ -38,7 +38,7 @@ class Run:
     def __init__(self, tmp_path: Path, args: str) -> None:
         self.dir = tmp_path
         self.name = f"gru-term-{uuid.uuid4().hex[:8]}"
-        env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
+        env = {k: v for k, v in os.environ.items() if k not in NOT_PASSED}
         script = (f"cd {tmp_path}; stty -g > before; {GRU_TUI} {args}; echo $? > status; "
                   f"stty -g > after; sleep 60")
         subprocess.run([TMUX, "new-session", "-d", "-s", self.name, "-x", "120", "-y", "40",
