@@ -102,7 +102,10 @@ async def test_after_apply_the_line_says_which_settings_are_yours():
         tip = str(app.query_one("#cfg-fitted").tooltip)
         assert "H 64, T 32, B 16, adam 2e-2, val 10%; yours: H, lr" in tip
         await apply_form(pilot, hidden_size="128", lr="0.01")  # the fitted values again: fitted
-        await wait_until(pilot, lambda: "fitted: 35k chars, V 76" in config_rows(app), what="fitted again")
+        # Apply's outcome scrolls into view below: the fitted line is at the form's top
+        await wait_until(pilot, lambda: app.shown.config.hidden_size == 128, 30, "the new run")
+        app.query_one("#cfg-fitted").scroll_visible(animate=False)
+        await wait_until(pilot, lambda: "fitted: 35k chars, V 76" in config_rows(app), 30, "fitted again")
 
 
 async def test_a_new_file_on_fitted_settings_is_fitted_to_but_your_knobs_stay(tmp_path):

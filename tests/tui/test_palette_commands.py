@@ -67,9 +67,10 @@ async def test_the_palette_switches_to_a_built_in_corpus(article_app):
         await wait_rendered(pilot, lambda s: s.config.source == "corpus:zen")
         # Apply's whole message scrolls into view, and the config pane's source follows (above
         # it: scrolled back up, the pane shows it)
-        await wait_until(pilot, lambda: "model reset" in screen_text(article_app), 10, "the whole message")
+        article_app.query_one("#cfg-message").scroll_visible(animate=False)
+        await wait_until(pilot, lambda: "model reset" in screen_text(article_app), 30, "the whole message")
         article_app.query_one("#cfg-source").scroll_visible(animate=False)
-        await wait_until(pilot, lambda: "corpus: zen" in screen_text(article_app), 10, "the source")
+        await wait_until(pilot, lambda: "corpus: zen" in screen_text(article_app), 30, "the source")
 
 
 async def test_the_palette_restores_the_best_weights_it_names():
