@@ -18,6 +18,7 @@ Sampling reads a copy of the weights: training goes on while a long sample is dr
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from typing import TYPE_CHECKING
 
@@ -95,14 +96,15 @@ class SampleActions:
     @work(thread=True, exclusive=True, exit_on_error=False, group="sample")
     def sample_prime(self, prime: str, temperature: float, n: int = PRIME_SAMPLE_LEN,
                      top_k: int | None = None) -> None:
-        """Draw a sample, streaming its characters to the pane (at most 1/STREAM_INTERVAL a second)."""
+        """Draw a sample, streaming its characters to the pane: the first one at once, then at
+        most 1/STREAM_INTERVAL updates a second."""
         session = self.session
         if session is None:
             self.post_message(PrimeSampled(error="torch is still loading; try again in a moment"))
             return
         worker = get_current_worker()
         chars: list[str] = []
-        last_post = time.monotonic()
+        last_post = -math.inf  # the first character shows at once, however fast the rest come
 
         def on_char(ch: str) -> bool:
             nonlocal last_post
