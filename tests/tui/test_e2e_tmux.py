@@ -52,6 +52,16 @@ class Pane:
         return tmux("display-message", "-p", "-t", self.name, "#{pane_current_command}").strip()
 
 
+def prime_field_has_keys(screen: str) -> bool:
+    """The footer shows the prime field's keys, not the app's: the field has the keyboard.
+
+    Not "space Train is gone": while training runs the footer says "space Pause", and a
+    footer not yet redrawn after a pause let text be typed before / had moved the focus.
+    """
+    footer = screen.rstrip().splitlines()[-1] if screen.strip() else ""
+    return footer.lstrip().startswith("/ Prime") and "q Quit" not in footer
+
+
 def status_line(screen: str) -> str:
     return screen.splitlines()[0] if screen else ""
 
@@ -83,9 +93,9 @@ def test_gru_tui_trains_steps_samples_and_quits_in_a_terminal():
         pane.wait_for(lambda s: f"step {steps + 1} " in status_line(s), 20, "one more step")
 
         pane.keys("/")
-        # the footer drops the training keys once the prime field has the keyboard
-        pane.wait_for(lambda s: "space Train" not in s.rstrip().splitlines()[-1], 20, "the prime field")
+        pane.wait_for(prime_field_has_keys, 20, "the prime field to take keys")
         pane.keys("-l", "Ma")
+        pane.wait_for(lambda s: "prime Ma" in s, 20, "the prime typed")
         pane.keys("Enter")
         screen = pane.wait_for(lambda s: "(T=1)" in s, 20, "a sample from the prime 'Ma'")
         lines = screen.splitlines()

@@ -33,7 +33,7 @@ from tui.widgets.samples import SamplesPane
 from tui.widgets.status import StatusBar
 
 from .conftest import wait_ready, wait_rendered, wait_until
-from .test_e2e_tmux import NOT_PASSED
+from .test_e2e_tmux import NOT_PASSED, prime_field_has_keys
 
 TMUX = shutil.which("tmux")
 
@@ -92,9 +92,9 @@ def test_nothing_is_written_to_the_terminal_behind_the_app(tmp_path):
         tmux("send-keys", "-t", "app", "Space")
         wait_for(lambda s: " paused " in status_line(s), "training to pause")
         tmux("send-keys", "-t", "app", "/")
-        # the footer drops the training keys once the prime field has the keyboard
-        wait_for(lambda s: "space Train" not in s.rstrip().splitlines()[-1], "the prime field to take keys")
+        wait_for(prime_field_has_keys, "the prime field to take keys")
         tmux("send-keys", "-t", "app", "-l", "M§")
+        wait_for(lambda s: "prime M§" in s, "the prime typed")
         tmux("send-keys", "-t", "app", "Enter")
         wait_for(lambda s: "'§' are not in the" in s, "the prime's inline error")
         tmux("send-keys", "-t", "app", "q")

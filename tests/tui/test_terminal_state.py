@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_e2e_tmux import GRU_TUI, NOT_PASSED, TMUX, Pane, status_line, tmux
+from .test_e2e_tmux import GRU_TUI, NOT_PASSED, TMUX, Pane, prime_field_has_keys, status_line, tmux
 
 pytestmark = [
     pytest.mark.e2e, pytest.mark.slow,
@@ -96,8 +96,9 @@ def test_a_text_full_of_control_sequences_leaves_the_terminal_as_it_was(tmp_path
         run.pane.keys("e")  # an epoch: its sample is drawn from the hostile vocabulary
         run.pane.wait_for(lambda s: "epoch    1" in s, 60, "the epoch's sample")
         run.pane.keys("/")
-        run.pane.wait_for(lambda s: "space Train" not in s.rstrip().splitlines()[-1], 20, "the prime field")
+        run.pane.wait_for(prime_field_has_keys, 20, "the prime field to take keys")
         run.pane.keys("-l", "ab")
+        run.pane.wait_for(lambda s: "prime ab" in s, 20, "the prime typed")
         run.pane.keys("Enter")
         screen = run.pane.wait_for(lambda s: "(T=1)" in s, 30, "a sample from the prime")
         assert "␛]2;pwned␇" in screen  # the text field shows the text, its controls as symbols
