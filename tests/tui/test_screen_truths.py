@@ -154,7 +154,7 @@ async def test_v_is_disabled_until_torch_has_loaded():
 
 @pytest.mark.slow
 async def test_the_matrices_pane_follows_training_within_2_s_even_when_a_redraw_is_slow(monkeypatch):
-    """README: redrawn at least every 2 s. A redraw of 70 ms (a loaded machine) stretched the
+    """docs/architecture.md: rebuilt every 2 s. A redraw of 70 ms (a loaded machine) stretched the
     wait to 150 times that, and the pane lagged the status line by 10 s, 527 steps."""
     import statistics
     import time
