@@ -1,14 +1,12 @@
 r"""The GRU from explicit matrices, in the article's notation (row vectors, x @ W).
 
-For each time step t, with x_t the one-hot input [B, V] and h_prev the hidden state
-[B, H] that the step before left:
+The equations of one time step (z, r, h_tilde in both reset forms, h) and their backward
+are in gru_core/cell.py; this module holds the weights they use, and the output layer:
 
-    z       = sigmoid(x_t Wz + h_prev Uz + bz)                 update gate
-    r       = sigmoid(x_t Wr + h_prev Ur + br)                 reset gate
-    h_tilde = tanh(x_t Wh + (r * h_prev) Uh + bh)              reset="before" (Cho et al. 2014)
-    h_tilde = tanh(x_t Wh + bh + r * (h_prev Uh + bUh))        reset="after"  (torch.nn.GRU)
-    h       = z * h_prev + (1 - z) * h_tilde
     y_hat   = softmax(h Wy + by)
+
+reset="before" puts the reset gate before the Uh product (Cho et al. 2014), reset="after"
+after it (torch.nn.GRU, which needs the extra bias bUh).
 
 Shapes: Wz, Wr, Wh [V, H]; Uz, Ur, Uh [H, H]; bz, br, bh, bUh [H]; Wy [H, V]; by [V].
 
@@ -27,11 +25,12 @@ code gathers rows by character index instead of multiplying by one-hot vectors.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from . import cell
+from .cell import StepOut
 from .errors import GRUError
 
 PARAM_NAMES = ("Wz", "Wr", "Wh", "Uz", "Ur", "Uh", "bz", "br", "bh", "Wy", "by")
@@ -50,16 +49,6 @@ def weight_shapes(V: int, H: int, reset: str) -> dict[str, tuple[int, ...]]:
     if reset == "after":
         shapes["bUh"] = (H,)
     return shapes
-
-
-@dataclass(frozen=True)
-class StepOut:
-    """One time step of the forward pass, every intermediate kept (all [B, H])."""
-
-    z: Tensor
-    r: Tensor
-    h_tilde: Tensor
-    h: Tensor
 
 
 class GRUModel:
@@ -190,15 +179,8 @@ class GRUModel:
 
     # ------------------------------------------------------------ the equations
     def gru_step(self, x_t: Tensor, h_prev: Tensor) -> StepOut:
-        """One time step for a batch. x_t [B] character indices, h_prev [B, H]."""
-        z = torch.sigmoid(self.Wz[x_t] + h_prev @ self.Uz + self.bz)
-        r = torch.sigmoid(self.Wr[x_t] + h_prev @ self.Ur + self.br)
-        if self.reset == "before":
-            h_tilde = torch.tanh(self.Wh[x_t] + (r * h_prev) @ self.Uh + self.bh)
-        else:
-            h_tilde = torch.tanh(self.Wh[x_t] + self.bh + r * (h_prev @ self.Uh + self.bUh))
-        h = z * h_prev + (1 - z) * h_tilde
-        return StepOut(z=z, r=r, h_tilde=h_tilde, h=h)
+        """One time step for a batch (cell.forward_step). x_t [B] character indices, h_prev [B, H]."""
+        return cell.forward_step(self.named_tensors(), x_t, h_prev, self.reset)
 
     def output(self, h: Tensor) -> Tensor:
         """Logits h Wy + by; y_hat = softmax(logits) over the last axis."""
