@@ -162,7 +162,7 @@ class Explainer:
         j, u = c.col, c.col + 1  # units are numbered from 1 on screen (h1, h2, …)
         a, s, k = self._gate_unit(c.t, c.row, gate, j)
         pre = a + s + k
-        v = float(getattr(self._step(c.t, c.row), gate)[j])  # sigmoid(pre)
+        v = float(getattr(self._step(c.t, c.row), gate)[j])  # the cell's gate: σ(pre)
         x = self._char(int(self.trace.x[c.t, c.row]))
         lines = (
             f"{gate} = σ({Wn}[x={x}, {u}] + Σ_i h_prev[i]·{Un}[i, {u}] + {bn}[{u}])",
@@ -183,14 +183,14 @@ class Explainer:
         x = self._char(self._x(c.t, c.row))
         if self.detail.reset == "before":
             s = self._inner_unit(c.t, c.row, j)
-            v = float(self._step(c.t, c.row).h_tilde[j])  # tanh(a + s + k)
+            v = float(self._step(c.t, c.row).h_tilde[j])
             lines = (
                 f"h_tilde = tanh(Wh[x={x}, {u}] + Σ_i (r⊙h_prev)[i]·Uh[i, {u}] + bh[{u}])",
                 f"  = tanh({n4(a)} + ({n4(s)}) + {p4(k)}) = tanh({n4(a + s + k)}) = {n4(v)}",
             )
         else:
             n, g = self._hn_unit(c.t, c.row, j), float(self._step(c.t, c.row).r[j])
-            v = float(self._step(c.t, c.row).h_tilde[j])  # tanh(a + k + g * n)
+            v = float(self._step(c.t, c.row).h_tilde[j])
             lines = (
                 f"h_tilde = tanh(Wh[x={x}, {u}] + bh[{u}] + r[{u}]·(Σ_i h_prev[i]·Uh[i, {u}] + bUh[{u}]))",
                 f"  = tanh({n4(a)} + {p4(k)} + {n4(g)}·({n4(n)})) = tanh({n4(a + k + g * n)}) = {n4(v)}",
@@ -201,7 +201,7 @@ class Explainer:
         j = c.col
         step = self._step(c.t, c.row)
         zj, hp, ht = float(step.z[j]), float(self._h_prev(c.t, c.row)[j]), float(step.h_tilde[j])
-        v = float(step.h[j])  # zj * hp + (1 - zj) * ht
+        v = float(step.h[j])  # the cell's h
         lines = (
             f"h = z[{j + 1}]·h_prev[{j + 1}] + (1−z[{j + 1}])·h_tilde[{j + 1}]",
             f"  = {n4(zj)}·({n4(hp)}) + {n4(1 - zj)}·({n4(ht)}) = {n4(v)}",

@@ -144,12 +144,10 @@ def sample(
     equations, written for speed (one character is a chain of a dozen small operations,
     so their per-call cost is what counts; a 2,000-character sample takes about a tenth
     of a second on a 2-core machine):
-    - on the CPU with numpy, whose calls cost about a microsecond where torch's cost
-      several (the weights are copied there once per sample, from a GPU too), into
-      buffers allocated once: no array is created per character;
-    - the input side of the gates, x W + b, is one row of (W + b);
-    - sigmoid(a) is written 0.5 * (1 + tanh(a / 2)), the same function without overflow;
-      the halves are folded into the weights (cell.OneSequence), so a gate costs one tanh and one add;
+    - the cell's sampler kernel, cell.OneSequence: numpy on the CPU, whose calls cost
+      about a microsecond where torch's cost several (the weights are copied there once
+      per sample, from a GPU too), into buffers allocated once, each gate one tanh and
+      one add;
     - the draw is the Gumbel-max trick: argmax(logits / temperature + g), with g drawn
       from Gumbel(0, 1), is a draw from softmax(logits / temperature), with no softmax
       or search per character; g comes in blocks of NOISE_BLOCK rows;
