@@ -51,8 +51,6 @@ from torch import Tensor
 
 from .errors import Cancelled
 
-FORMS = ("before", "after")
-
 
 def _check_cancel(cancel: threading.Event | None) -> None:
     if cancel is not None and cancel.is_set():
