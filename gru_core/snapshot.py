@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 from torch import Tensor
 
+from .batch_detail import BatchDetail
 from .config import TrainConfig
-from .explain import BatchDetail
 from .forward import Trace
 from .history import HistoryView
 
