@@ -90,13 +90,14 @@ def y_ticks(ylim: tuple[float, float], log: bool, count: int) -> tuple[list[floa
 
 
 def step_ticks(end: float, count: int) -> list[int]:
-    """Whole step numbers 0, d, 2d, … up to end, d a 1-2-5 number giving at most `count` ticks."""
+    """Whole step numbers 0, d, 2d, … up to end, d a 1-2-5 number giving at most `count` ticks;
+    0 and end where no such d gives two (a lone `0` said nothing of the scale)."""
     end = max(1, int(end))
     for exponent in range(0, 12):
         for mantissa in (1, 2, 5):
             d = mantissa * 10**exponent
             if end // d + 1 <= max(2, count):
-                return list(range(0, end + 1, d))
+                return list(range(0, end + 1, d)) if d <= end else [0, end]
     return [0, end]
 
 
