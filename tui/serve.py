@@ -120,11 +120,11 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
 
 def write_corpora(folder: str) -> str:
     """The built-in corpora as NAME.txt in `folder`/corpora, read-only; that folder's path."""
-    from gru_core.corpora import corpus_names, load_corpus
+    from gru_core.corpora import CORPORA, load_corpus
 
     root = os.path.join(folder, "corpora")
     os.mkdir(root)
-    for name in corpus_names():
+    for name in CORPORA:
         try:
             text = load_corpus(name)
         except GRUError:  # the stdlib corpus on a Python without its sources
