@@ -25,7 +25,7 @@ from tui.render.chart_axes import (
     y_tick_count,
     y_ticks,
 )
-from tui.render.chart_curves import BRAILLE_BIT, Curve, RunningSums, braille
+from tui.render.chart_curves import BRAILLE_BIT, Curve, RunningSums, braille, topmost
 
 LOSS = st.floats(1e-3, 50.0)
 
@@ -182,3 +182,29 @@ def test_a_curve_drawn_twice_redraws_only_its_tail():
     finished = dict(curve.cells)
     again = curve.draw(geometry)  # nothing new: only the tail's cells
     assert again == set(curve.tail_cells) and again <= first and curve.cells == finished
+
+
+def test_marks_land_in_the_cell_of_their_point_and_not_off_the_canvas():
+    # a 10 x 5 canvas at column 6, line 1 of a 9-line frame (2 lines of x axis below it)
+    geometry = Geometry(6, 2, 10, 5, 8, (0.0, 100.0), (0.0, 5.0), log=False)
+    assert geometry.mark_at(0.0, 0.0) == (5, 6)  # bottom left
+    assert geometry.mark_at(100.0, 5.0) == (1, 15)  # top right
+    assert geometry.mark_at(50.0, 2.5)[1] in (10, 11)  # half way across
+    assert geometry.mark_at(110.0, 1.0) is None and geometry.mark_at(50.0, 9.0) is None
+    assert geometry.mark_at(50.0, float("nan")) is None
+    assert geometry.mark_above(100.0) == (1, 15) and geometry.mark_above(-10.0) is None
+
+
+def test_a_later_curve_covers_an_earlier_one_in_a_shared_cell():
+    geometry = Geometry(0, 0, 4, 2, 4, (0.0, 4.0), (0.0, 1.0), log=False)
+    low, high = Curve(), Curve()
+    low.feed([0.5] * 4)
+    high.feed([0.5, 0.5, 0.9, 0.9])
+    for curve in (low, high):
+        curve.bucket(geometry.px)
+        curve.draw(geometry)
+    shared = next(cell for cell in low.cells if cell in high.cells)
+    order = [("val", high), ("step", low)]  # topmost first
+    assert topmost(order, shared)[1] == "val"
+    assert topmost(order[1:], shared) == (braille(low.cells[shared]), "step")
+    assert topmost(order, (9, 9)) is None  # no curve there: the frame shows through

@@ -195,3 +195,21 @@ class Geometry:
     def line(self, cell: tuple[int, int]) -> int:
         """The screen line of a canvas cell's row (plotext counts rows from the bottom)."""
         return self.rows - 1 - (self.row0 + cell[1])
+
+    def screen(self, cell: tuple[int, int]) -> tuple[int, int]:
+        """The (line, column) on screen of a canvas cell."""
+        return self.line(cell), self.col0 + cell[0]
+
+    def mark_at(self, x: float, y: float) -> tuple[int, int] | None:
+        """The (line, column) on screen of the cell holding the point (x, y); None off the canvas."""
+        px, py = self.px(x), self.py(y)
+        if py is None or not self.inside(px, py):
+            return None
+        return self.screen((px >> 1, py >> 2))
+
+    def mark_above(self, x: float) -> tuple[int, int] | None:
+        """The (line, column) on screen of the canvas's top cell over x; None off the canvas."""
+        px = self.px(x)
+        if not 0 <= px < 2 * self.width:
+            return None
+        return self.screen((px >> 1, self.height - 1))

@@ -7,7 +7,7 @@ adds the new columns only, and the widget renders again only the screen lines th
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from .chart_axes import Geometry, dot_line
 
@@ -118,3 +118,13 @@ class Curve:
                 cells[cell] = cells.get(cell, 0) | BRAILLE_BIT[(dx & 1, dy & 3)]
                 changed.add(cell)
         return column, py
+
+
+def topmost(curves: Iterable[tuple[str, Curve]], cell: tuple[int, int]) -> tuple[str, str] | None:
+    """What a cell shows: the braille of the first of `curves` (topmost first) with dots in
+    it, and that curve's name; None where none has."""
+    for name, curve in curves:
+        bits = curve.cells.get(cell, 0) | curve.tail_cells.get(cell, 0)
+        if bits:
+            return braille(bits), name
+    return None

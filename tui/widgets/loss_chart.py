@@ -45,7 +45,7 @@ from ..render.chart_axes import (
     y_tick_count,
     y_ticks,
 )
-from ..render.chart_curves import Curve, braille
+from ..render.chart_curves import Curve, topmost
 from ..render.throttle import RedrawThrottle
 from .status import decimals
 
@@ -318,15 +318,9 @@ class LossChart(Widget):
         """What each changed cell shows: the braille of the last curve drawn there."""
         order = [(name, self._curves[name]) for _, name in reversed(SERIES)]
         for cell in changed:
-            top = None
-            for name, curve in order:
-                bits = curve.cells.get(cell, 0) | curve.tail_cells.get(cell, 0)
-                if bits:
-                    top = (braille(bits), name)
-                    break
-            line = geometry.line(cell)
+            top = topmost(order, cell)
+            line, column = geometry.screen(cell)
             row = self._overlay.setdefault(line, {})
-            column = geometry.col0 + cell[0]
             if top is None:
                 row.pop(column, None)
             else:
@@ -338,10 +332,7 @@ class LossChart(Widget):
         """The best validation point (the weights `b` restores) as a marker over the val curve."""
         best = None
         if snap.best_val is not None and len(snap.val_losses):
-            px, py = geometry.px(float(snap.best_step)), geometry.py(snap.best_val)
-            if py is not None and geometry.inside(px, py):
-                cell = (px >> 1, py >> 2)
-                best = (geometry.line(cell), geometry.col0 + cell[0])
+            best = geometry.mark_at(float(snap.best_step), snap.best_val)
         if best != self._best:
             for at in (self._best, best):
                 if at is not None:
@@ -351,13 +342,9 @@ class LossChart(Widget):
 
     def _place_guards(self, snap: Snapshot, geometry: Geometry) -> None:
         """A mark on the canvas's top line at each step where the guard put good weights back."""
-        marks = set()
-        for step, kind, _ in getattr(snap, "events", ()):
-            if kind == "diverged":
-                px = geometry.px(float(step))
-                if 0 <= px < 2 * geometry.width:
-                    marks.add((geometry.line((px >> 1, geometry.height - 1)), geometry.col0 + (px >> 1)))
-        guards = frozenset(marks)
+        marks = (geometry.mark_above(float(step)) for step, kind, _ in getattr(snap, "events", ())
+                 if kind == "diverged")
+        guards = frozenset(mark for mark in marks if mark is not None)
         if guards != self._guards:
             for line, _ in guards ^ self._guards:
                 self._strips.pop(line, None)
