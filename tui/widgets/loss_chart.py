@@ -63,11 +63,12 @@ DROP_ORDER = ("guard", "ln V", "best", "epoch", "val", "step")
 SERIES = (("ln V", "baseline"), ("step", "step"), ("epoch", "epoch"), ("val", "val"))
 
 
-def plotext_frame(plt: PlotextFigure, width: int, height: int,
-                  draw: Callable[[PlotextFigure], None]) -> tuple[list[list[str]], Geometry]:
-    """plotext builds a colourless frame of this size with what `draw` adds; its characters
-    by screen line (top first), and where its canvas lies in it (limits left at (0, 1): the
-    caller's). Every private plotext name the chart needs is here."""
+def plotext_frame(plt: PlotextFigure, width: int, height: int, draw: Callable[[PlotextFigure], None]
+                  ) -> tuple[list[list[str]], tuple[int, int, int, int, int]]:
+    """plotext builds a colourless frame of this size with what `draw` adds: its characters
+    by screen line (top first), and where its canvas lies in it (the first column, the first
+    row from the bottom, its width and height in cells, the frame's rows: Geometry's first
+    five). Every private plotext name the chart needs is here."""
     plt.clear_figure()
     plt.plotsize(width, height)
     plt._set_size(width, height)  # textual-plotext did both: plotext needs both
@@ -77,8 +78,7 @@ def plotext_frame(plt: PlotextFigure, width: int, height: int,
     matrix = (plt.monitor if plt._no_plots else plt._get_subplot(1, 1).monitor).matrix  # one plot
     frame = [list(matrix.marker[row]) for row in reversed(matrix.Rows)]
     cols, rows = matrix.Cols_canvas, matrix.Rows_canvas
-    return frame, Geometry(cols.start, rows.start, max(0, len(cols)), max(0, len(rows)), matrix.rows,
-                           (0.0, 1.0), (0.0, 1.0), False)
+    return frame, (cols.start, rows.start, max(0, len(cols)), max(0, len(rows)), matrix.rows)
 
 
 class LossChart(Widget):
@@ -288,8 +288,7 @@ class LossChart(Widget):
                 plt.title("nats: space trains, n steps")
 
         self._frame, canvas = plotext_frame(self.plt, width, height, draw)
-        return Geometry(canvas.col0, canvas.row0, canvas.width, canvas.height, canvas.rows,
-                        (0.0, float(end)), ylim, log)
+        return Geometry(*canvas, (0.0, float(end)), ylim, log)
 
     def _frame_only(self, snap: Snapshot | None) -> None:
         """No curves: waiting for the model (or no room)."""
