@@ -249,7 +249,11 @@ class SessionState:
             if outcome.record is not None:
                 self.last_record = outcome.record
                 self.rates.add(self.trainer.chars_per_step)
-            if outcome.finished:
+            # The loop read config.epochs before the step: a start or step while it ran may
+            # have moved a reached target on since (_continue_finished), and then it goes on.
+            ended = outcome.finished == "patience" or (
+                outcome.finished and self.trainer.epoch >= self.target_epochs)
+            if ended:
                 self.stop_at_epoch_end = False
                 if self.state != "finished":  # a step asked for twice may follow the end
                     self.set_state("finished")

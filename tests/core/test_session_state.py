@@ -14,6 +14,7 @@ import pytest
 
 from gru_core import TrainConfig, Trainer
 from gru_core.history import History
+from gru_core.loop import StepOutcome
 from gru_core.session import TrainingSession
 from gru_core.session_state import RUN_STARTS, STATES, TRANSITIONS, SessionState
 
@@ -143,3 +144,23 @@ def test_a_new_run_starts_idle_or_paused_only(new):
     else:
         with pytest.raises(RuntimeError, match=f"cannot go from running to {new} \\(a new run\\)"):
             shared.set_state(new, new_run=True)
+
+
+def test_a_start_during_the_last_step_of_a_run_trains_on_instead_of_finishing():
+    """The loop reads config.epochs before a step; a pause and start while the run's last
+    step ran move the reached target on, so that step must not end the run (the stress test
+    saw 'finished' at epoch 2 of 4)."""
+    trainer = Trainer(ONE_EPOCH)
+    for _ in range(trainer.num_batches):
+        trainer.step()  # the last step's trainer work done: epoch 1 of 1
+    shared = SessionState(trainer, History(), 1.0)
+    shared.set_state("running")
+    shared.command_pause()
+    assert shared.command_run(stop_at_epoch_end=False)  # target 1 reached: moves on to 2
+    assert shared.target_epochs == trainer.config.epochs == 2
+    shared.step_done(StepOutcome(None, epoch_end=True, finished="epochs"), single=False)  # read epochs=1
+    assert shared.state == "running"
+    for _ in range(trainer.num_batches):
+        trainer.step()
+    shared.step_done(StepOutcome(None, epoch_end=True, finished="epochs"), single=False)
+    assert shared.state == "finished"
