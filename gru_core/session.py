@@ -95,7 +95,7 @@ class TrainingSession:
     def start(self) -> None:
         """Train continuously until config.epochs are done (finished) or pause() is called.
 
-        From finished, trains as many epochs again (see SessionState.continue_finished).
+        From finished, trains as many epochs again (see SessionState._continue_finished).
         """
         self._s.command_run(stop_at_epoch_end=False)
 
