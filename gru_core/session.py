@@ -1,10 +1,8 @@
 """TrainingSession: a Trainer in a worker thread, driven by plain method calls.
 
-    UI thread                      worker thread                   delivery thread
+    UI thread                      worker thread
     start() / step() / ... --->    takes commands between steps
-                                   trains, publishes Snapshots --> calls subscribers with
-                                                                    the newest snapshot only,
-                                                                    at most max_rate per second
+    snapshot() / wait_for() <---   trains, publishes Snapshots (the newest wins)
 
 Commands never wait for training: they record what was asked and return (set_lr and
 sample wait at most for one optimizer update, under the Trainer's weights lock). The worker
@@ -13,8 +11,8 @@ sample wait at most for one optimizer update, under the Trainer's weights lock).
 manual or autograd).
 Commands take effect in the order they were called: `reset(); start()` trains the new run.
 
-State machine (STATES, TRANSITIONS in snapshot.py; SessionState.set_state refuses any
-other change; session_state.py holds what commands and worker share, under one lock):
+State machine (STATES, TRANSITIONS in session_state.py, which holds what commands and
+worker share, under one lock; SessionState.set_state raises on any change not listed):
 
     idle --start/run_epoch--> running --pause / run_epoch's epoch end--> paused
     idle, paused, finished, error --step--> paused   (one batch; finished at the last one)
@@ -27,9 +25,9 @@ other change; session_state.py holds what commands and worker share, under one l
 Snapshots are immutable: every tensor in one is a CPU copy nothing writes again, and the
 histories are views of append-only lists, so a UI can keep one as long as it likes. The
 worker builds them (snapshot_builder.py: the trace, the rates, at most `max_rate` a second)
-and posts them on a SnapshotBoard (snapshot.py). `snapshot()` and `wait_for()` see each one
-as soon as it is posted; subscribers get at most `max_rate` calls a second, the newest, and
-a slow subscriber never slows training (newer snapshots replace older ones: drop, never queue).
+and posts them on a SnapshotBoard (snapshot_board.py). `snapshot()` and `wait_for()` see each
+one as soon as it is posted; a newer one replaces the older (drop, never queue), so a slow
+reader never slows training. The app reads `snapshot()` on a timer.
 
 Threads: torch's intra-op pool is process-wide, but with OpenMP the count a thread
 uses is fixed when it first runs an op. `torch_threads` is applied inside the worker
@@ -43,7 +41,6 @@ torch loads (`prefer_passive_openmp`): spinning threads beside one busy process 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 import torch
@@ -53,15 +50,14 @@ from .errors import GRUError
 from .history import History
 from .loop import DEFAULT_TEMPERATURE
 from .sampling import Sample, check_sample_args, sample
-from .session_state import SessionState
+from .session_state import STATES, SessionState
 from .session_worker import SessionWorker
-from .snapshot import STATES, EpochSample, Snapshot, Subscriber
+from .snapshot import EpochSample, Snapshot
 from .snapshot_builder import check_rate
 from .threads import check_threads, ui_torch_threads
 from .trainer import Trainer
 
-__all__ = ["STATES", "EpochSample", "Snapshot", "Subscriber", "TrainingSession",
-           "ui_torch_threads"]
+__all__ = ["STATES", "EpochSample", "Snapshot", "TrainingSession", "ui_torch_threads"]
 
 
 class TrainingSession:
@@ -99,20 +95,13 @@ class TrainingSession:
     def start(self) -> None:
         """Train continuously until config.epochs are done (finished) or pause() is called.
 
-        From finished, trains as many epochs again (see SessionState.continue_finished).
+        From finished, trains as many epochs again (see SessionState._continue_finished).
         """
-        with self._cond:
-            if self._s.closing or self._s.state == "running":
-                return
-            self._s.set_running(stop_at_epoch_end=False)
+        self._s.command_run(stop_at_epoch_end=False)
 
     def pause(self) -> None:
         """Stop after the step in progress (and drop steps asked for but not yet taken)."""
-        with self._cond:
-            self._s.pending_steps = 0
-            self._s.stop_at_epoch_end = False
-            if self._s.state == "running":
-                self._s.set_state("paused")
+        self._s.command_pause()
 
     def toggle(self) -> None:
         with self._cond:
@@ -120,23 +109,11 @@ class TrainingSession:
 
     def step(self) -> bool:
         """Train exactly one batch, unless running (then False, and nothing changes)."""
-        with self._cond:
-            if self._s.closing or self._s.state == "running":
-                return False
-            self._s.continue_finished()
-            if self._s.state == "finished":  # its target moved on: a snapshot before the step
-                self._s.set_state("paused")  # (or after a pause() drops it) must not say finished
-            self._s.pending_steps += 1
-            self._cond.notify_all()
-            return True
+        return self._s.command_step()
 
     def run_epoch(self) -> bool:
         """Train the rest of the current epoch (a whole one at an epoch start), then pause."""
-        with self._cond:
-            if self._s.closing or self._s.state == "running":
-                return False
-            self._s.set_running(stop_at_epoch_end=True)
-            return True
+        return self._s.command_run(stop_at_epoch_end=True)
 
     def reset(self, config: TrainConfig | None = None) -> None:
         """New weights from the seed (the same numbers again), optionally a new config.
@@ -160,8 +137,7 @@ class TrainingSession:
                 f"could not set up training with this config ({type(exc).__name__}: {exc}); "
                 f"try a smaller hidden_size, batch_size or seq_len"
             ) from exc
-        with self._cond:
-            self._s.install(trainer, History(), keep_lr=config is None)
+        self._s.install(trainer, History(), keep_lr=config is None)
 
     def adopt(self, trainer: Trainer, history: History | None = None) -> None:
         """Replace the run with a loaded one (a checkpoint), paused where it stopped."""
@@ -169,8 +145,7 @@ class TrainingSession:
             raise GRUError(f"adopt takes a Trainer; got {type(trainer).__name__}")
         if history is not None and not isinstance(history, History):
             raise GRUError(f"adopt takes a History or None; got {type(history).__name__}")
-        with self._cond:
-            self._s.install(trainer, history if history is not None else History(), keep_lr=False)
+        self._s.install(trainer, history if history is not None else History(), keep_lr=False)
 
     def restore_best(self) -> None:
         """Put back the weights of the best validation loss, between steps; training holds.
@@ -185,21 +160,16 @@ class TrainingSession:
             else:
                 note = (f"restored the best weights: val {trainer.best_val:.4f} from step {step} "
                         f"(training goes on from them)")
-            with self._cond:
-                self._s.add_note(note)
+            self._s.add_note(note)
 
-        with self._cond:
-            if not self._s.closing:
-                self._s.add_job(job)
+        self._s.add_job(job)  # nothing to do once closed
 
     def set_lr(self, value: float) -> None:
         """Takes effect from the next update, without a reset. GRUError if not a valid lr.
 
         Waits at most for one optimizer update (Trainer.set_lr), not a whole step.
         """
-        with self._cond:
-            self._s.next_trainer().set_lr(value)
-            self._cond.notify_all()  # the worker publishes the new lr
+        self._s.command_set_lr(value)
 
     def sample(
         self, prime: str, n: int, temperature: float = 1.0, *, top_k: int | None = None,
@@ -211,8 +181,7 @@ class TrainingSession:
         Waits at most for one optimizer update, not a whole step. Without a generator it
         draws from torch's global one; pass a seeded generator for repeatable samples.
         """
-        with self._cond:
-            trainer = self._s.next_trainer()
+        trainer = self._s.next_trainer()
         check_sample_args(trainer.vocab, prime, n, temperature, top_k)
         model = trainer.copy_model()
         return sample(model, trainer.vocab, prime, n, temperature, top_k=top_k, generator=generator,
@@ -236,10 +205,8 @@ class TrainingSession:
             finally:
                 done.set()
 
-        with self._cond:
-            if self._s.closing:
-                raise GRUError("the session is closed; start a new one")
-            self._s.add_job(job)
+        if not self._s.add_job(job):
+            raise GRUError("the session is closed; start a new one")
         while not done.wait(0.05):
             if not self._worker.thread.is_alive():
                 raise GRUError("the training thread has stopped (the session was closed)")
@@ -248,19 +215,10 @@ class TrainingSession:
         return box.get("value")
 
     def close(self, timeout: float = 1.0) -> None:
-        """Stop training and join the threads within `timeout`, mid-epoch too.
-
-        A subscriber blocked in its callback keeps the (daemon) delivery thread alive.
-        """
-        with self._cond:
-            self._s.closing = True
-            self._s.cancel.set()
-            self._cond.notify_all()
-        self._board.close()
-        deadline = time.monotonic() + timeout
-        for thread in (self._worker.thread, self._board.thread):
-            if thread is not threading.current_thread():
-                thread.join(max(0.01, deadline - time.monotonic()))
+        """Stop training and join the worker thread within `timeout`, mid-epoch too."""
+        self._s.command_close()
+        if self._worker.thread is not threading.current_thread():
+            self._worker.thread.join(max(0.01, timeout))
 
     def __enter__(self) -> TrainingSession:
         return self
@@ -287,14 +245,6 @@ class TrainingSession:
     def snapshot(self) -> Snapshot:
         """The latest published snapshot."""
         return self._board.latest
-
-    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
-        """callback(snapshot) from the delivery thread, newest only; returns an unsubscribe.
-
-        The current snapshot comes first, then at most max_rate calls a second. A call
-        already under way when unsubscribe() returns may still finish.
-        """
-        return self._board.subscribe(callback)
 
     def wait_for(self, predicate: Callable[[Snapshot], bool], timeout: float = 10.0) -> Snapshot:
         """Block until a published snapshot satisfies predicate; TimeoutError if none does."""

@@ -1,12 +1,13 @@
 """The worker thread of a TrainingSession: takes commands between steps, trains, publishes.
 
 One pass of the loop: wait until there is something to do (SessionState.has_work, or a
-change the latest snapshot misses), take a waiting reset, learning rate and jobs under
-the lock, then outside it take one step of the run's TrainingLoop (gru_core/loop.py, the
-loop the CLI and library users run too: the schedule, the checks counted in steps, the
-guard, the end), and publish a snapshot (SnapshotBuilder, posted on the SnapshotBoard).
-A fault never kills the thread: it is published as state error and the loop takes the
-next command.
+change the latest snapshot misses), take a waiting reset and the jobs under the lock
+(SessionState.take_work), then outside it take one step of the run's TrainingLoop
+(gru_core/loop.py, the loop the CLI and library users run too: the schedule, the checks
+counted in steps, the guard, the end), tell the run state what it led to
+(SessionState.step_done), and publish a snapshot (SnapshotBuilder, posted on the
+SnapshotBoard). A fault never kills the thread: it is published as state error
+(SessionState.fail) and the loop takes the next command.
 
 Cancelling: the manual backward looks at the cancel event between time steps; autograd's
 does not, so a long autograd step gets a saved-tensor hook that does.
@@ -24,7 +25,8 @@ import torch
 from .errors import Cancelled, GRUError
 from .loop import Event, Listener, TrainingLoop
 from .session_state import SessionState
-from .snapshot import EpochSample, Snapshot, SnapshotBoard
+from .snapshot import EpochSample, Snapshot
+from .snapshot_board import SnapshotBoard
 from .snapshot_builder import SnapshotBuilder
 from .trainer import Trainer, TrainingDiverged
 
@@ -47,12 +49,10 @@ class _SessionListener(Listener):
         if sample is None:
             return
         trainer = loop.trainer
-        with self._s.cond:
-            self._s.samples.append(EpochSample(trainer.epoch, trainer.step_count, sample, val))
+        self._s.add_sample(EpochSample(trainer.epoch, trainer.step_count, sample, val))
 
     def on_event(self, loop: TrainingLoop, event: Event) -> None:
-        with self._s.cond:
-            self._s.add_note(event.message)
+        self._s.add_note(event.message)
 
 
 class SessionWorker:
@@ -66,7 +66,7 @@ class SessionWorker:
         self._builder = SnapshotBuilder(max_rate, shared.cancel)
         # The first snapshot has no trace yet: the worker traces at once, with its own
         # torch threads (the caller's may be many, and slow on a busy machine).
-        self.board = SnapshotBoard(self._make_snapshot(force=True, lean=True), max_rate)
+        self.board = SnapshotBoard(self._make_snapshot(force=True, lean=True))
         self.thread = threading.Thread(target=self._run, name="gru-train", daemon=True)
         self.thread.start()
 
@@ -99,38 +99,22 @@ class SessionWorker:
         with s.cond:
             while not s.has_work() and not self._is_stale():
                 s.cond.wait()
-            closing = s.closing
-            loaded = False
-            if not closing:
-                if s.pending_reset is not None:
-                    self._take_reset()
-                    loaded = s.trainer.step_count > 0  # a checkpoint: show its sample at once
-                jobs, s.jobs = s.jobs, []
-                trainer, history = s.trainer, s.history
-                do_step = s.state == "running" or s.pending_steps > 0
-                single = s.state != "running"
-                if do_step and single:
-                    s.pending_steps -= 1
-        if closing:
-            with s.cond:
-                if s.pending_reset is not None:
-                    self._take_reset()
+            work = s.take_work()
+        if work.new_run:
+            self._step_seconds = math.inf
+            self._loop = None
+        if work.closing:
             self._publish(force=True, lean=True)
             return False
-        if loaded:
-            self._check(trainer)  # a checkpoint: its validation and sample at once
-        for job in jobs:
-            job(trainer, history)
-        if do_step:
-            self._train_one(trainer, single)
+        if work.new_run and work.trainer.step_count > 0:
+            self._check(work.trainer)  # a checkpoint: its validation and sample at once
+        for job in work.jobs:
+            job(work.trainer, work.history)
+        if work.step:
+            self._train_one(work.trainer, work.single)
         else:
             self._publish(force=True)
         return True
-
-    def _take_reset(self) -> None:
-        self._s.take_reset()
-        self._step_seconds = math.inf
-        self._loop = None
 
     def _loop_for(self, trainer: Trainer) -> TrainingLoop:
         loop = self._loop
@@ -164,26 +148,9 @@ class SessionWorker:
         except TrainingDiverged as exc:  # the weights are still those of the last good step
             self._fail(exc, with_traceback=False)
             return
-        record = outcome.record
-        if record is not None:
-            self._step_seconds = record.seconds
-        with s.cond:
-            if s.pending_reset is not None:
-                return  # this run is being replaced: its last step does not matter
-            before = s.state
-            if record is not None:
-                s.last_record = record
-                s.rates.add(trainer.chars_per_step)
-            if outcome.finished:
-                s.stop_at_epoch_end = False
-                s.set_state("finished")
-            elif single and s.state in ("idle", "finished", "error"):
-                s.set_state("paused")
-            elif outcome.epoch_end and s.stop_at_epoch_end:
-                s.stop_at_epoch_end = False
-                if s.state == "running":
-                    s.set_state("paused")
-            changed = single or s.state != before or bool(outcome.events) or outcome.checked
+        if outcome.record is not None:
+            self._step_seconds = outcome.record.seconds
+        changed = s.step_done(outcome, single=single)
         latest = self._builder.latest
         self._publish(force=changed or latest is None or latest.state != s.state)
 
@@ -198,15 +165,10 @@ class SessionWorker:
         detail = None
         if with_traceback:
             detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        with s.cond:
-            if s.pending_reset is not None or s.closing:
-                log.warning("training fault in a run being replaced or closed: %s", exc)
-                return
-            s.pending_steps = 0
-            s.stop_at_epoch_end = False
-            s.error = str(exc) if isinstance(exc, GRUError) else f"{type(exc).__name__}: {exc}"
-            s.error_detail = detail
-            s.set_state("error")
+        error = str(exc) if isinstance(exc, GRUError) else f"{type(exc).__name__}: {exc}"
+        if not s.fail(error, detail):
+            log.warning("training fault in a run being replaced or closed: %s", exc)
+            return
         try:
             self._publish(force=True)
         except Exception:  # noqa: BLE001 - the trace itself may be what fails

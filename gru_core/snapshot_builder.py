@@ -39,8 +39,8 @@ TRACE_CHUNK = 32  # time steps traced between two looks at the cancel event
 # about this many numbers in one [T, b, max(H, V)] tensor (the readable BPTT keeps ~15 such).
 PART_NUMBERS = 1 << 21
 
-# Snapshots a second: below 0.01 the wait between two outgrows the clock (1e-300 killed the
-# delivery thread); above 1000 a subscriber would be called faster than a screen can draw.
+# Snapshots a second: below 0.01 the wait between two outgrows any use (1e-300 outgrew the
+# clock); above 1000 they would come faster than a screen can draw.
 MIN_RATE, MAX_RATE = 0.01, 1000.0
 
 
