@@ -17,8 +17,8 @@ from .history import HistoryView
 if TYPE_CHECKING:  # the types of fields only: a snapshot holds them, it never computes them
     from torch import Tensor
 
-    from .config import TrainConfig
     from .batch_detail import BatchDetail
+    from .config import TrainConfig
     from .forward import Trace
 
 
