@@ -76,7 +76,7 @@ def freeze_startup_objects() -> None:
         gc.freeze()
 
 
-NEEDS_SESSION = frozenset({"toggle", "step", "epoch", "reset", "save", "load", "export", "export_model"})
+NEEDS_SESSION = keys.needs_session()  # the key table's flag: disabled while torch loads
 
 def validation_status(snap: Snapshot) -> str:
     """What the config pane says about validation for the run on screen."""
@@ -293,8 +293,6 @@ class GRUApp(FileActions, SampleActions, App[None]):
             return None  # no best weights kept yet (or no validation at all)
         if action == "error_details" and self.worker_error is None and (snap is None or not snap.error):
             return None
-        if action == "validation_view" and self.session is None:
-            return None
         return True
 
     @staticmethod
@@ -308,9 +306,10 @@ class GRUApp(FileActions, SampleActions, App[None]):
         under a second: a second space, meant to pause, trained 60 epochs more."""
         state = shown_state(snap)
         label = "Pause" if state == "running" else "More" if state == "finished" else "Train"
-        bindings = self._bindings.key_to_bindings.get("space", [])
+        key = keys.textual_key("toggle")
+        bindings = self._bindings.key_to_bindings.get(key, [])
         if bindings and bindings[0].description != label:
-            self._bindings.key_to_bindings["space"] = [dataclasses.replace(bindings[0], description=label)]
+            self._bindings.key_to_bindings[key] = [dataclasses.replace(bindings[0], description=label)]
 
     def action_toggle(self) -> None:
         if session := self.live_session():
