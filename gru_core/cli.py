@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
+from .advice import LOWER_LR, Advice, training_advice
 from .config import BACKWARDS, DEVICES, DTYPES, OPTIMIZERS, RESETS, TrainConfig
 from .errors import GRUError
 from .printable import visible
@@ -356,6 +357,7 @@ class _Printer:
         self._progress_shown = False
         self._t0 = time.perf_counter()
         self._steps0: int | None = None
+        self._advised: str | None = None  # the kind of advice printed last, said once until it changes
 
     def end_progress(self) -> None:
         if self._progress_shown:
@@ -409,10 +411,22 @@ class _Printer:
         self.line(f"Loss: {mean_loss:.4f}{lr_text}{val_text}")
         if self.last_sample is not None:
             self.line(visible(self.last_sample, keep_newlines=True))
+        advice = training_advice(history.losses, history.val_losses, trainer.uniform_loss, trainer.lr)
+        if advice is not None and advice.kind != self._advised:
+            self.line(cli_advice(advice, loop.end_at_best))
+        self._advised = advice.kind if advice is not None else None
 
     def on_event(self, loop, event) -> None:
         prefix = "warning: " if event.kind == "diverged" else ""
         self.line(prefix + event.message)
+
+
+def cli_advice(advice: Advice, end_at_best: bool) -> str:
+    """gru_core's advice with the remedy in `gru-tui train`'s own words: its flags."""
+    if advice.action == LOWER_LR:
+        return advice.line(f"try --lr {advice.figures['lr']:.3g}")  # the run's lr is in the header
+    # restore_best: the run ends on the best weights unless --save-last keeps the last ones
+    return advice.line("it ends on the best weights" if end_at_best else "drop --save-last for the best")
 
 
 def _duration(seconds: float) -> str:

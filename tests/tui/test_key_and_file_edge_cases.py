@@ -332,7 +332,7 @@ async def test_the_overfitting_line_names_b_within_120_columns():
         app.session.pause()
         vals = [(100, 2.2), (305, 2.0696)] + [(305 + 60 * k, 2.1 + 0.02 * k) for k in range(1, 19)]
         advice = training_advice([1.0] * 2000, vals, 4.33, 1e-2)
-        assert advice and advice.startswith("overfitting")
+        assert advice and advice.kind == "overfitting"
         app.query_one(StatusBar).snapshot = dataclasses.replace(app.shown, advice=advice)
         await wait_until(pilot, lambda: "b restores the best weights" in screen_text(app), 5, "the remedy")
         line = next(ln for ln in screen_text(app).splitlines() if "overfitting" in ln)
