@@ -22,7 +22,7 @@ format, or inconsistent (weights that do not fit its own vocabulary and hidden s
 raises GRUError naming the problem.
 
 One rule serves every loader (train --load, sample, the exports, the app's --load and
-ctrl+o), checkpoints and safetensors files (portable.py) alike: check_saved_file before
+its load key), checkpoints and safetensors files (portable.py) alike: check_saved_file before
 the file is opened (regular, not empty; a FIFO, a device, a symlink loop refused), then
 the structure within a node budget that grows with the file's size (shared references
 counted each time they are met), every tensor backed by numbers the file stores, and the
@@ -47,6 +47,7 @@ import stat
 import warnings
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -109,7 +110,7 @@ def _to_cpu(obj: Any) -> Any:
 # ====================================================================== loading
 def check_saved_file(path: str, what: str = "checkpoint") -> int:
     """The rule every loader of a saved run applies first (train --load, sample, the exports,
-    the app's --load and ctrl+o; checkpoints and safetensors alike), before the file is opened:
+    the app's --load and load key; checkpoints and safetensors alike), before the file is opened:
     it exists (a symlink loop is named as one), and it is a regular file, not empty. Opening a
     FIFO would block until a writer comes, and a device such as /dev/zero never ends.
     Its size in bytes; GRUError otherwise."""
@@ -261,7 +262,7 @@ def _damaged(path: str, exc: BaseException) -> GRUError:
     if not is_zip:  # every checkpoint is a zip: this is some other file, e.g. a text
         return GRUError(
             f"{path!r} is not a gru-tui checkpoint (it is not a zip archive, as every checkpoint is; "
-            f"a text file?): give a file saved with ctrl+s or `gru-tui train --save`. Nothing was loaded."
+            f"a text file?): give a checkpoint file saved by gru-tui. Nothing was loaded."
         )
     return GRUError(
         f"{path!r} is not a readable checkpoint: it is damaged or truncated, or not made by "
@@ -512,31 +513,44 @@ def _short(chars: Any) -> str:
 
 
 # ====================================================================== sessions
-def save_session(session: "TrainingSession", path: str,
-                 restore_hint: str = "b restores them, then ctrl+s saves them") -> str:
+@dataclass(frozen=True)
+class SavedWeights:
+    """Which weights a checkpoint holds, in words, and whether the best-validation copy the
+    trainer keeps was left out (each front end says how to restore them its own way)."""
+
+    words: str
+    best_left_out: bool = False
+
+    def line(self, restore: str) -> str:
+        """The words, then `restore` (how this front end puts the best weights back) if they were left out."""
+        return f"{self.words}: {restore}" if self.best_left_out else self.words
+
+
+def save_session(session: "TrainingSession", path: str) -> SavedWeights:
     """Save a running session between two steps (training waits at most one batch); which
-    weights were saved, in words (describe_weights), said of the weights written."""
-    def save(trainer: Trainer, history: History) -> str:
+    weights were saved (describe_weights), said of the weights written."""
+    def save(trainer: Trainer, history: History) -> SavedWeights:
         save_checkpoint(trainer, history, path)
-        return describe_weights(trainer, restore_hint)
+        return describe_weights(trainer)
 
     return session.with_trainer(save)
 
 
-def describe_weights(trainer: Trainer, restore_hint: str = "restore them first to save them") -> str:
+def describe_weights(trainer: Trainer) -> SavedWeights:
     """Which weights a checkpoint holds: the current ones (the best-validation copy the trainer
     keeps is not saved), said against that best copy when there is one."""
     now = f"the current weights of step {trainer.step_count}"
     if trainer.best_state is None:
-        return now + ("" if trainer.config.val_fraction else " (no validation: no best weights kept)")
+        kept = "" if trainer.config.val_fraction else " (no validation: no best weights kept)"
+        return SavedWeights(now + kept)
     if trainer.best_step == trainer.step_count:
-        return f"{now}, the best so far (val {trainer.best_val:.4f})"
+        return SavedWeights(f"{now}, the best so far (val {trainer.best_val:.4f})")
     weights = trainer.model.state_dict()
-    if all(torch.equal(weights[k], v) for k, v in trainer.best_state.items()):  # restored (b)
-        return (f"the best weights, val {trainer.best_val:.4f} from step {trainer.best_step} "
-                f"(restored; the run is at step {trainer.step_count})")
-    return (f"{now}; the best (val {trainer.best_val:.4f} at step {trainer.best_step}) are not "
-            f"in the file: {restore_hint}")
+    if all(torch.equal(weights[k], v) for k, v in trainer.best_state.items()):  # restored
+        return SavedWeights(f"the best weights, val {trainer.best_val:.4f} from step {trainer.best_step} "
+                            f"(restored; the run is at step {trainer.step_count})")
+    return SavedWeights(f"{now}; the best (val {trainer.best_val:.4f} at step {trainer.best_step}) are not "
+                        f"in the file", best_left_out=True)
 
 
 def load_into_session(session: "TrainingSession", path: str) -> TrainConfig:

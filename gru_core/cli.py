@@ -342,6 +342,8 @@ def train_main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> 
         return 130
 
 
+# how `gru-tui train` puts the best weights in the file (the app has a key for it)
+KEEP_BEST = "save without --save-last to keep them"
 BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
 INTERRUPTED = 130  # 128 + SIGINT
 
@@ -492,7 +494,7 @@ def _train(args: argparse.Namespace, out: _Output) -> int:
             from .checkpoint import describe_weights, save_checkpoint
 
             save_checkpoint(trainer, history, path)
-            saved = f"saved {describe_weights(trainer)} to {visible(path)}"
+            saved = f"saved {describe_weights(trainer).line(KEEP_BEST)} to {visible(path)}"
         print(f"gru-tui: interrupted at step {trainer.step_count}: {best}; {saved}", file=sys.stderr)
         return INTERRUPTED
     printer.end_progress()
@@ -505,7 +507,7 @@ def _train(args: argparse.Namespace, out: _Output) -> int:
 
         path = _save_path(args.save, trainer, history)
         save_checkpoint(trainer, history, path)
-        out.print(f"saved checkpoint to {visible(path)}: {describe_weights(trainer)}")
+        out.print(f"saved checkpoint to {visible(path)}: {describe_weights(trainer).line(KEEP_BEST)}")
     if args.export_csv:
         from .export import export_loss_csv
 

@@ -15,10 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from textual.binding import Binding
-
 if TYPE_CHECKING:
     from textual.app import App, SystemCommand
+    from textual.binding import Binding
 
 
 @dataclass(frozen=True)
@@ -142,6 +141,8 @@ def needs_session() -> frozenset[str]:
 
 def bindings() -> list[Binding]:
     """GRUApp.BINDINGS: every key; those with a footer label are shown in the footer."""
+    from textual.binding import Binding  # here: the flags' help (tui/launch.py) names keys without textual
+
     return [Binding(key.key, key.action, key.footer or key.title, show=bool(key.footer))
             for _, key in all_keys()]
 

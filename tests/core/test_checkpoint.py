@@ -430,3 +430,23 @@ def test_a_gpu_run_resumes_on_the_gpu_and_on_the_cpu(tmp_path):
     assert on_gpu.step().loss == expected
     assert on_cpu.step().loss == pytest.approx(expected, rel=1e-5)
     assert on_gpu.step().loss == pytest.approx(a.step().loss, rel=1e-5)
+
+
+def test_which_weights_were_saved_is_said_without_any_front_ends_key():
+    """gru_core says the best weights were left out; the app (its key) and the CLI (its flag)
+    each say how to put them in the file."""
+    from gru_core.checkpoint import describe_weights
+    from gru_core.cli import KEEP_BEST
+
+    trainer, _ = trained(config(), 3)
+    trainer.best_state = {k: v.clone() + 1 for k, v in trainer.model.state_dict().items()}
+    trainer.best_step, trainer.best_val = 1, 2.5
+    saved = describe_weights(trainer)
+    assert saved.best_left_out
+    assert saved.words == ("the current weights of step 3; the best (val 2.5000 at step 1) are not "
+                           "in the file")
+    assert saved.line(KEEP_BEST) == saved.words + ": save without --save-last to keep them"
+    trainer.best_state = {k: v.clone() for k, v in trainer.model.state_dict().items()}  # restored
+    saved = describe_weights(trainer)
+    assert not saved.best_left_out and saved.line(KEEP_BEST) == saved.words
+    assert saved.words.startswith("the best weights, val 2.5000 from step 1 (restored")
