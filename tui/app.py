@@ -156,7 +156,8 @@ class GRUApp(FileActions, SampleActions, App[None]):
         self.query_one("#config", ConfigForm).border_title = "config"
         self.query_one("#chart", LossChart).border_title = "loss"
         self.query_one("#samples", SamplesPane).border_title = "samples"
-        self.query_one("#matrices", MatricesView).border_title = "matrices (←/→ time step, x explain)"
+        self.query_one("#matrices", MatricesView).border_title = (
+            f"matrices ({keys.key_for('time_step', '/')} time step, {keys.key_for('explain')} explain)")
         self.query_one(ConfigForm).config = self.initial_config
         self.query_one(SamplesPane).temperature = self.temperature
         self.set_interval(1 / RENDER_HZ, self.render_latest)
@@ -203,7 +204,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
         if self.resumed_from:
             snap = session.snapshot()
             self.post_message(FileDone(f"resumed from {self.resumed_from}: step {snap.step}, "
-                                       f"epoch {snap.epoch} (paused; space trains)"))
+                                       f"epoch {snap.epoch} (paused; {keys.key_for('toggle')} trains)"))
 
     def render_latest(self) -> None:
         """The timer's tick: the session's latest snapshot to every widget, if it is new.
@@ -246,7 +247,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
         if not isinstance(error, GRUError):  # a bug, not a user's mistake: keep its traceback for `d`
             self.worker_error = (message, "".join(traceback.format_exception(error)))
             self.refresh_bindings()  # d has something to show now
-            message += "  (d: details)"
+            message += f"  ({keys.key_for('error_details')}: details)"
         if worker.group == "session":
             self.query_one(StatusBar).starting = f"error: could not start training: {message}"
         elif worker.group == "sample":
@@ -489,7 +490,8 @@ class GRUApp(FileActions, SampleActions, App[None]):
             if command.title == "Quit":
                 continue  # the key table's own Quit stops training first
             if command.title == "Keys":  # Textual's side panel squeezes the panes: show the help
-                yield SystemCommand("Keys", "Every key and what it does (?)", self.action_help)
+                help_key = keys.key_for("help")
+                yield SystemCommand("Keys", f"Every key and what it does ({help_key})", self.action_help)
                 continue
             yield command
         yield from keys.palette_commands(self)

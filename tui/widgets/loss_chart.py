@@ -40,6 +40,7 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from ..keys import key_for
 from ..render.throttle import RedrawThrottle
 from .status import decimals
 
@@ -499,7 +500,7 @@ class LossChart(Widget):
         plt.xticks(xticks, [str(t) for t in xticks])
         plt.xlabel("step")
         if not len(snap.losses):
-            plt.title("nats: space trains, n steps")
+            plt.title(f"nats: {key_for('toggle')} trains, {key_for('step')} steps")
         plt.build()
         matrix = (plt.monitor if plt._no_plots else plt._get_subplot(1, 1).monitor).matrix  # one plot
         self._frame = [list(matrix.marker[row]) for row in reversed(matrix.Rows)]
