@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import gc
-import math
 import signal
 import threading
 import traceback
@@ -33,8 +31,10 @@ from gru_core.printable import visible
 from . import confine, keys
 from .closing import while_open
 from .file_actions import FileActions
+from .gc_tuning import freeze_startup_objects
 from .messages import ConfigApplied, FileDone, LoadingProgress
 from .palette import RunCommands
+from .render.validation_text import validation_status
 from .sample_actions import SampleActions
 from .settings import load_settings, save_settings
 from .textual_fixes import apply as apply_textual_fixes
@@ -58,40 +58,7 @@ TERMINATING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHU
                             if hasattr(signal, name))
 
 
-_frozen = False
-
-
-def freeze_startup_objects() -> None:
-    """Leave what exists once torch is loaded out of every later garbage collection.
-
-    Torch, Textual and the composed screen are a few hundred thousand objects that live as
-    long as the process; the cycles the screen's updates leave behind make Python run a
-    full collection every second or two, and each one walked them all: 100-300 ms holding
-    the GIL, on whichever thread was allocating (a frozen screen, a stalled training step).
-    Frozen, a full collection walks only what came later. Once per process: a second app
-    (tests run many) would freeze the first one's garbage with it."""
-    global _frozen
-    if not _frozen:
-        _frozen = True
-        gc.freeze()
-
-
 NEEDS_SESSION = keys.needs_session()  # the key table's flag: disabled while torch loads
-
-def validation_status(snap: Snapshot) -> str:
-    """What the config pane says about validation for the run on screen."""
-    config = snap.config
-    if snap.val_note:
-        return snap.val_note
-    if not config.val_fraction:
-        return "validation off: set a fraction (e.g. 0.1) to hold text out"
-    held = len(config.text) - config.train_chars
-    val = snap.val_loss
-    if val is None:
-        # not "measured at epoch ends": nothing is measured yet, and a long epoch is measured within
-        return f"validation: {held:,} characters held out; not measured yet (training measures it)"
-    bits = val / math.log(2)
-    return f"validation: {held:,} characters held out; last {val:.4f} nats = {bits:.3f} bits/char"
 
 
 class GRUApp(FileActions, SampleActions, App[None]):
