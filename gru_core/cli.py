@@ -491,7 +491,8 @@ def _train(args: argparse.Namespace, out: _Output) -> int:
             if loop.end_at_best:
                 loop.end_on_best()
             path = _save_path(args.save, trainer, history)
-            from .checkpoint import describe_weights, save_checkpoint
+            from .checkpoint import save_checkpoint
+            from .checkpoint_session import describe_weights
 
             save_checkpoint(trainer, history, path)
             saved = f"saved {describe_weights(trainer).line(KEEP_BEST)} to {visible(path)}"
@@ -503,7 +504,8 @@ def _train(args: argparse.Namespace, out: _Output) -> int:
     best = "" if trainer.best_val is None else f", best val {trainer.best_val:.4f} @ step {trainer.best_step}"
     out.print(f"done: {trainer.step_count} steps, {chars / max(seconds, 1e-9):,.0f} characters/s{best}")
     if args.save:
-        from .checkpoint import describe_weights, save_checkpoint
+        from .checkpoint import save_checkpoint
+        from .checkpoint_session import describe_weights
 
         path = _save_path(args.save, trainer, history)
         save_checkpoint(trainer, history, path)

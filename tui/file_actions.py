@@ -172,7 +172,7 @@ class FileActions:
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="files")
     def save_to(self, path: str) -> None:
-        from gru_core.checkpoint import save_session
+        from gru_core.checkpoint_session import save_session
 
         session = self.session
         if session is None:
@@ -188,7 +188,7 @@ class FileActions:
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="files")
     def load_from(self, path: str) -> None:
-        from gru_core.checkpoint import load_into_session
+        from gru_core.checkpoint_session import load_into_session
 
         session = self.session
         if session is None:
