@@ -99,6 +99,17 @@ def test_no_key_is_typed_by_hand_outside_the_key_table():
         f"{name}: {hit}" for name, hits in found.items() for hit in hits)
 
 
+def test_gru_core_names_no_key_of_the_app():
+    """gru_core's messages and advice say what to do (an action, a flag), never which key of the
+    app does it: the app words them with its own keys (the advice's remedy, SavedWeights)."""
+    import gru_core
+
+    core = Path(gru_core.__file__).parent
+    found = {str(path.relative_to(core)): hits for path in sorted(core.rglob("*.py"))
+             if (hits := typed_keys(path.read_text(encoding="utf-8")))}
+    assert not found, found
+
+
 def test_the_scan_finds_what_it_is_for_and_passes_ordinary_words():
     """It catches each way a key was typed before, and leaves the article's words alone."""
     for typed in ('"(tT)"', '"(<>)"', '"([ ] j)"', '"(r resets, d details)"', '"  (d: details)"',
