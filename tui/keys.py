@@ -2,11 +2,13 @@
 
 Add a key here and it is bound (GRUApp.BINDINGS), offered in the command palette
 (ctrl+p, by its title), listed on the help screen and in README's key table (a test
-keeps README in step: `python -m tui.keys` prints the table to paste).
+keeps README in step: `python -m tui.keys` prints the table to paste). Every message that
+names a key takes it from here (key_for("restore_best") is "b"; a test scans tui for keys
+typed by hand), and check_action disables the keys flagged needs_session while torch loads.
 
     ROWS        one row per line of the help: how the keys are shown, what they do
       Key       one Textual key: its name, the App action it runs, its palette title,
-                its footer label ("" keeps it out of the footer)
+                its footer label ("" keeps it out of the footer), whether it needs a session
 """
 
 from __future__ import annotations
