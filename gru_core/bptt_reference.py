@@ -1,8 +1,10 @@
-r"""Backpropagation through time, written to be read: the docstring of bptt.py, line by line.
+r"""Backpropagation through time, written to be read: the loop over time of the whole BPTT.
 
 This is the readable path kept beside the fast one (as nanoGPT keeps its manual attention
-beside the flash kernel): one loop over time, one line per equation, article names, no
-buffers, no fusing. `bptt.ManualBPTT` computes the same numbers (tests/core/test_bptt.py
+beside the flash kernel): one loop over time, article names, no buffers, no fusing. The
+cell's own equations (the deltas of one step, the gate weights' gradients) are
+gru_core/cell.py's reference, `backward_step` and `weight_gradients`; the output layer's
+are here. `bptt.ManualBPTT` computes the same numbers (tests/core/test_bptt_reference.py
 checks the two agree to 1e-12 in float64); training uses that one because it is several
 times faster.
 
@@ -11,18 +13,11 @@ Row vectors, L = mean cross-entropy over the T*B positions of a batch, t = T ...
     do      = (y_hat - onehot(y)) / (T*B)
     dWy    += h^T do ;  dby += sum_rows do
     dh      = do Wy^T + dh_next
-    da_h    = dh * (1 - z) * (1 - h_tilde^2)
-    da_z    = dh * (h_prev - h_tilde) * z * (1 - z)
-    reset before: d_rh = da_h Uh^T ; da_r = d_rh * h_prev * r * (1 - r) ; dUh += (r * h_prev)^T da_h
-                  dh_next = dh * z + d_rh * r + da_z Uz^T + da_r Ur^T
-    reset after:  hn = h_prev Uh + bUh ; da_hn = da_h * r ; da_r = da_h * hn * r * (1 - r)
-                  dUh += h_prev^T da_hn ; dbUh += sum da_hn
-                  dh_next = dh * z + da_hn Uh^T + da_z Uz^T + da_r Ur^T
-    dWz += x^T da_z ; dUz += h_prev^T da_z ; dbz += sum da_z   (the same for r and h)
+    da, dh_next = cell.backward_step(dh, ...)
 
 `backward_deltas` is the loop over time (every delta kept: the app's explanations list
 them); `gradients` takes each `+=` line's sum over the time steps at once.
-gru_core/explain.py's batch_detail is these two over a traced batch.
+gru_core/batch_detail.py's batch_detail is these two over a traced batch.
 """
 
 from __future__ import annotations
@@ -34,8 +29,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .forward import Cancelled, Trace, forward_trace
-from .model import GRUModel
+from . import cell
+from .errors import Cancelled
+from .forward import Trace
 
 
 @dataclass(frozen=True)
@@ -70,23 +66,12 @@ def backward_deltas(w: Mapping[str, Tensor], trace: Trace, reset: str,
     for t in reversed(range(T)):
         if cancel is not None and cancel.is_set():
             raise Cancelled()
-        h_prev, z, r, h_tilde = trace.h_prev[t], trace.z[t], trace.r[t], trace.h_tilde[t]
-
         dh = do[t] @ w["Wy"].T + dh_next
         dh_all[t] = dh
-        da_h = dh * (1 - z) * (1 - h_tilde**2)
-        da_z = dh * (h_prev - h_tilde) * z * (1 - z)
-        if reset == "before":
-            d_rh = da_h @ w["Uh"].T
-            da_r = d_rh * h_prev * r * (1 - r)
-            dh_next = dh * z + d_rh * r + da_z @ w["Uz"].T + da_r @ w["Ur"].T
-        else:
-            hn = h_prev @ w["Uh"] + w["bUh"]
-            da_hn = da_h * r
-            da_r = da_h * hn * r * (1 - r)
-            dh_next = dh * z + da_hn @ w["Uh"].T + da_z @ w["Uz"].T + da_r @ w["Ur"].T
-            da["hn"][t] = da_hn
-        da["z"][t], da["r"][t], da["h"][t] = da_z, da_r, da_h
+        da_t, dh_next = cell.backward_step(w, dh, trace.h_prev[t], trace.z[t], trace.r[t],
+                                           trace.h_tilde[t], reset)
+        for name, value in da_t.items():
+            da[name][t] = value
     return Deltas(do=do, dh=dh_all, da=da)
 
 
@@ -96,34 +81,8 @@ def gradients(trace: Trace, d: Deltas, reset: str, vocab_size: int) -> dict[str,
     over the T*B rows (x^T da is the same as index_add_ of da's rows into W's)."""
     T, B = trace.x.shape
     flat = lambda a: a.reshape(T * B, -1)  # noqa: E731
-    x, h_prev, H = trace.x.reshape(-1), flat(trace.h_prev), trace.h.shape[-1]
-    grads: dict[str, Tensor] = {}
-    for gate in ("z", "r", "h"):
-        da = flat(d.da[gate])
-        grads["W" + gate] = torch.zeros(vocab_size, H, dtype=da.dtype, device=da.device).index_add_(0, x, da)
-        grads["b" + gate] = da.sum(0)
-        if gate != "h":
-            grads["U" + gate] = h_prev.T @ da
-    if reset == "before":
-        grads["Uh"] = flat(trace.r * trace.h_prev).T @ flat(d.da["h"])
-    else:
-        grads["Uh"] = h_prev.T @ flat(d.da["hn"])
-        grads["bUh"] = flat(d.da["hn"]).sum(0)
+    grads = cell.weight_gradients(trace.x.reshape(-1), flat(trace.h_prev), flat(trace.r),
+                                  {name: flat(delta) for name, delta in d.da.items()}, reset, vocab_size)
     grads["Wy"] = flat(trace.h).T @ flat(d.do)
     grads["by"] = flat(d.do).sum(0)
-    return grads
-
-
-@torch.no_grad()
-def reference_bptt(model: GRUModel, x: Tensor, y: Tensor, h0: Tensor) -> dict[str, Tensor]:
-    """Gradients of the mean cross-entropy, by the equations above.
-
-    x, y [T, B] character indices, h0 [B, H]. Returns the article-named gradients
-    (dWz ... dby, and dbUh for reset="after") and `dh` [T, B, H], dL/dh_t at every step:
-    what survives of the loss's gradient as it flows back through time.
-    """
-    trace = forward_trace(model, x, y, h0)
-    d = backward_deltas(model.named_tensors(), trace, model.reset)
-    grads = gradients(trace, d, model.reset, model.vocab_size)
-    grads["dh"] = d.dh
     return grads

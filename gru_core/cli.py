@@ -47,42 +47,43 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument("--text", help="train on this text")
     src.add_argument("--file", metavar="PATH", help="train on a UTF-8 text file")
     src.add_argument("--corpus", metavar="NAME", help="train on a built-in text (see --list-corpora)")
-    parser.add_argument("--hidden", type=_int("--hidden"), dest="hidden_size", help="hidden size H")
-    parser.add_argument("--seq-len", type=_int("--seq-len"), dest="seq_len", help="time steps per batch T")
-    parser.add_argument("--batch", type=_int("--batch"), dest="batch_size", help="sequences per batch B")
-    parser.add_argument("--lr", type=_float("--lr"), help="learning rate")
+    parser.add_argument("--hidden", type=int_arg("--hidden"), dest="hidden_size", help="hidden size H")
+    parser.add_argument("--seq-len", type=int_arg("--seq-len"), dest="seq_len", help="time steps per batch T")
+    parser.add_argument("--batch", type=int_arg("--batch"), dest="batch_size", help="sequences per batch B")
+    parser.add_argument("--lr", type=float_arg("--lr"), help="learning rate")
     parser.add_argument("--optimizer", type=_lower, choices=OPTIMIZERS)
-    parser.add_argument("--momentum", type=_float("--momentum"), help="SGD momentum")
-    parser.add_argument("--epochs", type=_int("--epochs"))
-    parser.add_argument("--seed", type=_int("--seed"))
+    parser.add_argument("--momentum", type=float_arg("--momentum"), help="SGD momentum")
+    parser.add_argument("--epochs", type=int_arg("--epochs"))
+    parser.add_argument("--seed", type=int_arg("--seed"))
     parser.add_argument("--reset", type=_lower, choices=RESETS, help="where the reset gate applies")
     parser.add_argument("--backward", type=_lower, choices=BACKWARDS, help="autograd or hand-derived BPTT")
-    parser.add_argument("--clip", type=_float("--clip"), help="max gradient norm; 0 turns it off")
+    parser.add_argument("--clip", type=float_arg("--clip"), help="max gradient norm; 0 turns it off")
     parser.add_argument("--device", type=_lower, choices=DEVICES)
     parser.add_argument("--dtype", type=_lower, choices=DTYPES)
-    parser.add_argument("--val", type=_float("--val"), dest="val_fraction",
+    parser.add_argument("--val", type=float_arg("--val"), dest="val_fraction",
                         help="share of the text held out for validation, e.g. 0.1")
-    parser.add_argument("--sample-len", type=_int("--sample-len"), dest="sample_len",
+    parser.add_argument("--sample-len", type=int_arg("--sample-len"), dest="sample_len",
                         help="characters sampled at each epoch end")
     parser.add_argument("--prime", dest="sample_prime", help="prime for the epoch-end samples")
-    parser.add_argument("--patience", type=_int("--patience"),
+    parser.add_argument("--patience", type=int_arg("--patience"),
                         help="stop after N validation checks without a new best (0: never; "
                         "fitted runs: 8)")
     parser.add_argument("--lr-schedule", type=_lower, choices=SCHEDULES, dest="lr_schedule",
                         help="how lr changes over the run: constant, or cosine (a short warm-up, "
                         "then down to a tenth at the last planned step; the fitted default)")
-    parser.add_argument("--val-every", type=_int("--val-every"), dest="val_every",
+    parser.add_argument("--val-every", type=int_arg("--val-every"), dest="val_every",
                         help="steps between validation checks and samples (default: about 4 an "
                         "epoch, and every epoch end)")
     parser.add_argument("--guard", type=_on_off("--guard"), choices=(True, False), metavar="{on,off}",
                         help="on a diverging run put back the last good weights and halve lr "
                         "(default on; off for the article preset)")
-    parser.add_argument("--threads", type=_int("--threads"), default=None,
+    parser.add_argument("--threads", type=int_arg("--threads"), default=None,
                         help="torch intra-op threads for training (default: 1 on a 1-2 core "
                         "machine; all cores headless, all but one in the app, on more)")
 
 
-def _int(flag: str):
+def int_arg(flag: str) -> Callable[[str], int]:
+    """An argparse `type` for a flag that takes a whole number; a bad one names the flag."""
     def parse(text: str) -> int:
         try:
             return int(text)
@@ -92,7 +93,8 @@ def _int(flag: str):
     return parse
 
 
-def _float(flag: str):
+def float_arg(flag: str) -> Callable[[str], float]:
+    """An argparse `type` for a flag that takes a number; a bad one names the flag."""
     def parse(text: str) -> float:
         try:
             return float(text)
@@ -267,7 +269,7 @@ class _Output:
             print(text, end=end, file=self.stream, flush=flush)
         except BrokenPipeError:
             self.closed = True
-            _silence(self.stream)
+            silence(self.stream)
 
     def isatty(self) -> bool:
         try:
@@ -276,7 +278,7 @@ class _Output:
             return False
 
 
-def _silence(stream: TextIO) -> None:
+def silence(stream: TextIO) -> None:
     """Point a closed stdout at /dev/null, so Python's final flush does not complain."""
     if stream is not sys.stdout:
         return
@@ -299,13 +301,13 @@ def train_main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> 
                         "validation loss (gru-tui-step900-val2.80.ckpt)")
     parser.add_argument("--save-last", action="store_true",
                         help="end on (and save) the last weights, not the best ones")
-    parser.add_argument("--save-every", type=_int("--save-every"), default=None, metavar="N",
+    parser.add_argument("--save-every", type=int_arg("--save-every"), default=None, metavar="N",
                         help="also write a checkpoint every N steps, named by step and validation "
                         "loss, into --save's folder (the current one without --save)")
     parser.add_argument("--load", metavar="PATH", help="resume from this checkpoint")
-    parser.add_argument("--every", type=_int("--every"), default=None,
+    parser.add_argument("--every", type=int_arg("--every"), default=None,
                         help="print every N epochs (default: about 20 lines in all)")
-    parser.add_argument("--temperature", type=_float("--temperature"), default=None,
+    parser.add_argument("--temperature", type=float_arg("--temperature"), default=None,
                         help="of the samples printed at checks (default 1, as in the app: the "
                         "model's own probabilities; 0 takes the most likely character)")
     parser.add_argument("--export-csv", metavar="PATH", help="write the loss history as CSV")

@@ -42,10 +42,6 @@ STDLIB_FILES = (
 _MIN_STDLIB_CHARS = 20_000  # fewer means the sources are not installed (a stripped Python)
 
 
-def corpus_names() -> list[str]:
-    return list(CORPORA)
-
-
 def describe_corpora() -> str:
     """One line per corpus, for --list-corpora and error messages."""
     width = max(len(n) for n in CORPORA)

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .config import distinct_chars
 from .errors import GRUError
 
 
@@ -24,11 +23,6 @@ class Vocab:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_stoi", {c: i for i, c in enumerate(self.chars)})
-
-    @classmethod
-    def from_text(cls, text: str) -> "Vocab":
-        """Sorted, so the same text gives the same indices in every run."""
-        return cls(distinct_chars(text))
 
     @property
     def size(self) -> int:

@@ -8,3 +8,9 @@ class GRUError(ValueError):
     an unreadable file, a checkpoint that does not fit) raises this type, so the CLI
     and the app can show its message in one line instead of a traceback.
     """
+
+
+class Cancelled(Exception):
+    """A step was stopped part-way by its cancel event; the weights were not touched.
+
+    Not a GRUError: nobody made a mistake, the caller asked for the stop."""

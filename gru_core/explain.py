@@ -1,127 +1,31 @@
 r"""Where each number of a traced batch comes from: the article's equations with the numbers filled in.
 
 UI-free (the tui only shows the strings this module returns). The equation texts
-themselves are in gru_core/equations.py (no torch: the app draws them before torch loads).
+themselves are in gru_core/equations.py (no torch: the app draws them before torch loads),
+the numbers a cell's result comes from are gru_core/cell.py's reference step, and the
+backward pass whose terms a gradient lists is gru_core/batch_detail.py's record.
 
-- `batch_detail(weights, trace, reset, others=...)`: the weights a trace was computed
-  with, and a readable backward pass over the whole batch (gru_core/bptt_reference.py,
-  the hand-derived BPTT one time step at a time), the deltas of the k shown sequences kept:
-
-      do      = (y_hat - onehot(y)) / (T*B)                       [T, k, V]
-      dh_t    = do_t Wy^T + dh_next                               dL/dh_t, [T, k, H]
-      da_h    = dh (1 - z)(1 - h_tilde^2) ;  da_z = dh (h_prev - h_tilde) z (1 - z)
-      before: d_rh = da_h Uh^T ; da_r = d_rh h_prev r(1 - r)
-              dh_next = dh z + d_rh r + da_z Uz^T + da_r Ur^T
-      after:  hn = h_prev Uh + bUh ; da_hn = da_h r ; da_r = da_h hn r(1 - r)
-              dh_next = dh z + da_hn Uh^T + da_z Uz^T + da_r Ur^T
-
-  so a gradient entry is a sum over time steps whose terms can be listed, and
-  ‖dL/dh_t‖ per t is the gradient at step t: its own output's term plus what flows
-  back from the later steps.
-- `Explainer.explain(cell)`: one selected cell's equation, its numbers and its result,
-  computed from the weights and the batch (not read off the trace's own result), for
-  that cell alone (a unit of a gate reads one column of its U); the loss is the mean of
-  the term3 row, each of whose cells explains itself.
+`Explainer.explain(cell)`: one selected cell's equation, its numbers and its result,
+computed from the weights and the batch (not read off the trace's own result), the parts
+of a unit of a gate read from one column of its U; the loss is the mean of the term3
+row, each of whose cells explains itself.
 """
 
 from __future__ import annotations
 
 import math
-import threading
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from .bptt_reference import backward_deltas, gradients
+from . import cell as gru_cell
+from .batch_detail import BatchDetail
 from .equations import FORMS, Cell, equations  # noqa: F401 - re-exported: the text beside the numbers
-from .forward import Cancelled, Trace  # noqa: F401 - Cancelled: what batch_detail raises
+from .forward import Trace
 
 TOP_CONTRIBUTIONS = 6  # a gradient over more time steps than this lists its largest terms
 GATE_PARAMS = {"z": ("Wz", "Uz", "bz"), "r": ("Wr", "Ur", "br"), "h": ("Wh", "Uh", "bh")}
-
-
-# ===================================================================== the record
-
-
-@dataclass(frozen=True)
-class BatchDetail:
-    """What a trace was computed with, and its backward pass (CPU copies; never written again).
-
-    The trace may hold only the first sequences of the batch (the ones shown); the
-    gradients are those of the whole batch all the same, the ones the step applies.
-
-    weights: article names (Wz … by, bUh for reset="after").
-    grads: dL/dθ of the whole batch's loss (the mean over its T*B positions), before clipping.
-    applied: what the step applies: grads, scaled by clip_scale when their norm is over the clip.
-    batch_size: the whole batch's B (the trace shows its first trace.x.shape[1]).
-    grad_norm: ‖dL/dθ‖ over all the weights; clip: the config's (0: off);
-    clip_scale: clip / (grad_norm + 1e-6) when grad_norm > clip, else 1 (as Trainer clips).
-    do [T, k, V]; da: "z", "r", "h" (and "hn" for reset="after") [T, k, H], the deltas
-    of the pre-activations, of the k shown sequences (with the whole batch's 1/(T*B));
-    dh [T, k, H] = dL/dh_t of those; dh_norm [T] = ‖dL/dh_t‖ over the whole batch;
-    mean_z [T]: the mean update gate at each step over the whole batch (how much of the
-    past it keeps).
-    """
-
-    reset: str
-    weights: dict[str, Tensor]
-    grads: dict[str, Tensor]
-    do: Tensor
-    da: dict[str, Tensor]
-    dh: Tensor
-    dh_norm: Tensor
-    mean_z: Tensor
-    batch_size: int = 0
-    applied: dict[str, Tensor] | None = None
-    grad_norm: float = 0.0
-    clip: float = 0.0
-    clip_scale: float = 1.0
-
-    @property
-    def shown(self) -> int:
-        """How many of the batch's sequences the trace holds."""
-        return int(self.do.shape[1])
-
-
-def model_weights(model) -> dict[str, Tensor]:
-    """Independent CPU copies of a GRUModel's article-named weights."""
-    return {k: v.detach().to("cpu", copy=True) for k, v in model.named_tensors().items()}
-
-
-def batch_detail(weights: dict[str, Tensor], trace: Trace, reset: str,
-                 cancel: threading.Event | None = None, *, others: Iterable[Trace] = (),
-                 batch_size: int | None = None, clip: float = 0.0) -> BatchDetail:
-    """The readable BPTT (gru_core/bptt_reference.py) over `trace`, at `weights`.
-
-    `trace` holds the sequences shown; `others` the traces of the rest of the batch
-    (taken a part at a time, so a big batch never needs all its deltas at once), and
-    batch_size the whole batch's B (None: the trace's own). The gradients are the whole
-    batch's; the deltas kept are the shown sequences'. `cancel`, when set, stops it
-    between time steps (Cancelled): a reset or quit need not wait for a long batch."""
-    T, k = trace.x.shape
-    B = batch_size or k
-    V = trace.y_hat.shape[-1]
-    d = backward_deltas(weights, trace, reset, cancel, batch_size=B)
-    grads = gradients(trace, d, reset, V)
-    dh_square = d.dh.reshape(T, -1).square().sum(dim=1)  # [T]
-    z_sum = trace.z.reshape(T, -1).sum(dim=1)
-    for part in others:
-        dp = backward_deltas(weights, part, reset, cancel, batch_size=B)
-        for name, g in gradients(part, dp, reset, V).items():
-            grads[name] += g
-        dh_square += dp.dh.reshape(T, -1).square().sum(dim=1)
-        z_sum += part.z.reshape(T, -1).sum(dim=1)
-    norm = math.sqrt(sum(float(g.double().square().sum()) for g in grads.values()))
-    scale = clip / (norm + 1e-6) if clip > 0 and norm > clip else 1.0
-    applied = grads if scale == 1.0 else {name: g * scale for name, g in grads.items()}
-    H = trace.h.shape[-1]
-    return BatchDetail(
-        reset=reset, weights=weights, grads=grads, do=d.do, da=d.da, dh=d.dh,
-        dh_norm=dh_square.sqrt(), mean_z=z_sum / (B * H), batch_size=B, applied=applied,
-        grad_norm=norm, clip=clip, clip_scale=scale,
-    )
 
 
 # ===================================================================== explanations
@@ -161,23 +65,21 @@ def char_name(c: str) -> str:
     return "'" + {"\n": "⏎", " ": "␣", "\t": "⇥"}.get(c, c if c.isprintable() else "·") + "'"
 
 
-def sigmoid(v: float) -> float:
-    return 1 / (1 + math.exp(-v)) if v >= 0 else math.exp(v) / (1 + math.exp(v))
-
-
 class Explainer:
     """Explanations for the cells of one traced batch. vocab: index -> character.
 
-    Lazy, for one cell at a time: a gate's unit j needs column j of its U (O(H)); only
-    what needs a whole vector (h_tilde before the reset needs all of r; y_hat all of h)
-    computes it, once per (t, sequence), kept for the next cell. Weights are turned to
-    float64 when first used, so a new snapshot costs nothing until a cell is explained.
+    Lazy, for one cell at a time: a cell's result is the cell's reference step
+    (cell.forward_step) for its (t, sequence), computed when first asked for and kept
+    for the next cell; its parts, a gate unit's sums, read one column of a U (O(H)).
+    Weights are turned to float64 when first used, so a new snapshot costs nothing until
+    a cell is explained.
     """
 
     def __init__(self, trace: Trace, detail: BatchDetail, vocab: str) -> None:
         self.trace, self.detail, self.vocab = trace, detail, vocab
         self._double: dict[str, Tensor] = {}  # weight name -> its float64 copy
         self._vectors: dict[tuple[str, int, int], Tensor] = {}  # (what, t, b) -> a whole [H] or [V]
+        self._steps: dict[tuple[int, int], gru_cell.StepOut] = {}  # (t, b) -> z, r, h_tilde, h [H]
 
     def w(self, name: str) -> Tensor:
         """A weight in float64 (copied on first use)."""
@@ -198,18 +100,20 @@ class Explainer:
     def _h_prev(self, t: int, b: int) -> Tensor:
         return self._kept("h_prev", t, b, lambda: self.trace.h_prev[t, b].double())  # [H]
 
+    def _step(self, t: int, b: int) -> gru_cell.StepOut:
+        """The cell's forward step of sequence b at t, from the weights: z, r, h_tilde, h [H]."""
+        if (t, b) not in self._steps:
+            weights = {name: self.w(name) for name in self.detail.weights}
+            self._steps[t, b] = gru_cell.forward_step(weights, self._x(t, b), self._h_prev(t, b),
+                                                      self.detail.reset)
+        return self._steps[t, b]
+
     def _gate_unit(self, t: int, b: int, gate: str, j: int) -> tuple[float, float, float]:
         """(x W[x, j], Σ_i h_prev[i] U[i, j], b[j]) of one unit of a gate: column j of U only."""
         Wn, Un, bn = GATE_PARAMS[gate]
         w = self.detail.weights
         column = w[Un][:, j].double()  # [H]
         return float(w[Wn][self._x(t, b), j]), float(self._h_prev(t, b) @ column), float(w[bn][j])
-
-    def _gate(self, t: int, b: int, gate: str) -> Tensor:
-        """The whole gate (z or r), [H], from the weights."""
-        Wn, Un, bn = GATE_PARAMS[gate]
-        return self._kept(gate, t, b, lambda: torch.sigmoid(
-            self.w(Wn)[self._x(t, b)] + self._h_prev(t, b) @ self.w(Un) + self.w(bn)))
 
     def _hn_unit(self, t: int, b: int, j: int) -> float:
         """reset="after": Σ_i h_prev[i] Uh[i, j] + bUh[j], the term r scales."""
@@ -218,36 +122,11 @@ class Explainer:
 
     def _inner_unit(self, t: int, b: int, j: int) -> float:
         """reset="before": Σ_i (r⊙h_prev)[i] Uh[i, j] (all of r, column j of Uh)."""
-        r_h = self._kept("r_h_prev", t, b, lambda: self._gate(t, b, "r") * self._h_prev(t, b))
+        r_h = self._kept("r_h_prev", t, b, lambda: self._step(t, b).r * self._h_prev(t, b))
         return float(r_h @ self.detail.weights["Uh"][:, j].double())
 
-    def _h_tilde_unit(self, t: int, b: int, j: int) -> float:
-        w = self.detail.weights
-        xW, bh = float(w["Wh"][self._x(t, b), j]), float(w["bh"][j])
-        if self.detail.reset == "before":
-            return math.tanh(xW + self._inner_unit(t, b, j) + bh)
-        r = sigmoid(sum(self._gate_unit(t, b, "r", j)))
-        return math.tanh(xW + bh + r * self._hn_unit(t, b, j))
-
-    def _h_tilde(self, t: int, b: int) -> Tensor:
-        def compute() -> Tensor:
-            h_prev, r = self._h_prev(t, b), self._gate(t, b, "r")
-            xW, bh = self.w("Wh")[self._x(t, b)], self.w("bh")
-            if self.detail.reset == "before":
-                return torch.tanh(xW + (r * h_prev) @ self.w("Uh") + bh)
-            return torch.tanh(xW + bh + r * (h_prev @ self.w("Uh") + self.w("bUh")))
-
-        return self._kept("h_tilde", t, b, compute)
-
-    def _h(self, t: int, b: int) -> Tensor:
-        def compute() -> Tensor:
-            z = self._gate(t, b, "z")
-            return z * self._h_prev(t, b) + (1 - z) * self._h_tilde(t, b)
-
-        return self._kept("h", t, b, compute)
-
     def _logits(self, t: int, b: int) -> Tensor:
-        return self._kept("logits", t, b, lambda: self._h(t, b) @ self.w("Wy") + self.w("by"))
+        return self._kept("logits", t, b, lambda: self._step(t, b).h @ self.w("Wy") + self.w("by"))
 
     def _log_y_hat(self, t: int, b: int) -> Tensor:
         return self._kept("log_y_hat", t, b, lambda: torch.log_softmax(self._logits(t, b), dim=-1))
@@ -283,7 +162,7 @@ class Explainer:
         j, u = c.col, c.col + 1  # units are numbered from 1 on screen (h1, h2, …)
         a, s, k = self._gate_unit(c.t, c.row, gate, j)
         pre = a + s + k
-        v = sigmoid(pre)
+        v = float(getattr(self._step(c.t, c.row), gate)[j])  # the cell's gate: σ(pre)
         x = self._char(int(self.trace.x[c.t, c.row]))
         lines = (
             f"{gate} = σ({Wn}[x={x}, {u}] + Σ_i h_prev[i]·{Un}[i, {u}] + {bn}[{u}])",
@@ -304,14 +183,14 @@ class Explainer:
         x = self._char(self._x(c.t, c.row))
         if self.detail.reset == "before":
             s = self._inner_unit(c.t, c.row, j)
-            v = math.tanh(a + s + k)
+            v = float(self._step(c.t, c.row).h_tilde[j])
             lines = (
                 f"h_tilde = tanh(Wh[x={x}, {u}] + Σ_i (r⊙h_prev)[i]·Uh[i, {u}] + bh[{u}])",
                 f"  = tanh({n4(a)} + ({n4(s)}) + {p4(k)}) = tanh({n4(a + s + k)}) = {n4(v)}",
             )
         else:
-            n, g = self._hn_unit(c.t, c.row, j), sigmoid(sum(self._gate_unit(c.t, c.row, "r", j)))
-            v = math.tanh(a + k + g * n)
+            n, g = self._hn_unit(c.t, c.row, j), float(self._step(c.t, c.row).r[j])
+            v = float(self._step(c.t, c.row).h_tilde[j])
             lines = (
                 f"h_tilde = tanh(Wh[x={x}, {u}] + bh[{u}] + r[{u}]·(Σ_i h_prev[i]·Uh[i, {u}] + bUh[{u}]))",
                 f"  = tanh({n4(a)} + {p4(k)} + {n4(g)}·({n4(n)})) = tanh({n4(a + k + g * n)}) = {n4(v)}",
@@ -320,9 +199,9 @@ class Explainer:
 
     def _explain_h(self, c: Cell) -> Explanation:
         j = c.col
-        zj = sigmoid(sum(self._gate_unit(c.t, c.row, "z", j)))
-        hp, ht = float(self._h_prev(c.t, c.row)[j]), self._h_tilde_unit(c.t, c.row, j)
-        v = zj * hp + (1 - zj) * ht
+        step = self._step(c.t, c.row)
+        zj, hp, ht = float(step.z[j]), float(self._h_prev(c.t, c.row)[j]), float(step.h_tilde[j])
+        v = float(step.h[j])  # the cell's h
         lines = (
             f"h = z[{j + 1}]·h_prev[{j + 1}] + (1−z[{j + 1}])·h_tilde[{j + 1}]",
             f"  = {n4(zj)}·({n4(hp)}) + {n4(1 - zj)}·({n4(ht)}) = {n4(v)}",
@@ -333,7 +212,7 @@ class Explainer:
         """The softmax as it is computed: every logit less their max m first (exp of a raw
         logit overflows, and its digits said nothing: `1194121.9975 / 369910020138.8991`)."""
         v_i = c.col
-        h, logits = self._h(c.t, c.row), self._logits(c.t, c.row)
+        h, logits = self._step(c.t, c.row).h, self._logits(c.t, c.row)
         s, k = float(h @ self.w("Wy")[:, v_i]), float(self.w("by")[v_i])
         m = float(logits.max())
         denom = float(torch.exp(logits - m).sum())

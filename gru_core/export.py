@@ -143,12 +143,6 @@ def matrix(t: Tensor) -> dict[str, Any]:
     return {"shape": list(t.shape), "data": data}
 
 
-def tensor_from(entry: dict[str, Any], dtype: torch.dtype = torch.float32) -> Tensor:
-    """The reverse of matrix(): read an exported matrix back into a tensor."""
-    data = _nonfinite_from_names(entry["data"])
-    return torch.tensor(data, dtype=dtype).reshape(entry["shape"])
-
-
 def _finite_or_name(x: float) -> float | str:
     if math.isfinite(x):
         return x
@@ -159,15 +153,6 @@ def _names_for_nonfinite(data: Any) -> Any:
     if isinstance(data, list):
         return [_names_for_nonfinite(v) for v in data]
     return _finite_or_name(data) if isinstance(data, float) else data
-
-
-_FROM_NAME = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-
-
-def _nonfinite_from_names(data: Any) -> Any:
-    if isinstance(data, list):
-        return [_nonfinite_from_names(v) for v in data]
-    return _FROM_NAME.get(data, data) if isinstance(data, str) else data
 
 
 def _write_json(data: dict[str, Any], path: str) -> None:

@@ -8,12 +8,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from . import cell
 from .loss import cross_entropy, cross_entropy_terms
 from .model import GRUModel
-
-
-class Cancelled(Exception):
-    """A step was stopped part-way by its cancel event; the weights were not touched."""
 
 
 @dataclass(frozen=True)
@@ -46,13 +43,14 @@ class Trace:
 
 
 def forward_trace(model: GRUModel, x: Tensor, y: Tensor, h0: Tensor) -> Trace:
-    """The article's two loops, written as the equations: one gru_step per time step."""
+    """The article's two loops, written as the equations: one cell.forward_step per time step."""
+    w = model.named_tensors()
     h = h0
     steps = []
     h_prevs = []
     for x_t in x:  # x [T, B]
         h_prevs.append(h)
-        out = model.gru_step(x_t, h)
+        out = cell.forward_step(w, x_t, h, model.reset)
         steps.append(out)
         h = out.h
     stack = lambda name: torch.stack([getattr(s, name) for s in steps])  # noqa: E731
@@ -69,58 +67,18 @@ def forward_trace(model: GRUModel, x: Tensor, y: Tensor, h0: Tensor) -> Trace:
 def forward_loss(
     model: GRUModel, x: Tensor, y: Tensor, h0: Tensor, cancel: threading.Event | None = None
 ) -> tuple[Tensor, Tensor]:
-    """(mean cross-entropy, final hidden state) with autograd's graph, built for speed.
-
-    The same equations as GRUModel.gru_step, with the input side of all three gates
-    for all time steps gathered at once (x_t W + b for every t: one gather, [T, B, 3H]),
-    and z and r sharing one matmul. `unbind(0)` hands out per-step views whose
-    backward stacks, where indexing xp[t] in the loop would make every step's backward
-    write a full-size zero gradient. `cancel`, when set, stops the loop (Cancelled).
-    """
+    """(mean cross-entropy, final hidden state) with autograd's graph, built for speed
+    (cell.hidden_states). `cancel`, when set, stops the loop (Cancelled)."""
     hs, h = hidden_states(model, x, h0, cancel)
     logits = model.output(hs)  # [T, B, V]
     return cross_entropy(logits, y), h
-
-
-INPUT_CHUNK = 32  # time steps whose input sums are gathered at once
-
-
-def _input_sums(x: Tensor, W: Tensor, b: Tensor, cancel: threading.Event | None):
-    """x_t W + b [B, 3H] (x Wz + bz | x Wr + br | x Wh + bh) for each t, gathered INPUT_CHUNK
-    time steps at a time, with `cancel` checked before each time step: all T at once was one
-    [T, B, 3H] gather (118 MB at H=512, B=64, T=300) that a close had to wait for."""
-    for t0 in range(0, x.shape[0], INPUT_CHUNK):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled()
-        xp = torch.nn.functional.embedding(x[t0 : t0 + INPUT_CHUNK], W) + b
-        for xp_t in xp.unbind(0):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled()
-            yield xp_t
 
 
 def hidden_states(
     model: GRUModel, x: Tensor, h0: Tensor, cancel: threading.Event | None = None
 ) -> tuple[Tensor, Tensor]:
     """(h for every time step [T, B, H], the last h [B, H]): forward_loss's fast loop."""
-    H = model.hidden_size
-    W, U, b = model.W, model.U, model.b
-    U_zr, Uh = U[:, : 2 * H], U[:, 2 * H :]
-    h = h0
-    hs = []
-    for xp_t in _input_sums(x, W, b, cancel):
-        if model.reset == "before":
-            zr = torch.sigmoid(torch.addmm(xp_t[:, : 2 * H], h, U_zr))
-            z, r = zr[:, :H], zr[:, H:]
-            h_tilde = torch.tanh(torch.addmm(xp_t[:, 2 * H :], r * h, Uh))
-        else:
-            hU = h @ U  # [B, 3H]
-            zr = torch.sigmoid(xp_t[:, : 2 * H] + hU[:, : 2 * H])
-            z, r = zr[:, :H], zr[:, H:]
-            h_tilde = torch.tanh(xp_t[:, 2 * H :] + r * (hU[:, 2 * H :] + model.bUh))
-        h = h_tilde + z * (h - h_tilde)  # = z * h + (1 - z) * h_tilde
-        hs.append(h)
-    return torch.stack(hs), h
+    return cell.hidden_states(model.W, model.U, model.b, model.bUh, x, h0, model.reset, cancel)
 
 
 @torch.no_grad()

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import CHECKS_PER_EPOCH
-from .errors import GRUError
+from .errors import Cancelled, GRUError
 from .history import History
-from .trainer import Cancelled, StepRecord, Trainer, TrainingDiverged
+from .trainer import StepRecord, Trainer, TrainingDiverged
 
 DEFAULT_TEMPERATURE = 1.0  # samples at checks: the model's own probabilities
 GUARD_WINDOW = 50  # steps the guard smooths the training loss over (an exponential mean),

@@ -1,14 +1,12 @@
 r"""The GRU from explicit matrices, in the article's notation (row vectors, x @ W).
 
-For each time step t, with x_t the one-hot input [B, V] and h_prev the hidden state
-[B, H] that the step before left:
+The equations of one time step (z, r, h_tilde in both reset forms, h) and their backward
+are in gru_core/cell.py; this module holds the weights they use, and the output layer:
 
-    z       = sigmoid(x_t Wz + h_prev Uz + bz)                 update gate
-    r       = sigmoid(x_t Wr + h_prev Ur + br)                 reset gate
-    h_tilde = tanh(x_t Wh + (r * h_prev) Uh + bh)              reset="before" (Cho et al. 2014)
-    h_tilde = tanh(x_t Wh + bh + r * (h_prev Uh + bUh))        reset="after"  (torch.nn.GRU)
-    h       = z * h_prev + (1 - z) * h_tilde
     y_hat   = softmax(h Wy + by)
+
+reset="before" puts the reset gate before the Uh product (Cho et al. 2014), reset="after"
+after it (torch.nn.GRU, which needs the extra bias bUh).
 
 Shapes: Wz, Wr, Wh [V, H]; Uz, Ur, Uh [H, H]; bz, br, bh, bUh [H]; Wy [H, V]; by [V].
 
@@ -27,11 +25,12 @@ code gathers rows by character index instead of multiplying by one-hot vectors.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from . import cell
+from .cell import StepOut
 from .errors import GRUError
 
 PARAM_NAMES = ("Wz", "Wr", "Wh", "Uz", "Ur", "Uh", "bz", "br", "bh", "Wy", "by")
@@ -50,16 +49,6 @@ def weight_shapes(V: int, H: int, reset: str) -> dict[str, tuple[int, ...]]:
     if reset == "after":
         shapes["bUh"] = (H,)
     return shapes
-
-
-@dataclass(frozen=True)
-class StepOut:
-    """One time step of the forward pass, every intermediate kept (all [B, H])."""
-
-    z: Tensor
-    r: Tensor
-    h_tilde: Tensor
-    h: Tensor
 
 
 class GRUModel:
@@ -190,15 +179,8 @@ class GRUModel:
 
     # ------------------------------------------------------------ the equations
     def gru_step(self, x_t: Tensor, h_prev: Tensor) -> StepOut:
-        """One time step for a batch. x_t [B] character indices, h_prev [B, H]."""
-        z = torch.sigmoid(self.Wz[x_t] + h_prev @ self.Uz + self.bz)
-        r = torch.sigmoid(self.Wr[x_t] + h_prev @ self.Ur + self.br)
-        if self.reset == "before":
-            h_tilde = torch.tanh(self.Wh[x_t] + (r * h_prev) @ self.Uh + self.bh)
-        else:
-            h_tilde = torch.tanh(self.Wh[x_t] + self.bh + r * (h_prev @ self.Uh + self.bUh))
-        h = z * h_prev + (1 - z) * h_tilde
-        return StepOut(z=z, r=r, h_tilde=h_tilde, h=h)
+        """One time step for a batch (cell.forward_step). x_t [B] character indices, h_prev [B, H]."""
+        return cell.forward_step(self.named_tensors(), x_t, h_prev, self.reset)
 
     def output(self, h: Tensor) -> Tensor:
         """Logits h Wy + by; y_hat = softmax(logits) over the last axis."""
@@ -232,36 +214,3 @@ class GRUModel:
             lin.weight.copy_(self.Wy.T)
             lin.bias.copy_(self.by)
         return gru, lin
-
-    @classmethod
-    def from_torch(cls, gru: torch.nn.GRU, linear: torch.nn.Linear) -> "GRUModel":
-        """The reverse of to_torch: a reset-after GRUModel with nn.GRU's weights.
-
-        nn.GRU has a hidden-side bias for the r and z blocks too; they only ever add to
-        the input-side ones, so they fold into br and bz.
-        """
-        if gru.num_layers != 1 or gru.bidirectional or not gru.bias or gru.batch_first:
-            raise GRUError(
-                "from_torch takes a one-layer, one-direction nn.GRU with biases and "
-                "batch_first=False"
-            )
-        H, V = gru.hidden_size, gru.input_size
-        if linear.in_features != H or linear.out_features != V:
-            raise GRUError(
-                f"the Linear layer maps {linear.in_features}->{linear.out_features}; "
-                f"it must map hidden {H} -> vocabulary {V}"
-            )
-        w = gru.weight_ih_l0.detach()
-        m = cls(V, H, reset="after", dtype=w.dtype, device=w.device)
-        Wr, Wz, Wh = w.chunk(3, dim=0)
-        Ur, Uz, Uh = gru.weight_hh_l0.detach().chunk(3, dim=0)
-        b_ir, b_iz, b_in = gru.bias_ih_l0.detach().chunk(3)
-        b_hr, b_hz, b_hn = gru.bias_hh_l0.detach().chunk(3)
-        with torch.no_grad():
-            m.W.copy_(torch.cat([Wz.T, Wr.T, Wh.T], dim=1))
-            m.U.copy_(torch.cat([Uz.T, Ur.T, Uh.T], dim=1))
-            m.b.copy_(torch.cat([b_iz + b_hz, b_ir + b_hr, b_in]))
-            m.bUh.copy_(b_hn)
-            m.Wy.copy_(linear.weight.detach().T)
-            m.by.copy_(linear.bias.detach())
-        return m

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from .cli import BROKEN_PIPE, FlagParser, _float, _int, _silence
+from .cli import BROKEN_PIPE, FlagParser, float_arg, int_arg, silence
 from .errors import GRUError
 from .printable import visible
 
@@ -31,14 +31,14 @@ def sample_main(argv: Sequence[str] | None = None, out: TextIO | None = None) ->
     prime = parser.add_mutually_exclusive_group()
     prime.add_argument("--prime", help="text to start from (default: the run's own prime)")
     prime.add_argument("--prime-file", metavar="PATH", help="read the prime from this UTF-8 file")
-    parser.add_argument("--len", type=_int("--len"), default=200, dest="length",
+    parser.add_argument("--len", type=int_arg("--len"), default=200, dest="length",
                         help="characters to sample after the prime (default 200)")
-    parser.add_argument("--temperature", type=_float("--temperature"), default=1.0,
+    parser.add_argument("--temperature", type=float_arg("--temperature"), default=1.0,
                         help="0 takes the most likely character; 1 samples the model's probabilities; "
                         "higher is more random (default 1)")
-    parser.add_argument("--top-k", type=_int("--top-k"), default=None, dest="top_k",
+    parser.add_argument("--top-k", type=int_arg("--top-k"), default=None, dest="top_k",
                         help="sample among the K most likely characters only")
-    parser.add_argument("--seed", type=_int("--seed"), default=None,
+    parser.add_argument("--seed", type=int_arg("--seed"), default=None,
                         help="seed the sampler, for the same text every time")
     return _run(parser, argv, lambda args: _sample(args, out or sys.stdout))
 
@@ -143,6 +143,6 @@ def _sample(args: argparse.Namespace, out: TextIO) -> int:
         out.write("\n")
         out.flush()
     except BrokenPipeError:  # `gru-tui sample ... | head -c 5`: the reader has all it wanted
-        _silence(out)
+        silence(out)
         return BROKEN_PIPE
     return 0

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import cell
 from .data import Vocab
 from .errors import GRUError
 from .model import GRUModel
@@ -95,69 +96,6 @@ def one_thread_numpy_blas() -> bool:
     return False
 
 
-class FastGRU:
-    """GRUModel.gru_step for one sequence, in numpy, with the weights copied once.
-
-    Same equations as the model (module docstring of gru_core.model), rearranged so that
-    one character costs a dozen numpy calls into buffers allocated here, and one product
-    with the weights: h [Wy | Uz | Ur] gives this character's logits (less by) and the
-    next character's gate sums together.
-    - x W + b is one row of (W + b), picked by the character's index;
-    - sigmoid(a) = 0.5 * (1 + tanh(a / 2)): with the halves folded into the weights,
-      one tanh and one add give [2z | 2r] for both gates, and the Uh product takes the
-      other half (Uh / 2), so (2r * h) (Uh / 2) = (r * h) Uh;
-    - reset="after" takes Uh into the same product, as nn.GRU does: h [Wy | Uz | Ur | Uh].
-    """
-
-    def __init__(self, model: GRUModel, h0: np.ndarray) -> None:
-        def as_np(t: Tensor) -> np.ndarray:  # a copy, never a view of weights training may write
-            return np.array(t.detach().to("cpu").numpy(), copy=True)
-
-        H, V = model.hidden_size, model.vocab_size
-        self.reset_after = model.reset == "after"
-        W_b = as_np(model.W) + as_np(model.b)  # [V, 3H]: row c is x W + b for character c
-        U_half = 0.5 * as_np(model.U)  # [H, 3H]: [Uz|Ur|Uh] / 2
-        self.by = as_np(model.by)  # [V]
-        self.dtype = W_b.dtype
-        self.x_zr_half = np.ascontiguousarray(0.5 * W_b[:, : 2 * H])  # [V, 2H]
-        self.x_h = np.ascontiguousarray(W_b[:, 2 * H :])  # [V, H]
-        self.Uh_half = np.ascontiguousarray(U_half[:, 2 * H :])  # [H, H]
-        self.bUh_half = 0.5 * as_np(model.bUh)  # [H]
-        n_h = 3 * H if self.reset_after else 2 * H  # the columns of U in the shared product
-        self.Wy_U = np.ascontiguousarray(np.concatenate([as_np(model.Wy), U_half[:, :n_h]], axis=1))
-        self._yU = np.empty(V + n_h, dtype=self.dtype)  # h [Wy | U...], then the gates in place
-        self.logits = self._yU[:V]  # h Wy for the latest h (by not added)
-        self.Wy = self.Wy_U[:, :V]  # [H, V]
-        self._zr2 = self._yU[V : V + 2 * H]  # [2z | 2r] once read() has made them
-        self._z2, self._r2 = self._zr2[:H], self._zr2[H:]
-        self._hn = self._yU[V + 2 * H :] if self.reset_after else np.empty(H, dtype=self.dtype)
-        self._rh = np.empty(H, dtype=self.dtype)
-        self.h = np.array(h0, dtype=self.dtype)  # [H]
-        np.matmul(self.h, self.Wy_U, out=self._yU)
-
-    def read(self, idx: int, out: np.ndarray) -> np.ndarray:
-        """Read character idx: out [H] becomes the new h (and self.h), self.logits its h Wy."""
-        h_prev, zr2, z2, r2, hn = self.h, self._zr2, self._z2, self._r2, self._hn
-        zr2 += self.x_zr_half[idx]
-        np.tanh(zr2, out=zr2)
-        zr2 += 1.0  # [2z | 2r] = 2 sigmoid(x [Wz|Wr] + h_prev [Uz|Ur] + [bz|br])
-        if self.reset_after:
-            hn += self.bUh_half
-            hn *= r2  # r * (h_prev Uh + bUh)
-        else:
-            np.multiply(r2, h_prev, out=self._rh)
-            np.matmul(self._rh, self.Uh_half, out=hn)  # (r * h_prev) Uh
-        hn += self.x_h[idx]
-        h_tilde = np.tanh(hn, out=hn)
-        np.subtract(h_prev, h_tilde, out=out)
-        out *= z2
-        out *= 0.5
-        out += h_tilde  # h = z * h_prev + (1 - z) * h_tilde
-        np.matmul(out, self.Wy_U, out=self._yU)
-        self.h = out
-        return out
-
-
 class GumbelNoise:
     """Rows by + temperature * g, g ~ Gumbel(0, 1) [V], drawn NOISE_BLOCK rows at a time.
 
@@ -202,16 +140,14 @@ def sample(
     read): True stops with SamplingCancelled. The same `generator` state gives the same
     sample (it is drawn from once per sample, for the seed of the noise below).
 
-    The prime is read with GRUModel.gru_step. The characters after it follow the same
+    The prime is read with cell.forward_step. The characters after it follow the same
     equations, written for speed (one character is a chain of a dozen small operations,
     so their per-call cost is what counts; a 2,000-character sample takes about a tenth
     of a second on a 2-core machine):
-    - on the CPU with numpy, whose calls cost about a microsecond where torch's cost
-      several (the weights are copied there once per sample, from a GPU too), into
-      buffers allocated once: no array is created per character;
-    - the input side of the gates, x W + b, is one row of (W + b);
-    - sigmoid(a) is written 0.5 * (1 + tanh(a / 2)), the same function without overflow;
-      the halves are folded into the weights (FastGRU), so a gate costs one tanh and one add;
+    - the cell's sampler kernel, cell.OneSequence: numpy on the CPU, whose calls cost
+      about a microsecond where torch's cost several (the weights are copied there once
+      per sample, from a GPU too), into buffers allocated once, each gate one tanh and
+      one add;
     - the draw is the Gumbel-max trick: argmax(logits / temperature + g), with g drawn
       from Gumbel(0, 1), is a draw from softmax(logits / temperature), with no softmax
       or search per character; g comes in blocks of NOISE_BLOCK rows;
@@ -220,12 +156,14 @@ def sample(
     check_sample_args(vocab, prime, n, temperature, top_k)
     x = vocab.encode(prime).to(model.device)
     h0 = model.zero_state(1)
+    w = model.named_tensors()
     for k, x_t in enumerate(x[:-1]):  # read the prime; its last character is the first input below
         if cancelled is not None and k % PRIME_CHECK == 0 and cancelled():
             raise SamplingCancelled(f"sampling stopped while reading the prime (at {k:,} of {len(prime):,})")
-        h0 = model.gru_step(x_t.view(1), h0).h
+        h0 = cell.forward_step(w, x_t.view(1), h0, model.reset).h
     one_thread_numpy_blas()
-    gru = FastGRU(model, h0.detach().to("cpu").numpy()[0])
+    gru = cell.OneSequence(model.W, model.U, model.b, model.bUh, model.Wy, model.by, model.reset,
+                           h0.detach().to("cpu").numpy()[0])
     V = model.vocab_size
     hidden = np.empty((n, model.hidden_size), dtype=gru.dtype)  # row i: h after reading input i
     noise = GumbelNoise(generator, temperature, gru.by) if temperature > 0 else None

@@ -21,12 +21,12 @@ import traceback
 
 import torch
 
-from .errors import GRUError
+from .errors import Cancelled, GRUError
 from .loop import Event, Listener, TrainingLoop
 from .session_state import SessionState
 from .snapshot import EpochSample, Snapshot, SnapshotBoard
 from .snapshot_builder import SnapshotBuilder
-from .trainer import Cancelled, Trainer, TrainingDiverged
+from .trainer import Trainer, TrainingDiverged
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from torch import Tensor
 
 from .advice import Advice
+from .batch_detail import BatchDetail
 from .config import TrainConfig
-from .explain import BatchDetail
 from .forward import Trace
 from .history import HistoryView
 

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import torch
 
 from .advice import training_advice
-from .errors import GRUError
-from .explain import BatchDetail, batch_detail, model_weights
-from .forward import Cancelled, Trace, forward_trace
+from .batch_detail import BatchDetail, batch_detail, model_weights
+from .errors import Cancelled, GRUError
+from .forward import Trace, forward_trace
 from .history import HistoryView, HistoryViews
 from .snapshot import Snapshot
 from .trainer import StepRecord, Trainer

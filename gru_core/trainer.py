@@ -20,8 +20,8 @@ from torch import Tensor
 from .bptt import manual_step
 from .config import TrainConfig
 from .data import Vocab, make_batches
-from .errors import GRUError
-from .forward import Cancelled, Trace, forward_loss, forward_nll, forward_trace
+from .errors import Cancelled, GRUError
+from .forward import Trace, forward_loss, forward_nll, forward_trace
 from .fused_update import FusedUpdate
 from .model import GRUModel
 from .sampling import sample

@@ -77,14 +77,14 @@ def check_public_url(url: str) -> str:
 
 def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     """(the serve flags, the app's flags), the app's flags checked as `gru-tui` checks them."""
-    from gru_core.cli import FlagParser, _int, check_load_flags, config_from_args
+    from gru_core.cli import FlagParser, check_load_flags, config_from_args, int_arg
 
     parser = FlagParser(prog="gru-tui serve", allow_abbrev=False,
                         description="Serve the app to web browsers: one app process per browser tab. "
                         "Any other flag is an app flag (gru-tui --help).")
     parser.add_argument("--host", default="localhost",
                         help="address to listen on (default localhost; 0.0.0.0 for a whole network)")
-    parser.add_argument("--port", type=_int("--port"), default=8000, help="port (default 8000)")
+    parser.add_argument("--port", type=int_arg("--port"), default=8000, help="port (default 8000)")
     parser.add_argument("--public-url", metavar="URL",
                         help="the address students open, when it is not the one their browser "
                         "sends (a proxy, say); by default the page uses the browser's own")
@@ -120,11 +120,11 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
 
 def write_corpora(folder: str) -> str:
     """The built-in corpora as NAME.txt in `folder`/corpora, read-only; that folder's path."""
-    from gru_core.corpora import corpus_names, load_corpus
+    from gru_core.corpora import CORPORA, load_corpus
 
     root = os.path.join(folder, "corpora")
     os.mkdir(root)
-    for name in corpus_names():
+    for name in CORPORA:
         try:
             text = load_corpus(name)
         except GRUError:  # the stdlib corpus on a Python without its sources

@@ -1,6 +1,8 @@
-"""python -m tests.benchmarks [--quick] [--json PATH] [--only SECTION ...]
+"""python -m tests.benchmarks [--quick] [--json PATH] [--only SECTION ...] [--write-docs [PATH]]
 
-Prints one table and writes the same figures as JSON (default bench-results/latest.json).
+Prints one table and writes the same figures as JSON (default bench-results/latest.json);
+a full run (no --quick, no --only), or any run given --write-docs, also writes them as
+docs/performance.md (tests/benchmarks/page.py).
 The full run takes a few minutes on a 2-core machine; --quick takes seconds and only
 checks that every figure can be measured (tests/test_benchmark_smoke.py: its cheapest
 sections in every run, the whole of it with `pytest -m bench`).
@@ -14,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import page
 from .common import ARTICLE, LARGE, MEDIUM, MEMORY, QUICK_PROFILE, QUICK_SIZES, SMALL, Row, Size, machine
 
 SECTIONS = ("throughput", "profile", "learning", "quality", "sampling", "memory", "threads", "app", "startup",
@@ -26,6 +29,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", default="bench-results/latest.json", help="where to write the figures")
     p.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
     p.add_argument("--rounds", type=int, help="repeats per throughput figure (default 5, quick 2)")
+    p.add_argument("--write-docs", nargs="?", const=str(page.DEFAULT_PAGE), metavar="PATH",
+                   help="write the figures as a Markdown page (default the repository's docs/performance.md; "
+                        "a full run writes it unasked)")
     return p.parse_args(argv)
 
 
@@ -157,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1))
     print(f"\nwritten to {path}")
+    docs = args.write_docs or (None if args.quick or args.only else str(page.DEFAULT_PAGE))
+    if docs:
+        command = page.command_line(args.quick, args.only, args.rounds)
+        print(f"written to {page.write(result, Path(docs), command, format_value)}")
     return 0
 
 

@@ -80,7 +80,7 @@ def time_call(fn: Callable[[], object]) -> float:
 
 
 def machine() -> dict[str, Any]:
-    """The machine in words, for the README table."""
+    """The machine in words, for the table and docs/performance.md."""
     import torch
 
     cpu = platform.processor() or platform.machine()

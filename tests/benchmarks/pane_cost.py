@@ -17,7 +17,7 @@ work on a shared machine, and the session's threads, do not count):
   up and click) to its explanation on screen
 
 `python -m tests.benchmarks.pane_cost` prints them; run it on an older checkout (same
-command, PYTHONPATH at that checkout) to compare, as the README's figures do.
+command, PYTHONPATH at that checkout) to compare against it.
 """
 
 from __future__ import annotations

@@ -33,9 +33,9 @@ from pathlib import Path
 import torch
 
 from gru_core.config import TrainConfig
-from gru_core.model import GRUModel
 from gru_core.trainer import Trainer
 
+from ..torch_twin import from_torch
 from .common import Row
 
 SECTION = "time to quality"
@@ -123,7 +123,7 @@ def nn_gru_runner(config: TrainConfig) -> Clocked:
         state["i"] = (i + 1) % X.shape[0]
 
     def evaluate() -> float:
-        scorer.model = GRUModel.from_torch(gru, linear)
+        scorer.model = from_torch(gru, linear)
         return scorer.evaluate()
 
     return Clocked(step, evaluate)

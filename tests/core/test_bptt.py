@@ -3,9 +3,17 @@
 import pytest
 import torch
 
-from gru_core.bptt import ManualBPTT, manual_loss
+from gru_core.bptt import ManualBPTT
 from gru_core.forward import forward_loss, forward_trace
 from gru_core.model import GRUModel
+
+
+def manual_loss(model: GRUModel, x, y, h0, cancel=None):
+    """(loss, h_T) whose .backward() runs the hand-derived BPTT (ManualBPTT)."""
+    return ManualBPTT.apply(
+        model.W, model.U, model.b, model.bUh, model.Wy, model.by, x, y, h0,
+        model.reset == "after", cancel,
+    )
 
 
 def _case(reset: str, V=7, H=5, T=6, B=3, seed=0, dtype=torch.float64):

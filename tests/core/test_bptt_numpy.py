@@ -8,7 +8,8 @@ import torch
 from gru_core.bptt import manual_step
 from gru_core.bptt_numpy import USE_NUMPY_BELOW, use_numpy
 from gru_core.config import TrainConfig
-from gru_core.forward import Cancelled, forward_loss
+from gru_core.errors import Cancelled
+from gru_core.forward import forward_loss
 from gru_core.model import GRUModel
 from gru_core.trainer import Trainer
 

@@ -3,10 +3,22 @@
 import pytest
 import torch
 
-from gru_core.bptt import manual_loss
-from gru_core.bptt_reference import reference_bptt
+from gru_core.bptt_reference import backward_deltas, gradients
+from gru_core.forward import forward_trace
 from gru_core.loss import cross_entropy
 from gru_core.model import GRUModel
+from tests.core.test_bptt import manual_loss
+
+
+def reference_bptt(model: GRUModel, x, y, h0) -> dict[str, torch.Tensor]:
+    """Gradients of the mean cross-entropy by the readable BPTT: the article-named ones
+    (dWz ... dby, dbUh for reset="after") and `dh` [T, B, H], dL/dh_t at every step."""
+    with torch.no_grad():
+        trace = forward_trace(model, x, y, h0)
+    d = backward_deltas(model.named_tensors(), trace, model.reset)
+    grads = gradients(trace, d, model.reset, model.vocab_size)
+    grads["dh"] = d.dh
+    return grads
 
 NAMES = ("Wz", "Wr", "Wh", "Uz", "Ur", "Uh", "bz", "br", "bh", "Wy", "by")
 

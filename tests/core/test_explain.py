@@ -11,9 +11,10 @@ import re
 import pytest
 import torch
 
+from gru_core.batch_detail import batch_detail, model_weights
 from gru_core.config import ARTICLE_VOCAB
 from gru_core.equations import Cell, equations
-from gru_core.explain import Explainer, batch_detail, model_weights
+from gru_core.explain import Explainer
 from gru_core.forward import forward_trace
 from gru_core.model import PARAM_NAMES, GRUModel
 
@@ -171,7 +172,7 @@ def test_equations_follow_the_reset_form():
 def test_a_set_cancel_event_stops_the_backward_at_once():
     import threading
 
-    from gru_core.forward import Cancelled
+    from gru_core.errors import Cancelled
 
     model, x, y, h0 = _case("after", **SIZES["larger"])
     with torch.no_grad():

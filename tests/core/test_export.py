@@ -19,10 +19,11 @@ from gru_core.export import (
     export_snapshot_json,
     export_trace_json,
     matrix,
-    tensor_from,
 )
 from gru_core.history import History
 from gru_core.session import TrainingSession
+
+from ..export_reader import tensor_from
 
 TEXT = "the cat sat on the mat. the dog sat on the log. " * 3
 

@@ -66,7 +66,7 @@ def test_the_article_preset_does_not_move():
 
 # ------------------------------------------------------------------ validation
 def independent_val_loss(trainer: Trainer) -> float:
-    """The README's definition, computed on its own: the held-out text cut into
+    """The definition in docs/guide.md, computed on its own: the held-out text cut into
     S = min(256, (n - 1) // 256) contiguous streams of ceil((n - 1) / S) predictions,
     each read one character at a time through gru_step from a zero state, in float64."""
     config = trainer.config

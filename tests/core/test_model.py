@@ -6,6 +6,7 @@ import torch
 from gru_core import GRUError
 from gru_core.forward import forward_trace
 from gru_core.model import GRUModel
+from tests.torch_twin import from_torch
 
 
 def _random_model(V: int, H: int, seed: int, dtype=torch.float32) -> GRUModel:
@@ -45,7 +46,7 @@ def test_reset_before_cannot_become_nn_gru_and_says_why():
 def test_from_torch_round_trip_keeps_the_function():
     torch.manual_seed(5)
     gru, lin = torch.nn.GRU(9, 6), torch.nn.Linear(6, 9)
-    m = GRUModel.from_torch(gru, lin)
+    m = from_torch(gru, lin)
     x = torch.randint(0, 9, (7, 2))
     h0 = torch.randn(2, 6)
     trace = forward_trace(m, x, x, h0)

@@ -15,7 +15,6 @@ from textual.widgets import Input, Select, Static
 from gru_core import TrainConfig
 from gru_core.checkpoint import save_checkpoint
 from gru_core.corpora import zen_of_python
-from gru_core.export import tensor_from
 from gru_core.history import History
 from tui.app import GRUApp
 from tui.keys import ROWS, keys_markdown
@@ -27,6 +26,7 @@ from tui.widgets.matrices import MatricesView
 from tui.widgets.samples import SamplesPane
 from tui.widgets.unit_view import UnitView, activation_style, confidence_style
 
+from ..export_reader import tensor_from
 from .conftest import wait_ready, wait_rendered, wait_until
 
 SIZE = (120, 40)

@@ -6,31 +6,24 @@ Drawn incrementally, because it is redrawn while training shares the GIL with it
 - plotext draws the frame (axes, ticks, labels, title) at a full rebuild, which happens
   only when the scale changes (the x axis grows, a curve leaves the y range), on resize,
   on the log toggle and on a new run. Its matrix is read directly, not through an ANSI
-  string parsed back.
-- the curves are braille dots placed with plotext's own coordinate mapping
-  (`get_matrix_data`, `get_line`). Each curve is averaged into one point per braille
-  column, from prefix sums: a new snapshot adds the new columns only, and only the
-  screen rows they touch are rendered again (Textual's Line API: `render_line` serves
+  string parsed back (`plotext_frame`, the one place that knows plotext's insides).
+- the curves are braille dots placed with plotext's own coordinate mapping. What the axes
+  show (ticks, limits, when to rescale) is decided in tui/render/chart_axes.py, and the
+  curves are averaged and drawn as braille in tui/render/chart_curves.py; only the screen
+  rows that new columns touch are rendered again (Textual's Line API: `render_line` serves
   cached strips, so a border or neighbour refresh costs nothing).
-- both axes change in steps (a ladder of x ends; y limits on a grid), so a rescale
-  happens a few times per run, not at every step.
-
-Log scale: plotext 5's `yscale("log")` takes the logarithm of the data it holds, in
-place, at every build (piccolomo/plotext#209: the second build raised "math domain
-error"), so it is never used: the log view plots log10 of the values on a linear axis
-and labels the ticks with the original numbers.
 
 Colours come from the component classes (and so from the theme): a light theme works.
 """
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import plotext._utility as plotext_util
+# plotext 5 has no public figure object (its public functions draw on one global figure)
+# and no public way to say where the canvas lies in the frame: its private names are used
+# in plotext_frame only.
 from plotext._figure import _figure_class as PlotextFigure
 from rich.segment import Segment
 from rich.style import Style
@@ -41,6 +34,19 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from ..keys import key_for
+from ..render.chart_axes import (
+    Geometry,
+    linear_ticks,  # noqa: F401  (tests check the y ticks through this module)
+    rescale,
+    step_ticks,
+    value_range,
+    x_end,
+    x_tick_count,
+    y_limits,
+    y_tick_count,
+    y_ticks,
+)
+from ..render.chart_curves import Curve, topmost
 from ..render.throttle import RedrawThrottle
 from .status import decimals
 
@@ -50,243 +56,30 @@ if TYPE_CHECKING:
 
 REDRAW_S = 0.5  # while training: new columns at most this often (a rescale is a full rebuild)
 LABEL_WIDTH = 5  # y tick labels are padded to this: the canvas keeps its width as the scale changes
-X_LADDER = (1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8)  # x axis ends, in epochs, times powers of 10
 BEST = "◆"
 GUARD = "▼"  # where the divergence guard put good weights back (gru_core/loop.py)
-# U+2800 braille bit of each dot: (dot column 0-1, dot row 0-3 from the bottom of the cell)
-BRAILLE_BIT = {(0, 3): 0x01, (0, 2): 0x02, (0, 1): 0x04, (1, 3): 0x08,
-               (1, 2): 0x10, (1, 1): 0x20, (0, 0): 0x40, (1, 0): 0x80}
 # The legend's names in the order a narrow border drops them ("loss" itself stays).
 DROP_ORDER = ("guard", "ln V", "best", "epoch", "val", "step")
 # Curves in drawing order (a later one covers an earlier one in a shared cell): legend name, class
 SERIES = (("ln V", "baseline"), ("step", "step"), ("epoch", "epoch"), ("val", "val"))
 
 
-class RunningSums:
-    """Prefix sums of one append-only list, extended as it grows."""
-
-    def __init__(self) -> None:
-        self.prefix: list[float] = [0.0]
-
-    def extend(self, values: Sequence[float], start: int) -> None:
-        prefix = self.prefix
-        for k in range(start, len(values)):
-            prefix.append(prefix[-1] + values[k])
-
-    def mean(self, start: int, stop: int) -> float:
-        return (self.prefix[stop] - self.prefix[start]) / (stop - start)
-
-
-def log_ticks(low: float, high: float, count: int = 5) -> tuple[list[float], list[str]]:
-    """About `count` tick positions (log10) and labels (original values) from low to high:
-    1-2-5 values where the range holds enough of them, else evenly spaced in log."""
-    ticks: list[float] = []
-    for exponent in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1):
-        for mantissa in (1, 2, 5):
-            value = mantissa * 10.0**exponent
-            if low <= value <= high:
-                ticks.append(value)
-    if len(ticks) < max(3, count - 1):
-        a, b = math.log10(low), math.log10(high)
-        ticks = [10 ** (a + (b - a) * k / (count - 1)) for k in range(count)]
-    return [math.log10(v) for v in ticks], distinct_labels(ticks)
-
-
-def distinct_labels(ticks: Sequence[float]) -> list[str]:
-    """3 significant digits, more where two ticks would read the same (`1.38`, `1.38` were
-    1.375 and 1.38), and 0 for a tick at zero."""
-    for digits in range(3, 8):
-        labels = [f"{v + 0.0:.{digits}g}" for v in ticks]
-        if len(set(labels)) == len(labels):
-            return labels
-    return labels
-
-
-def nice_unit(span: float) -> float:
-    """The smallest 1-2-5 number >= span."""
-    exponent = math.floor(math.log10(span))
-    for mantissa in (1, 2, 5, 10):
-        if mantissa * 10.0**exponent >= span * (1 - 1e-9):
-            return mantissa * 10.0**exponent
-    return 10.0 ** (exponent + 1)
-
-
-def linear_ticks(low: float, high: float, count: int) -> tuple[list[float], list[str]]:
-    """Ticks on a 1-2-5 unit from low to high, at least two of them (a single `5` on the
-    axis said nothing of the scale): the unit shrinks to the next 1-2-5 number until two fit."""
-    unit = nice_unit((high - low) / max(1, count - 1))
-    while True:
-        first = math.ceil(low / unit - 1e-9)
-        ticks = [k * unit for k in range(first, math.floor(high / unit + 1e-9) + 1)]
-        if len(ticks) >= 2 or unit < (high - low) * 1e-6 or high <= low:
-            every = max(1, (len(ticks) - 1) // max(1, count - 1))  # a shrunk unit: no more than count
-            ticks = ticks[::every]
-            return ticks, distinct_labels(ticks)
-        unit = _smaller(unit)
-
-
-def _smaller(unit: float) -> float:
-    """The 1-2-5 number below unit (5 -> 2 -> 1 -> 0.5 …)."""
-    exponent = math.floor(math.log10(unit) + 1e-9)
-    mantissa = round(unit / 10.0**exponent)
-    return {5: 2, 2: 1}.get(mantissa, 0.5) * 10.0**exponent
-
-
-def step_ticks(end: float, count: int) -> list[int]:
-    """Whole step numbers 0, d, 2d, … up to end, d a 1-2-5 number giving at most `count` ticks."""
-    end = max(1, int(end))
-    for exponent in range(0, 12):
-        for mantissa in (1, 2, 5):
-            d = mantissa * 10**exponent
-            if end // d + 1 <= max(2, count):
-                return list(range(0, end + 1, d))
-    return [0, end]
-
-
-def x_end(steps: int, num_batches: int) -> int:
-    """The x axis's end for this many steps: an epoch, or the next rung of X_LADDER epochs.
-    A function of the step count only, so the axis grows a few times per run, the same way
-    whenever the chart is drawn."""
-    epoch = max(1, num_batches)
-    if steps <= epoch:
-        return epoch
-    power = 1
-    while True:
-        for rung in X_LADDER:
-            end = math.ceil(epoch * rung * power)
-            if end >= steps:
-                return end
-        power *= 10
-
-
-def y_limits(low: float, high: float, log: bool) -> tuple[float, float]:
-    """The y axis's limits (log10 of them in log mode) around the data, on a grid so that
-    they stay put while the curve moves within a cell or two."""
-    if log:
-        if high / low < 1.5:  # too narrow a range for ticks to mean anything: widen
-            low, high = low / 1.25, high * 1.25
-        return math.floor(math.log10(low) * 20) / 20, math.ceil(math.log10(high) * 20) / 20
-    span = high - low or abs(high) or 1.0
-    unit = nice_unit(span / 8)
-    y0, y1 = math.floor(low / unit) * unit, math.ceil(high / unit) * unit
-    return (y0, y1) if y1 > y0 else (y0, y0 + unit)
-
-
-def rescale(ylim: tuple[float, float], low: float, high: float, log: bool) -> bool:
-    """Whether the y axis must change: the data left it, or fills less than half of it."""
-    if log:
-        low, high = math.log10(low), math.log10(high)
-    span = ylim[1] - ylim[0]
-    return low < ylim[0] or high > ylim[1] or (high - low) < span / 2
-
-
-class Geometry:
-    """Where the canvas is in the frame and how data maps onto its braille dots (plotext's map)."""
-
-    def __init__(self, col0: int, row0: int, width: int, height: int, rows: int,
-                 xlim: tuple[float, float], ylim: tuple[float, float], log: bool) -> None:
-        self.col0, self.row0, self.width, self.height, self.rows = col0, row0, width, height, rows
-        self.xlim, self.ylim, self.log = xlim, ylim, log
-
-    def px(self, x: float) -> int:
-        return plotext_util.get_matrix_data([x], self.xlim, 2 * self.width)[0]
-
-    def py(self, y: float) -> int | None:
-        """The dot row of a value (None: not drawable)."""
-        if self.log:
-            y = math.log10(y) if y > 0 else self.ylim[0]
-        if not math.isfinite(y):
-            return None
-        return plotext_util.get_matrix_data([y], self.ylim, 4 * self.height)[0]
-
-    def line(self, cell: tuple[int, int]) -> int:
-        """The screen line of a canvas cell's row (plotext counts rows from the bottom)."""
-        return self.rows - 1 - (self.row0 + cell[1])
-
-
-class Curve:
-    """One series averaged into one point per braille column, drawn as braille dots.
-
-    Points whose column the data has moved past are finished: their segments are drawn
-    once. The last column's point (its mean still changing) is the tail, drawn again at
-    each update."""
-
-    def __init__(self) -> None:
-        self.sums = RunningSums()
-        self.xs: list[float] = []  # empty for the step curve: x of item k is k + 1
-        self.n = 0
-        self.rebucket()
-
-    def feed(self, ys: Sequence[float], xs: Sequence[float] | None = None) -> None:
-        """The series' items so far (they only grow within a run)."""
-        start = self.n
-        if xs is not None:
-            self.xs.extend(float(x) for x in xs[start:])
-        self.sums.extend(ys, start)
-        self.n = len(ys)
-
-    def x(self, k: int) -> float:
-        return self.xs[k] if self.xs else k + 1.0
-
-    def rebucket(self) -> None:
-        """Forget the points (the x mapping changed); the data stays."""
-        self.points: list[tuple[int, float]] = []  # finished (column, mean)
-        self.open_start = 0  # index of the first item of the last column
-        self.tail: tuple[int, float] | None = None
-        self.clear_cells()
-
-    def clear_cells(self) -> None:
-        self.cells: dict[tuple[int, int], int] = {}  # finished segments: cell -> braille bits
-        self.tail_cells: dict[tuple[int, int], int] = {}
-        self.drawn = 0  # points whose segments are in self.cells
-        self.last: tuple[int, int] | None = None  # the last drawn finished point, in dots
-
-    def bucket(self, px: Callable[[float], int]) -> None:
-        """Extend the finished points and the tail from the items not yet in a finished column."""
-        i, n = self.open_start, self.n
-        self.tail = None
-        while i < n:
-            column = px(self.x(i))
-            j = bisect_right(range(n), column, lo=i + 1, key=lambda k: px(self.x(k)))
-            point = (column, self.sums.mean(i, j))
-            if j < n:
-                self.points.append(point)
-                self.open_start = j
-            else:
-                self.tail = point
-            i = j
-
-    def values(self) -> list[float]:
-        out = [y for _, y in self.points]
-        if self.tail is not None:
-            out.append(self.tail[1])
-        return out
-
-    def draw(self, geometry: Geometry) -> set[tuple[int, int]]:
-        """Draw the new finished segments and the tail again; the cells that changed."""
-        changed = set(self.tail_cells)
-        for column, y in self.points[self.drawn:]:
-            self.last = self._segment(geometry, self.last, column, y, self.cells, changed)
-        self.drawn = len(self.points)
-        self.tail_cells = {}
-        if self.tail is not None:
-            self._segment(geometry, self.last, *self.tail, self.tail_cells, changed)
-        return changed
-
-    @staticmethod
-    def _segment(geometry: Geometry, start: tuple[int, int] | None, column: int, y: float,
-                 cells: dict[tuple[int, int], int], changed: set[tuple[int, int]]) -> tuple[int, int] | None:
-        py = geometry.py(y)
-        if py is None:
-            return None  # a gap: the next point starts a new line
-        xs, ys = plotext_util.get_line([start[0], column], [start[1], py]) if start else ([column], [py])
-        w, h = 2 * geometry.width, 4 * geometry.height
-        for dx, dy in zip(xs, ys):
-            if 0 <= dx < w and 0 <= dy < h:
-                cell = (dx >> 1, dy >> 2)
-                cells[cell] = cells.get(cell, 0) | BRAILLE_BIT[(dx & 1, dy & 3)]
-                changed.add(cell)
-        return column, py
+def plotext_frame(plt: PlotextFigure, width: int, height: int, draw: Callable[[PlotextFigure], None]
+                  ) -> tuple[list[list[str]], tuple[int, int, int, int, int]]:
+    """plotext builds a colourless frame of this size with what `draw` adds: its characters
+    by screen line (top first), and where its canvas lies in it (the first column, the first
+    row from the bottom, its width and height in cells, the frame's rows: Geometry's first
+    five). Every private plotext name the chart needs is here."""
+    plt.clear_figure()
+    plt.plotsize(width, height)
+    plt._set_size(width, height)  # textual-plotext did both: plotext needs both
+    plt.theme("clear")  # no colours: the strips take them from the component classes
+    draw(plt)
+    plt.build()
+    matrix = (plt.monitor if plt._no_plots else plt._get_subplot(1, 1).monitor).matrix  # one plot
+    frame = [list(matrix.marker[row]) for row in reversed(matrix.Rows)]
+    cols, rows = matrix.Cols_canvas, matrix.Rows_canvas
+    return frame, (cols.start, rows.start, max(0, len(cols)), max(0, len(rows)), matrix.rows)
 
 
 class LossChart(Widget):
@@ -475,38 +268,28 @@ class LossChart(Widget):
             values += self._curves[name].values()
         if snap.best_val is not None:
             values.append(snap.best_val)
-        values = [v for v in values if math.isfinite(v) and (v > 0 or not self.log_scale)]
-        return (min(values), max(values)) if values else (1.0, 1.0)  # V = 1: every loss is 0
+        return value_range(values, self.log_scale)
 
     def _layout(self, snap: Snapshot, end: int, ylim: tuple[float, float]) -> Geometry:
         """plotext draws the frame for these limits; where its canvas is."""
         self.rebuilds += 1
         width, height = self.size
-        plt = self.plt
-        plt.clear_figure()
-        plt.plotsize(width, height)
-        plt._set_size(width, height)  # textual-plotext does both: plotext needs both
-        plt.theme("clear")  # no colours: the strips take them from the component classes
-        plt.plot([0.0], [ylim[0]], marker=" ")  # plotext draws axes for data: one invisible point
-        plt.xlim(0, end)
-        plt.ylim(*ylim)
-        count = max(3, min(6, (height - 4) // 2))
-        if self.log_scale:
-            ticks, labels = log_ticks(10 ** ylim[0], 10 ** ylim[1], count)
-        else:
-            ticks, labels = linear_ticks(*ylim, count)
-        plt.yticks(ticks, [label.rjust(LABEL_WIDTH) for label in labels])
-        xticks = step_ticks(end, max(2, (width - 8) // 8))
-        plt.xticks(xticks, [str(t) for t in xticks])
-        plt.xlabel("step")
-        if not len(snap.losses):
-            plt.title(f"nats: {key_for('toggle')} trains, {key_for('step')} steps")
-        plt.build()
-        matrix = (plt.monitor if plt._no_plots else plt._get_subplot(1, 1).monitor).matrix  # one plot
-        self._frame = [list(matrix.marker[row]) for row in reversed(matrix.Rows)]
-        cols, rows = matrix.Cols_canvas, matrix.Rows_canvas
-        return Geometry(cols.start, rows.start, max(0, len(cols)), max(0, len(rows)), matrix.rows,
-                        (0.0, float(end)), ylim, self.log_scale)
+        log = self.log_scale
+
+        def draw(plt: PlotextFigure) -> None:
+            plt.plot([0.0], [ylim[0]], marker=" ")  # plotext draws axes for data: one invisible point
+            plt.xlim(0, end)
+            plt.ylim(*ylim)
+            ticks, labels = y_ticks(ylim, log, y_tick_count(height))
+            plt.yticks(ticks, [label.rjust(LABEL_WIDTH) for label in labels])
+            xticks = step_ticks(end, x_tick_count(width))
+            plt.xticks(xticks, [str(t) for t in xticks])
+            plt.xlabel("step")
+            if not len(snap.losses):
+                plt.title(f"nats: {key_for('toggle')} trains, {key_for('step')} steps")
+
+        self._frame, canvas = plotext_frame(self.plt, width, height, draw)
+        return Geometry(*canvas, (0.0, float(end)), ylim, log)
 
     def _frame_only(self, snap: Snapshot | None) -> None:
         """No curves: waiting for the model (or no room)."""
@@ -515,15 +298,8 @@ class LossChart(Widget):
         self._strips.clear()
         self._frame = []
         if width > 0 and height > 0:
-            plt = self.plt
-            plt.clear_figure()
-            plt.plotsize(width, height)
-            plt._set_size(width, height)
-            plt.theme("clear")
-            plt.title("loss: waiting for the model")
-            plt.build()
-            matrix = plt.monitor.matrix
-            self._frame = [list(matrix.marker[row]) for row in reversed(matrix.Rows)]
+            self._frame, _ = plotext_frame(self.plt, width, height,
+                                           lambda plt: plt.title("loss: waiting for the model"))
         self._set_borders(snap)
         self.refresh()
 
@@ -542,15 +318,9 @@ class LossChart(Widget):
         """What each changed cell shows: the braille of the last curve drawn there."""
         order = [(name, self._curves[name]) for _, name in reversed(SERIES)]
         for cell in changed:
-            top = None
-            for name, curve in order:
-                bits = curve.cells.get(cell, 0) | curve.tail_cells.get(cell, 0)
-                if bits:
-                    top = (chr(0x2800 + bits), name)
-                    break
-            line = geometry.line(cell)
+            top = topmost(order, cell)
+            line, column = geometry.screen(cell)
             row = self._overlay.setdefault(line, {})
-            column = geometry.col0 + cell[0]
             if top is None:
                 row.pop(column, None)
             else:
@@ -562,10 +332,7 @@ class LossChart(Widget):
         """The best validation point (the weights `b` restores) as a marker over the val curve."""
         best = None
         if snap.best_val is not None and len(snap.val_losses):
-            px, py = geometry.px(float(snap.best_step)), geometry.py(snap.best_val)
-            if py is not None and 0 <= px < 2 * geometry.width and 0 <= py < 4 * geometry.height:
-                cell = (px >> 1, py >> 2)
-                best = (geometry.line(cell), geometry.col0 + cell[0])
+            best = geometry.mark_at(float(snap.best_step), snap.best_val)
         if best != self._best:
             for at in (self._best, best):
                 if at is not None:
@@ -575,13 +342,9 @@ class LossChart(Widget):
 
     def _place_guards(self, snap: Snapshot, geometry: Geometry) -> None:
         """A mark on the canvas's top line at each step where the guard put good weights back."""
-        marks = set()
-        for step, kind, _ in getattr(snap, "events", ()):
-            if kind == "diverged":
-                px = geometry.px(float(step))
-                if 0 <= px < 2 * geometry.width:
-                    marks.add((geometry.line((px >> 1, geometry.height - 1)), geometry.col0 + (px >> 1)))
-        guards = frozenset(marks)
+        marks = (geometry.mark_above(float(step)) for step, kind, _ in getattr(snap, "events", ())
+                 if kind == "diverged")
+        guards = frozenset(mark for mark in marks if mark is not None)
         if guards != self._guards:
             for line, _ in guards ^ self._guards:
                 self._strips.pop(line, None)
