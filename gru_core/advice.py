@@ -15,13 +15,16 @@ with its own remedy:
   row and now stands clearly (OVERFIT_MARGIN nats) above it, while the training loss
   still falls (rising with it, that is diverging).
 
-Every line fits 80 columns with its figures, remedy included (the app puts its own key in
-the place of OVERFIT_REMEDY).
+Advice is data, not a sentence (Advice): its kind, its figures, and its remedy as an action
+name ("lower_lr", "restore_best") with a key-free wording. Each front end words the remedy
+its own way (the app with its key from tui/keys.py, the CLI with its flags); `line()` joins
+the finding and a remedy, and every line fits 80 columns with its figures.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 ADVICE_AFTER_STEPS = 100
 ADVICE_WINDOW = 20
@@ -29,19 +32,40 @@ DIVERGE_LOOKBACK = 10  # windows: the advice reads at most the last 220 steps
 DIVERGE_RISE = 0.5
 OVERFIT_CHECKS = 3
 OVERFIT_MARGIN = 0.02
-# the overfitting line's remedy: a front end with its own way to restore the best
-# weights (the app's b) says that instead
-OVERFIT_REMEDY = "restore the best weights"
+
+LOWER_LR = "lower_lr"  # set the learning rate to Advice.figures["lr"]
+RESTORE_BEST = "restore_best"  # put back the weights of the best validation loss
+
+
+@dataclass(frozen=True)
+class Advice:
+    """What looks wrong (kind, in the figures' words) and what to try (an action)."""
+
+    kind: str  # "diverging", "not learning", "overfitting"
+    finding: str  # the figures in words: "training loss 4.40 rose from 1.00"
+    figures: dict[str, float]  # the numbers behind it, by name ("loss", "best", "lr", ...)
+    action: str  # the remedy: LOWER_LR or RESTORE_BEST
+    remedy: str  # the remedy in words that name no front end's key or flag
+
+    def line(self, remedy: str | None = None) -> str:
+        """One line: the finding, then `remedy` (a front end's own wording) or the key-free one."""
+        return f"{self.kind}: {self.finding}; {self.remedy if remedy is None else remedy}"
 
 
 def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values)
 
 
+def _lower_lr(kind: str, finding: str, figures: dict[str, float], lr: float, fmt: str) -> Advice:
+    suggested = lr / 4
+    return Advice(kind, finding, {**figures, "lr": suggested, "lr_now": lr}, LOWER_LR,
+                  f"try lr {suggested:{fmt}} (now {lr:{fmt}})")
+
+
 def training_advice(
     losses: Sequence[float], val_losses: Sequence[tuple[int, float]], uniform_loss: float, lr: float,
-) -> str | None:
-    """One line saying what is wrong and what to try, or None when nothing is."""
+) -> Advice | None:
+    """What is wrong and what to try, or None when nothing is."""
     n, w = len(losses), ADVICE_WINDOW
     if n >= ADVICE_AFTER_STEPS:
         recent = _mean(losses[-w:])
@@ -49,16 +73,18 @@ def training_advice(
         earlier = [_mean(losses[end - w:end]) for end in range(n - w, oldest - 1, -w)]
         best = min(earlier) if earlier else recent
         if recent > best + DIVERGE_RISE or (recent > uniform_loss and best < uniform_loss - DIVERGE_RISE):
-            return (f"diverging: training loss {recent:.2f} rose from {best:.2f}; "
-                    f"try lr {lr / 4:.2g} (now {lr:.2g})")
+            return _lower_lr("diverging", f"training loss {recent:.2f} rose from {best:.2f}",
+                             {"loss": recent, "best": best}, lr, ".2g")
         if recent > uniform_loss:
-            return (f"not learning: training loss {recent:.2f} is above ln V = {uniform_loss:.2f}; "
-                    f"try lr {lr / 4:g} (now {lr:g})")
+            return _lower_lr("not learning", f"training loss {recent:.2f} is above ln V = {uniform_loss:.2f}",
+                             {"loss": recent, "uniform": uniform_loss}, lr, "g")
     if len(val_losses) > OVERFIT_CHECKS:
         values = [v for _, v in val_losses]
         best = min(values)
         since = values[::-1].index(best)
         if since >= OVERFIT_CHECKS and values[-1] > best + OVERFIT_MARGIN:
             # the best's step is on the status line beside it ("best 2.300 @305")
-            return f"overfitting: val up {since} checks from {best:.3f} to {values[-1]:.3f}; {OVERFIT_REMEDY}"
+            return Advice("overfitting", f"val up {since} checks from {best:.3f} to {values[-1]:.3f}",
+                          {"checks": since, "best": best, "val": values[-1]}, RESTORE_BEST,
+                          "restore the best weights")
     return None

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
+from .advice import LOWER_LR, Advice, training_advice
 from .config import BACKWARDS, DEVICES, DTYPES, OPTIMIZERS, RESETS, TrainConfig
 from .errors import GRUError
 from .printable import visible
@@ -343,6 +344,8 @@ def train_main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> 
         return 130
 
 
+# how `gru-tui train` puts the best weights in the file (the app has a key for it)
+KEEP_BEST = "save without --save-last to keep them"
 BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
 INTERRUPTED = 130  # 128 + SIGINT
 
@@ -358,6 +361,7 @@ class _Printer:
         self._progress_shown = False
         self._t0 = time.perf_counter()
         self._steps0: int | None = None
+        self._advised: str | None = None  # the kind of advice printed last, said once until it changes
 
     def end_progress(self) -> None:
         if self._progress_shown:
@@ -411,10 +415,22 @@ class _Printer:
         self.line(f"Loss: {mean_loss:.4f}{lr_text}{val_text}")
         if self.last_sample is not None:
             self.line(visible(self.last_sample, keep_newlines=True))
+        advice = training_advice(history.losses, history.val_losses, trainer.uniform_loss, trainer.lr)
+        if advice is not None and advice.kind != self._advised:
+            self.line(cli_advice(advice, loop.end_at_best))
+        self._advised = advice.kind if advice is not None else None
 
     def on_event(self, loop, event) -> None:
         prefix = "warning: " if event.kind == "diverged" else ""
         self.line(prefix + event.message)
+
+
+def cli_advice(advice: Advice, end_at_best: bool) -> str:
+    """gru_core's advice with the remedy in `gru-tui train`'s own words: its flags."""
+    if advice.action == LOWER_LR:
+        return advice.line(f"try --lr {advice.figures['lr']:.3g}")  # the run's lr is in the header
+    # restore_best: the run ends on the best weights unless --save-last keeps the last ones
+    return advice.line("it ends on the best weights" if end_at_best else "drop --save-last for the best")
 
 
 def _duration(seconds: float) -> str:
@@ -477,10 +493,11 @@ def _train(args: argparse.Namespace, out: _Output) -> int:
             if loop.end_at_best:
                 loop.end_on_best()
             path = _save_path(args.save, trainer, history)
-            from .checkpoint import describe_weights, save_checkpoint
+            from .checkpoint import save_checkpoint
+            from .checkpoint_session import describe_weights
 
             save_checkpoint(trainer, history, path)
-            saved = f"saved {describe_weights(trainer)} to {visible(path)}"
+            saved = f"saved {describe_weights(trainer).line(KEEP_BEST)} to {visible(path)}"
         print(f"gru-tui: interrupted at step {trainer.step_count}: {best}; {saved}", file=sys.stderr)
         return INTERRUPTED
     printer.end_progress()
@@ -489,11 +506,12 @@ def _train(args: argparse.Namespace, out: _Output) -> int:
     best = "" if trainer.best_val is None else f", best val {trainer.best_val:.4f} @ step {trainer.best_step}"
     out.print(f"done: {trainer.step_count} steps, {chars / max(seconds, 1e-9):,.0f} characters/s{best}")
     if args.save:
-        from .checkpoint import describe_weights, save_checkpoint
+        from .checkpoint import save_checkpoint
+        from .checkpoint_session import describe_weights
 
         path = _save_path(args.save, trainer, history)
         save_checkpoint(trainer, history, path)
-        out.print(f"saved checkpoint to {visible(path)}: {describe_weights(trainer)}")
+        out.print(f"saved checkpoint to {visible(path)}: {describe_weights(trainer).line(KEEP_BEST)}")
     if args.export_csv:
         from .export import export_loss_csv
 

@@ -4,7 +4,7 @@
     gru-tui export-torch CKPT OUT.pt                 torch.nn.GRU + nn.Linear state dicts (reset-after)
     gru-tui export-safetensors CKPT OUT.safetensors  the weights, readable without pickle
 
-CKPT is a checkpoint (ctrl+s in the app, `gru-tui train --save`) or, for sample, a
+CKPT is a checkpoint (saved by the app or `gru-tui train --save`) or, for sample, a
 safetensors file. Errors are one line on stderr and exit status 2.
 """
 

@@ -47,13 +47,9 @@ from typing import Any
 import torch
 
 from .atomic import write_atomically
-from .checkpoint import (
-    check_saved_file,
-    check_weights,
-    looks_like_safetensors,
-    read_checkpoint,
-    trainer_from_checkpoint,
-)
+from .checkpoint import trainer_from_checkpoint
+from .checkpoint_checks import check_weights
+from .checkpoint_file import check_saved_file, looks_like_safetensors, read_checkpoint
 from .config import MAX_HIDDEN
 from .data import Vocab
 from .errors import GRUError

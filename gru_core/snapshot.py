@@ -17,6 +17,7 @@ from .history import HistoryView
 if TYPE_CHECKING:  # the types of fields only: a snapshot holds them, it never computes them
     from torch import Tensor
 
+    from .advice import Advice
     from .batch_detail import BatchDetail
     from .config import TrainConfig
     from .forward import Trace
@@ -67,7 +68,7 @@ class Snapshot:
     best_step: int = 0  # the step it was scored at
     note: str | None = None  # a command's outcome (restore_best) or why training stopped
     notes: int = 0  # +1 at each note
-    advice: str | None = None  # what looks wrong and what to try (gru_core.advice)
+    advice: Advice | None = None  # what looks wrong and what to try (gru_core.advice)
     trace_batch: int = 0  # the batch index the trace is of (== batch, but for a big model running)
     detail: BatchDetail | None = None  # the trace's weights and backward pass: what explains its numbers
     val_note: str | None = None  # why validation that was asked for is not done (Trainer.val_note)

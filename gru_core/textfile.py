@@ -16,14 +16,13 @@ What `read_text_file` accepts and does:
 
 from __future__ import annotations
 
-import errno
 import os
 import re
-import stat
 from collections.abc import Callable
 
 from .config import MAX_TEXT_CHARS
 from .errors import GRUError
+from .file_checks import check_regular_file
 
 _CRS_BEFORE_LF = re.compile("\r+\n")
 
@@ -37,32 +36,13 @@ READ_BLOCK = 4 << 20
 def check_text_file(path: str, *, max_bytes: int = MAX_TEXT_BYTES, max_chars: int = MAX_TEXT_CHARS) -> int:
     """What read_text_file checks before reading a byte (the path is a regular, non-empty
     file within the size limit); its size in bytes, or GRUError saying what is wrong."""
-    if not isinstance(path, (str, os.PathLike)) or not str(path):
-        raise GRUError(f"a file path is needed; got {path!r}")
-    shown = str(path)
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise GRUError(f"no file at {shown!r}; check the path (relative paths start at "
-                       f"{os.getcwd()!r})") from None
-    except PermissionError:
-        raise GRUError(f"cannot reach {shown!r}: permission denied on a folder in its path") from None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise GRUError(f"{shown!r} is a loop of symbolic links that never reaches a file; point the "
-                           f"link at the text file itself") from None
-        raise GRUError(f"cannot open {shown!r}: {exc.strerror or exc}") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise GRUError(f"{shown!r} is a directory; give the path of a UTF-8 text file inside it")
-    if not stat.S_ISREG(info.st_mode):
-        raise GRUError(f"{shown!r} is not a regular file (a pipe or device?); save the text to a "
-                       f"file and give its path")
-    if info.st_size == 0:
-        raise GRUError(f"{shown!r} is empty; give a file with at least a few characters of text")
-    if info.st_size > max_bytes:
-        raise GRUError(f"{shown!r} is {_size(info.st_size)}; the limit is {_size(max_bytes)} "
+    size = check_regular_file(path, "file", directory="give the path of a UTF-8 text file inside it",
+                              special="save the text to a file and give its path",
+                              empty="give a file with at least a few characters of text")
+    if size > max_bytes:
+        raise GRUError(f"{str(path)!r} is {_size(size)}; the limit is {_size(max_bytes)} "
                        f"({max_chars:,} characters): use a slice of it")
-    return info.st_size
+    return size
 
 
 def read_text_file(path: str, *, max_bytes: int = MAX_TEXT_BYTES, max_chars: int = MAX_TEXT_CHARS,

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import gc
-import math
 import signal
 import threading
 import traceback
@@ -33,8 +31,10 @@ from gru_core.printable import visible
 from . import confine, keys
 from .closing import while_open
 from .file_actions import FileActions
+from .gc_tuning import freeze_startup_objects
 from .messages import ConfigApplied, FileDone, LoadingProgress
 from .palette import RunCommands
+from .render.validation_text import validation_status
 from .sample_actions import SampleActions
 from .settings import load_settings, save_settings
 from .textual_fixes import apply as apply_textual_fixes
@@ -58,40 +58,7 @@ TERMINATING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHU
                             if hasattr(signal, name))
 
 
-_frozen = False
-
-
-def freeze_startup_objects() -> None:
-    """Leave what exists once torch is loaded out of every later garbage collection.
-
-    Torch, Textual and the composed screen are a few hundred thousand objects that live as
-    long as the process; the cycles the screen's updates leave behind make Python run a
-    full collection every second or two, and each one walked them all: 100-300 ms holding
-    the GIL, on whichever thread was allocating (a frozen screen, a stalled training step).
-    Frozen, a full collection walks only what came later. Once per process: a second app
-    (tests run many) would freeze the first one's garbage with it."""
-    global _frozen
-    if not _frozen:
-        _frozen = True
-        gc.freeze()
-
-
-NEEDS_SESSION = frozenset({"toggle", "step", "epoch", "reset", "save", "load", "export", "export_model"})
-
-def validation_status(snap: Snapshot) -> str:
-    """What the config pane says about validation for the run on screen."""
-    config = snap.config
-    if snap.val_note:
-        return snap.val_note
-    if not config.val_fraction:
-        return "validation off: set a fraction (e.g. 0.1) to hold text out"
-    held = len(config.text) - config.train_chars
-    val = snap.val_loss
-    if val is None:
-        # not "measured at epoch ends": nothing is measured yet, and a long epoch is measured within
-        return f"validation: {held:,} characters held out; not measured yet (training measures it)"
-    bits = val / math.log(2)
-    return f"validation: {held:,} characters held out; last {val:.4f} nats = {bits:.3f} bits/char"
+NEEDS_SESSION = keys.needs_session()  # the key table's flag: disabled while torch loads
 
 
 class GRUApp(FileActions, SampleActions, App[None]):
@@ -156,7 +123,8 @@ class GRUApp(FileActions, SampleActions, App[None]):
         self.query_one("#config", ConfigForm).border_title = "config"
         self.query_one("#chart", LossChart).border_title = "loss"
         self.query_one("#samples", SamplesPane).border_title = "samples"
-        self.query_one("#matrices", MatricesView).border_title = "matrices (←/→ time step, x explain)"
+        self.query_one("#matrices", MatricesView).border_title = (
+            f"matrices ({keys.key_for('time_step', '/')} time step, {keys.key_for('explain')} explain)")
         self.query_one(ConfigForm).config = self.initial_config
         self.query_one(SamplesPane).temperature = self.temperature
         self.set_interval(1 / RENDER_HZ, self.render_latest)
@@ -203,7 +171,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
         if self.resumed_from:
             snap = session.snapshot()
             self.post_message(FileDone(f"resumed from {self.resumed_from}: step {snap.step}, "
-                                       f"epoch {snap.epoch} (paused; space trains)"))
+                                       f"epoch {snap.epoch} (paused; {keys.key_for('toggle')} trains)"))
 
     def render_latest(self) -> None:
         """The timer's tick: the session's latest snapshot to every widget, if it is new.
@@ -246,7 +214,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
         if not isinstance(error, GRUError):  # a bug, not a user's mistake: keep its traceback for `d`
             self.worker_error = (message, "".join(traceback.format_exception(error)))
             self.refresh_bindings()  # d has something to show now
-            message += "  (d: details)"
+            message += f"  ({keys.key_for('error_details')}: details)"
         if worker.group == "session":
             self.query_one(StatusBar).starting = f"error: could not start training: {message}"
         elif worker.group == "sample":
@@ -293,8 +261,6 @@ class GRUApp(FileActions, SampleActions, App[None]):
             return None  # no best weights kept yet (or no validation at all)
         if action == "error_details" and self.worker_error is None and (snap is None or not snap.error):
             return None
-        if action == "validation_view" and self.session is None:
-            return None
         return True
 
     @staticmethod
@@ -308,9 +274,10 @@ class GRUApp(FileActions, SampleActions, App[None]):
         under a second: a second space, meant to pause, trained 60 epochs more."""
         state = shown_state(snap)
         label = "Pause" if state == "running" else "More" if state == "finished" else "Train"
-        bindings = self._bindings.key_to_bindings.get("space", [])
+        key = keys.textual_key("toggle")
+        bindings = self._bindings.key_to_bindings.get(key, [])
         if bindings and bindings[0].description != label:
-            self._bindings.key_to_bindings["space"] = [dataclasses.replace(bindings[0], description=label)]
+            self._bindings.key_to_bindings[key] = [dataclasses.replace(bindings[0], description=label)]
 
     def action_toggle(self) -> None:
         if session := self.live_session():
@@ -490,7 +457,8 @@ class GRUApp(FileActions, SampleActions, App[None]):
             if command.title == "Quit":
                 continue  # the key table's own Quit stops training first
             if command.title == "Keys":  # Textual's side panel squeezes the panes: show the help
-                yield SystemCommand("Keys", "Every key and what it does (?)", self.action_help)
+                help_key = keys.key_for("help")
+                yield SystemCommand("Keys", f"Every key and what it does ({help_key})", self.action_help)
                 continue
             yield command
         yield from keys.palette_commands(self)

@@ -30,6 +30,7 @@ from gru_core.printable import visible
 
 from . import confine
 from .closing import while_open
+from .keys import key_for
 from .messages import FileDone
 from .screens.path_dialog import PathDialog, ReplaceDialog
 
@@ -171,7 +172,7 @@ class FileActions:
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="files")
     def save_to(self, path: str) -> None:
-        from gru_core.checkpoint import save_session
+        from gru_core.checkpoint_session import save_session
 
         session = self.session
         if session is None:
@@ -182,11 +183,12 @@ class FileActions:
             self.post_message(FileDone(f"not saved: {exc}", error=True))
             return
         self.saved_path = path
-        self.post_message(FileDone(f"saved checkpoint to {path}: {weights}", files=(path,)))
+        restore = f"{key_for('restore_best')} restores them, then {key_for('save')} saves them"
+        self.post_message(FileDone(f"saved checkpoint to {path}: {weights.line(restore)}", files=(path,)))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="files")
     def load_from(self, path: str) -> None:
-        from gru_core.checkpoint import load_into_session
+        from gru_core.checkpoint_session import load_into_session
 
         session = self.session
         if session is None:
@@ -206,7 +208,7 @@ class FileActions:
             self.post_message(FileDone(f"loaded {path}; a later command has replaced that run since"))
             return
         self.post_message(FileDone(f"loaded {path}: step {snap.step}, epoch {snap.epoch} "
-                                   f"(paused; space trains)"))
+                                   f"(paused; {key_for('toggle')} trains)"))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="files")
     def export_to(self, base: str, snap: Snapshot) -> None:

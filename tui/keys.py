@@ -2,11 +2,13 @@
 
 Add a key here and it is bound (GRUApp.BINDINGS), offered in the command palette
 (ctrl+p, by its title), listed on the help screen and in README's key table (a test
-keeps README in step: `python -m tui.keys` prints the table to paste).
+keeps README in step: `python -m tui.keys` prints the table to paste). Every message that
+names a key takes it from here (key_for("restore_best") is "b"; a test scans tui for keys
+typed by hand), and check_action disables the keys flagged needs_session while torch loads.
 
     ROWS        one row per line of the help: how the keys are shown, what they do
       Key       one Textual key: its name, the App action it runs, its palette title,
-                its footer label ("" keeps it out of the footer)
+                its footer label ("" keeps it out of the footer), whether it needs a session
 """
 
 from __future__ import annotations
@@ -15,10 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from textual.binding import Binding
-
 if TYPE_CHECKING:
     from textual.app import App, SystemCommand
+    from textual.binding import Binding
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Key:
     action: str  # an App action with its arguments: "time_step(-1)"
     title: str  # the command palette's name for it (searched as you type); "" keeps it out
     footer: str = ""  # its label in the footer; "" keeps it out of the footer
+    needs_session: bool = False  # disabled (footer, palette) until torch is loaded and training exists
 
 
 @dataclass(frozen=True)
@@ -42,13 +44,13 @@ class KeyRow:
 
 ROWS: tuple[KeyRow, ...] = (
     KeyRow("space", "train / pause (a finished run: as many epochs again; the status says how many)", (
-        Key("space", "toggle", "Train / pause", "Train"),)),
+        Key("space", "toggle", "Train / pause", "Train", needs_session=True),)),
     KeyRow("n", "train one batch (one step; then pause)", (
-        Key("n", "step", "Train one step (one batch)", "Step"),)),
+        Key("n", "step", "Train one step (one batch)", "Step", needs_session=True),)),
     KeyRow("e", "train to the end of the epoch (then pause)", (
-        Key("e", "epoch", "Finish the epoch", "Epoch"),)),
+        Key("e", "epoch", "Finish the epoch", "Epoch", needs_session=True),)),
     KeyRow("r", "reset: new weights from the seed, same config", (
-        Key("r", "reset", "Reset the model", "Reset"),)),
+        Key("r", "reset", "Reset the model", "Reset", needs_session=True),)),
     KeyRow("← / →", "previous / next time step t in the matrices pane", (
         Key("left", "time_step(-1)", "Previous time step t (matrices)"),
         Key("right", "time_step(1)", "Next time step t (matrices)"))),
@@ -77,17 +79,17 @@ ROWS: tuple[KeyRow, ...] = (
     KeyRow("j", "next of the most responsive units (largest swing over the text shown)", (
         Key("j", "top_unit", "Most responsive unit"),)),
     KeyRow("v", "the coloured view over a stretch of validation text / back to the sample", (
-        Key("v", "validation_view", "Validation text view"),)),
+        Key("v", "validation_view", "Validation text view", needs_session=True),)),
     KeyRow("b", "restore the weights of the best validation loss (a copy is kept at each check)", (
         Key("b", "restore_best", "Restore the best weights (validation)"),)),
     KeyRow("ctrl+s", "save a checkpoint (asks for the path; training goes on)", (
-        Key("ctrl+s", "save", "Save a checkpoint"),)),
+        Key("ctrl+s", "save", "Save a checkpoint", needs_session=True),)),
     KeyRow("ctrl+o", "load a checkpoint: resume that run, paused (a bad file changes nothing)", (
-        Key("ctrl+o", "load", "Load a checkpoint"),)),
+        Key("ctrl+o", "load", "Load a checkpoint", needs_session=True),)),
     KeyRow("ctrl+e", "export the loss history (CSV) and the batch on screen (JSON)", (
-        Key("ctrl+e", "export", "Export loss and matrices"),)),
+        Key("ctrl+e", "export", "Export loss and matrices", needs_session=True),)),
     KeyRow("ctrl+t", "export the model: safetensors, and torch.nn.GRU's .pt for reset after", (
-        Key("ctrl+t", "export_model", "Export the model (safetensors, torch.nn.GRU)"),)),
+        Key("ctrl+t", "export_model", "Export the model (safetensors, torch.nn.GRU)", needs_session=True),)),
     KeyRow("l", "loss chart: toggle a log y axis", (
         Key("l", "log_scale", "Toggle log scale (loss chart)", "Log y"),)),
     KeyRow("c", "show / hide the config pane", (
@@ -115,8 +117,34 @@ def row_of(action: str) -> KeyRow:
     return next(row for row, key in all_keys() if key.action == action)
 
 
+def _row_and_key(action: str) -> tuple[KeyRow, Key]:
+    """The row and key of an action, named with or without its arguments ("unit" or "unit(1)")."""
+    for row, key in all_keys():
+        if action in (key.action, key.action.split("(")[0]):
+            return row, key
+    raise KeyError(f"no key in tui/keys.py runs the action {action!r}")
+
+
+def key_for(action: str, joiner: str = " / ") -> str:
+    """The key of an action as the screen shows it: "b", "ctrl+s", and for a pair on one row
+    ("t / T") both, joined by `joiner` ("" gives the compact "tT" of a crowded line)."""
+    return joiner.join(_row_and_key(action)[0].shown.split(" / "))
+
+
+def textual_key(action: str) -> str:
+    """Textual's name for an action's key ("space"), as its bindings map holds it."""
+    return _row_and_key(action)[1].key
+
+
+def needs_session() -> frozenset[str]:
+    """The actions (without arguments) that wait for a training session: check_action disables them."""
+    return frozenset(key.action.split("(")[0] for _, key in all_keys() if key.needs_session)
+
+
 def bindings() -> list[Binding]:
     """GRUApp.BINDINGS: every key; those with a footer label are shown in the footer."""
+    from textual.binding import Binding  # here: the flags' help (tui/launch.py) names keys without textual
+
     return [Binding(key.key, key.action, key.footer or key.title, show=bool(key.footer))
             for _, key in all_keys()]
 

@@ -20,6 +20,8 @@ from gru_core.printable import visible
 from gru_core.textfile import check_text_file
 from gru_core.threads import check_threads, ui_torch_threads
 
+from .keys import key_for
+
 if TYPE_CHECKING:
     from .app import GRUApp
 
@@ -61,8 +63,8 @@ def make_parser() -> argparse.ArgumentParser:
         commands.add_parser(name, help=about, add_help=False)
     add_config_arguments(parser)
     parser.add_argument("--load", metavar="PATH",
-                        help="resume from a checkpoint saved with ctrl+s or `gru-tui train --save` "
-                        "(its config is used; --epochs still applies)")
+                        help=f"resume from a checkpoint saved with {key_for('save')} or "
+                        "`gru-tui train --save` (its config is used; --epochs still applies)")
     parser.add_argument("--theme", metavar="NAME",
                         help="the colour theme (e.g. textual-light, nord); the one chosen last "
                         "(--theme or the palette's Change theme) is remembered")

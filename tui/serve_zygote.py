@@ -38,8 +38,8 @@ MAX_REQUEST = 1 << 16
 
 
 # torch._dynamo (and sympy with it, ~900 modules) is what torch.optim's first optimizer imports
-PRELOAD = ("gru_core.session", "gru_core.trainer", "gru_core.checkpoint", "torch._dynamo", "numpy.random",
-           "textual.drivers.web_driver", "textual_fspicker", "tui.app", "tui.serve_driver",
+PRELOAD = ("gru_core.session", "gru_core.trainer", "gru_core.checkpoint_session", "torch._dynamo",
+           "numpy.random", "textual.drivers.web_driver", "textual_fspicker", "tui.app", "tui.serve_driver",
            "tui.screens.help", "tui.screens.quit_dialog")
 
 

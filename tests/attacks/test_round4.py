@@ -26,7 +26,7 @@ import pytest
 import torch
 
 from gru_core import atomic
-from gru_core.checkpoint import load_into_session
+from gru_core.checkpoint_session import load_into_session
 from gru_core.cli import train_main
 from gru_core.model_cli import export_safetensors_main, export_torch_main, sample_main
 from gru_core.portable import export_safetensors, load_model

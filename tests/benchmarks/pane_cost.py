@@ -123,7 +123,7 @@ def _in_view(view, col: int) -> tuple[int, int]:
 
 def run(frames: int = 5, size: Size = PANE) -> list[Row]:
     snap = _snapshot(size)
-    from tui.app import freeze_startup_objects
+    from tui.gc_tuning import freeze_startup_objects
 
     freeze_startup_objects()  # as the app does once its first snapshot is on screen
     times = asyncio.run(_measure(snap, frames))

@@ -11,13 +11,8 @@ import torch
 
 from gru_core import GRUError, TrainConfig, Trainer, atomic
 from gru_core import checkpoint as ck
-from gru_core.checkpoint import (
-    FORMAT_VERSION,
-    load_checkpoint,
-    load_into_session,
-    save_checkpoint,
-    save_session,
-)
+from gru_core.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
+from gru_core.checkpoint_session import load_into_session, save_session
 from gru_core.cli import train_main
 from gru_core.history import History
 from gru_core.session import TrainingSession
@@ -169,7 +164,7 @@ def test_a_flipped_byte_in_the_middle_is_refused(tmp_path, saved):
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"", "is empty, not a gru-tui checkpoint"),
+    (b"", "is empty; it is not a gru-tui checkpoint"),
     (b"just some text, not a checkpoint",
      r"is not a gru-tui checkpoint \(it is not a zip archive.*a text file"),
 ])
@@ -282,7 +277,7 @@ def test_an_interrupted_rename_leaves_the_old_checkpoint_loadable(tmp_path, save
     def full_disk(src, dst):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(ck.os, "replace", full_disk)
+    monkeypatch.setattr(atomic.os, "replace", full_disk)  # the atomic save renames with it
     with pytest.raises(GRUError, match="disk is full.*earlier file there is unchanged"):
         save_checkpoint(trainer, history, path)
     monkeypatch.undo()
@@ -430,3 +425,23 @@ def test_a_gpu_run_resumes_on_the_gpu_and_on_the_cpu(tmp_path):
     assert on_gpu.step().loss == expected
     assert on_cpu.step().loss == pytest.approx(expected, rel=1e-5)
     assert on_gpu.step().loss == pytest.approx(a.step().loss, rel=1e-5)
+
+
+def test_which_weights_were_saved_is_said_without_any_front_ends_key():
+    """gru_core says the best weights were left out; the app (its key) and the CLI (its flag)
+    each say how to put them in the file."""
+    from gru_core.checkpoint_session import describe_weights
+    from gru_core.cli import KEEP_BEST
+
+    trainer, _ = trained(config(), 3)
+    trainer.best_state = {k: v.clone() + 1 for k, v in trainer.model.state_dict().items()}
+    trainer.best_step, trainer.best_val = 1, 2.5
+    saved = describe_weights(trainer)
+    assert saved.best_left_out
+    assert saved.words == ("the current weights of step 3; the best (val 2.5000 at step 1) are not "
+                           "in the file")
+    assert saved.line(KEEP_BEST) == saved.words + ": save without --save-last to keep them"
+    trainer.best_state = {k: v.clone() for k, v in trainer.model.state_dict().items()}  # restored
+    saved = describe_weights(trainer)
+    assert not saved.best_left_out and saved.line(KEEP_BEST) == saved.words
+    assert saved.words.startswith("the best weights, val 2.5000 from step 1 (restored")

@@ -83,3 +83,18 @@ def test_save_last_keeps_the_last_weights(tmp_path):
     trainer, history = load_checkpoint(str(path))
     assert trainer.step_count == history.val_losses[-1][0]
     assert trainer.evaluate() == pytest.approx(history.val_losses[-1][1], abs=1e-5)
+
+
+def test_train_prints_the_advice_once_in_its_own_words(monkeypatch):
+    """A run going wrong is named on the epoch lines, its remedy in flags (no app key), and said
+    once until the advice changes, not on every epoch line."""
+    import gru_core.cli as cli
+    from gru_core.advice import LOWER_LR, Advice
+
+    advice = Advice("not learning", "training loss 5.00 is above ln V = 4.33", {"lr": 0.0125, "lr_now": 0.05},
+                    LOWER_LR, "try lr 0.0125 (now 0.05)")
+    monkeypatch.setattr(cli, "training_advice", lambda *args: advice)
+    out = io.StringIO()
+    assert train_main([*FLAGS, "--epochs", "3", "--every", "1"], out) == 0
+    lines = [line for line in out.getvalue().splitlines() if line.startswith("not learning")]
+    assert lines == ["not learning: training loss 5.00 is above ln V = 4.33; try --lr 0.0125"]

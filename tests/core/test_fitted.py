@@ -159,21 +159,37 @@ def test_a_session_on_real_text_samples_at_every_check_labelled_and_restores_the
 
 
 def test_training_advice_names_a_too_high_learning_rate_and_overfitting():
-    from gru_core.advice import training_advice
+    from gru_core.advice import LOWER_LR, RESTORE_BEST, training_advice
+    from gru_core.cli import cli_advice
 
     assert training_advice([5.0] * 99, [], 4.33, 0.05) is None  # too early to judge
-    line = training_advice([5.0] * 120, [], 4.33, 0.05)
+    advice = training_advice([5.0] * 120, [], 4.33, 0.05)
+    line = advice.line()
     assert line.startswith("not learning: training loss 5.00 is above ln V = 4.33") and "0.0125" in line
+    assert (advice.kind, advice.action, advice.figures["lr"]) == ("not learning", LOWER_LR, 0.0125)
     vals = [(10, 2.5), (20, 2.3), (30, 2.35), (40, 2.4), (50, 2.45)]
-    line = training_advice([1.0] * 120, vals, 4.33, 2e-3)
-    assert line == "overfitting: val up 3 checks from 2.300 to 2.450; restore the best weights"
+    advice = training_advice([1.0] * 120, vals, 4.33, 2e-3)
+    assert advice.line() == "overfitting: val up 3 checks from 2.300 to 2.450; restore the best weights"
+    assert (advice.kind, advice.action) == ("overfitting", RESTORE_BEST)
     assert training_advice([1.0] * 120, vals[:4], 4.33, 2e-3) is None  # 2 checks: not yet
     # training rising after it came down is diverging, not overfitting, whatever validation does
-    line = training_advice([1.0] * 100 + [4.4] * 20, vals, 4.63, 1e-2)
-    assert line.startswith("diverging: training loss 4.40 rose from 1.00; try lr 0.0025 (now 0.01)")
-    for line in (training_advice([5.0] * 120, [], 4.33, 0.05), training_advice([1.0] * 120, vals, 4.33, 2e-3),
-                 training_advice([1.0] * 100 + [4.4] * 20, vals, 4.63, 1e-2)):
-        assert len(line) <= 80  # the figures and the remedy on one 80-column line
+    advice = training_advice([1.0] * 100 + [4.4] * 20, vals, 4.63, 1e-2)
+    assert advice.line().startswith("diverging: training loss 4.40 rose from 1.00; try lr 0.0025 (now 0.01)")
+    assert (advice.kind, advice.action, advice.figures["lr"]) == ("diverging", LOWER_LR, 0.0025)
+    # the CLI words the remedies with its flags, the key-free line names no flag
+    assert cli_advice(advice, True).endswith("; try --lr 0.0025")
+    overfit = training_advice([1.0] * 120, vals, 4.33, 2e-3)
+    assert cli_advice(overfit, True).endswith("; it ends on the best weights")
+    assert cli_advice(overfit, False).endswith("; drop --save-last for the best")
+    long_vals = [(100, 2.2), (305, 2.0696)] + [(305 + 60 * k, 2.1 + 0.02 * k) for k in range(1, 19)]
+    for advice in (training_advice([5.0] * 120, [], 4.33, 0.05),
+                   training_advice([1.0] * 120, vals, 4.33, 2e-3),
+                   training_advice([1.0] * 100 + [4.4] * 20, vals, 4.63, 1e-2),
+                   training_advice([1.0] * 2000, long_vals, 4.33, 1e-2)):
+        # the figures and the remedy on one 80-column line, in each front end's words
+        for line in (advice.line(), cli_advice(advice, True), cli_advice(advice, False)):
+            assert len(line) <= 80, line
+            assert "ctrl+" not in line and " b " not in line
 
 
 def test_an_edited_fitted_config_says_which_knobs_are_the_users():

@@ -198,11 +198,11 @@ async def test_a_reset_right_after_a_load_ends_the_loads_wait(tmp_path, monkeypa
     """Key storm seed 1, in CI: ctrl+o's worker waited for the loaded run's first snapshot
     alone, and an r (or an Apply) typed right after the load replaced that run before it was
     published; the wait timed out and showed as a worker error. A later run ends the wait too."""
-    import gru_core.checkpoint as checkpoint
+    import gru_core.checkpoint_session as checkpoint_session
 
     path = str(tmp_path / "run.ckpt")
     save_checkpoint(Trainer(TrainConfig.default(hidden_size=12)), History(), path)
-    load_into_session = checkpoint.load_into_session
+    load_into_session = checkpoint_session.load_into_session
 
     def load_then_reset(session, where: str) -> TrainConfig:
         # the r of the same burst, handled before the worker looked: the session's lock (an
@@ -212,7 +212,7 @@ async def test_a_reset_right_after_a_load_ends_the_loads_wait(tmp_path, monkeypa
             session.reset(config.replace(hidden_size=10))
         return config
 
-    monkeypatch.setattr(checkpoint, "load_into_session", load_then_reset)
+    monkeypatch.setattr(checkpoint_session, "load_into_session", load_then_reset)
     app = GRUApp(TrainConfig.default())
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
@@ -332,7 +332,7 @@ async def test_the_overfitting_line_names_b_within_120_columns():
         app.session.pause()
         vals = [(100, 2.2), (305, 2.0696)] + [(305 + 60 * k, 2.1 + 0.02 * k) for k in range(1, 19)]
         advice = training_advice([1.0] * 2000, vals, 4.33, 1e-2)
-        assert advice and advice.startswith("overfitting")
+        assert advice and advice.kind == "overfitting"
         app.query_one(StatusBar).snapshot = dataclasses.replace(app.shown, advice=advice)
         await wait_until(pilot, lambda: "b restores the best weights" in screen_text(app), 5, "the remedy")
         line = next(ln for ln in screen_text(app).splitlines() if "overfitting" in ln)

@@ -16,6 +16,8 @@ from textual.widgets import Static
 
 from gru_core.printable import visible
 
+from ..keys import key_for
+
 NO_TRACEBACK = ("no traceback: a check caught this (not a crash); the message above says "
                 "what happened and what to try")
 
@@ -59,7 +61,8 @@ class ErrorDetailsScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="error-box"):
-            yield Static(Text("error details  (escape closes; r resets the model)", style="dim"))
+            hint = f"error details  (escape closes; {key_for('reset')} resets the model)"
+            yield Static(Text(hint, style="dim"))
             yield Static(Text(visible(self.message)), id="error-message")
             with VerticalScroll(id="error-traceback"):
                 yield Static(Text(visible(self.detail or NO_TRACEBACK, keep_newlines=True), no_wrap=True),

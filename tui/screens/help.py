@@ -10,12 +10,12 @@ from textual.widgets import Markdown
 
 from gru_core.equations import equations
 
-from ..keys import keys_markdown
+from ..keys import key_for, keys_markdown
 
 MATRICES = """
 ## What the matrices pane shows ({form})
 
-The current batch, as the article prints it, at one time step **t** (←/→ move it).
+The current batch, as the article prints it, at one time step **t** ({k_time_step} move it).
 Shapes are in brackets: **B** sequences (at most 4 shown), **H** hidden units, **V**
 characters in the vocabulary.
 
@@ -35,7 +35,7 @@ characters in the vocabulary.
 - **through time**: ‖dL/dh_t‖ for each t (step t's own loss term plus what flows back
   from later steps) and the mean update gate z per t (how much of the past each step keeps).
 
-`x` (or the mouse) points at any number: the panel under the pane shows its equation
+`{k_explain}` (or the mouse) points at any number: the panel under the pane shows its equation
 with this batch's numbers filled in, and the result.
 
 Small matrices show numbers; large ones a heatmap: red positive, blue negative
@@ -43,12 +43,12 @@ Small matrices show numbers; large ones a heatmap: red positive, blue negative
 
 ## Seeing the units
 
-After `/`, a prime and Enter, the sample streams in, then `u` colours it: by
+After `{k_prime}`, a prime and Enter, the sample streams in, then `{k_colour}` colours it: by
 **confidence**, the probability the model gave each character (red 0 … green 1), or by
 one **hidden unit**, h[unit] after reading each character (blue −1 … red +1), with the
-unit's index and the range it spans. `[`/`]` step through the units; `j` jumps to the
+unit's index and the range it spans. `{k_unit}` step through the units; `{k_top_unit}` jumps to the
 ones that swing most over the text (some track quotes, line ends or word boundaries, as
-in Karpathy, Johnson and Fei-Fei 2015). `v` shows the same view over held-out text.
+in Karpathy, Johnson and Fei-Fei 2015). `{k_validation}` shows the same view over held-out text.
 
 ## The loss chart
 
@@ -72,13 +72,22 @@ def threads_markdown(torch_threads: int | None) -> str:
     )
 
 
+def _matrices_keys() -> dict[str, str]:
+    """The keys the matrices text names, from the key table."""
+    return {"k_time_step": key_for("time_step", "/"), "k_explain": key_for("explain"),
+            "k_prime": key_for("focus_prime"), "k_colour": key_for("colour_mode"),
+            "k_unit": key_for("unit", "`/`"), "k_top_unit": key_for("top_unit"),
+            "k_validation": key_for("validation_view")}
+
+
 def help_markdown(torch_threads: int | None = None, reset: str = "before") -> str:
     """The help for the GRU form in use: its equations come from gru_core.equations."""
     eq = {name: text.split(" = ", 1)[-1] for name, text in equations(reset).items()}
     form = ("reset gate before Uh, as the article" if reset == "before"
             else "reset gate after Uh, as torch.nn.GRU")
     return ("# gru-tui help  (escape closes)\n\n## Keys\n\n" + keys_markdown()
-            + MATRICES.format(form=form, bUh=" (and dL/dbUh)" if reset == "after" else "", **eq)
+            + MATRICES.format(form=form, bUh=" (and dL/dbUh)" if reset == "after" else "", **eq,
+                              **_matrices_keys())
             + threads_markdown(torch_threads))
 
 

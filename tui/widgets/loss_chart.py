@@ -33,6 +33,7 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from ..keys import key_for
 from ..render.chart_axes import (
     Geometry,
     linear_ticks,  # noqa: F401  (tests check the y ticks through this module)
@@ -285,7 +286,7 @@ class LossChart(Widget):
             plt.xticks(xticks, [str(t) for t in xticks])
             plt.xlabel("step")
             if not len(snap.losses):
-                plt.title("nats: space trains, n steps")
+                plt.title(f"nats: {key_for('toggle')} trains, {key_for('step')} steps")
 
         self._frame, canvas = plotext_frame(self.plt, width, height, draw)
         return Geometry(*canvas, (0.0, float(end)), ylim, log)

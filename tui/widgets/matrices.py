@@ -36,6 +36,7 @@ from textual.widgets import Static
 
 from gru_core.equations import Cell, equations
 
+from ..keys import key_for
 from ..render.matrix_text import MAX_HEATMAP_ROWS, Extent, HeatColours, MatrixWriter, Run, char_label
 from ..render.throttle import RedrawThrottle
 from .matrix_lines import MatrixLines
@@ -47,7 +48,8 @@ if TYPE_CHECKING:
 RUNNING_REDRAW_S = 2.0  # while training runs, the pane is rebuilt this often (README: at least every 2 s)
 GRAD_ORDER = ("Wz", "Wr", "Wh", "Uz", "Ur", "Uh", "bz", "br", "bh", "bUh", "Wy", "by")
 SPARK = "▁▂▃▄▅▆▇█"
-CURSOR_HINT = "x: point at any number (arrows, mouse) to see its equation with this batch's numbers"
+CURSOR_HINT = (f"{key_for('explain')}: point at any number (arrows, mouse) to see its equation with "
+               "this batch's numbers")
 
 
 class MatricesView(Vertical):

@@ -26,6 +26,7 @@ from textual.widgets import Input, Label, Static
 
 from gru_core.printable import visible
 
+from ..keys import key_for
 from ..render.throttle import RedrawThrottle
 from .samples_log import SamplesLog
 from .unit_view import Reading, UnitView
@@ -128,7 +129,7 @@ class SamplesPane(Vertical):
         yield SamplesLog(id="samples-log")
         with Horizontal(id="prime-row"):
             yield Label("prime", id="prime-label")
-            yield Input(placeholder="/ then type, Enter", id="prime", compact=True)
+            yield Input(placeholder=f"{key_for('focus_prime')} then type, Enter", id="prime", compact=True)
         yield Static("", id="prime-error")
         yield UnitView(id="unit-view")
         yield Static("", id="sample-settings")
@@ -200,8 +201,9 @@ class SamplesPane(Vertical):
         top_k = "off" if self.top_k is None else str(self.top_k)
         temperature = "argmax" if self.temperature == 0 else f"{self.temperature:g}"
         view = "held-out text" if self.view == "validation" else "sample"
-        items = (f"temp {temperature} (tT)", f"len {self.sample_len} (<>)", f"top-k {top_k} (kK)",
-                 f"{view} (v)")
+        items = (f"temp {temperature} ({key_for('temperature', '')})",
+                 f"len {self.sample_len} ({key_for('sample_length', '')})",
+                 f"top-k {top_k} ({key_for('top_k', '')})", f"{view} ({key_for('validation_view')})")
         for line in settings:
             line.update(Text(pack(items, line.size.width or self.size.width or 80), "dim"))
 

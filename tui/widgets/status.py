@@ -11,8 +11,10 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widgets import Static
 
-from gru_core.advice import OVERFIT_REMEDY
+from gru_core.advice import RESTORE_BEST, Advice
 from gru_core.printable import visible
+
+from ..keys import key_for
 
 if TYPE_CHECKING:
     from gru_core.session import Snapshot
@@ -136,13 +138,11 @@ class StatusBar(Static):
             text.append(shown, value)
         if snap.error:
             text.append("\n")
-            text.append(f" {visible(snap.error)}  (r resets, d details) ", style("status-bar--error"))
+            keys = f"({key_for('reset')} resets, {key_for('error_details')} details)"
+            text.append(f" {visible(snap.error)}  {keys} ", style("status-bar--error"))
         elif snap.advice or snap.note:  # what went wrong and what to try, or a command's outcome
             text.append("\n")
-            line = snap.advice or snap.note
-            if snap.advice and snap.advice.endswith(OVERFIT_REMEDY):
-                # the app's own remedy in its place: appended, it was cut off at 120 columns
-                line = snap.advice[: -len(OVERFIT_REMEDY)] + "b restores the best weights"
+            line = advice_line(snap.advice) if snap.advice else snap.note
             kind = "status-bar--error" if snap.advice else "status-bar--value"
             text.append(f" {visible(line)} ", style(kind))
         self._show(text)
@@ -169,7 +169,8 @@ class StatusBar(Static):
         loss = "—" if snap.loss is None else f"{decimals(snap.loss, 4)} nats"
         items += [(9, "loss", loss), (2, None, bits)]
         if shown_state(snap) == "finished" and snap.more_epochs:
-            items.insert(0, (7, "", f"space/n/e: {snap.more_epochs} more epochs"))
+            more = "/".join(key_for(action) for action in ("toggle", "step", "epoch"))
+            items.insert(0, (7, "", f"{more}: {snap.more_epochs} more epochs"))
         if snap.val_loss is not None:
             items.append((6, "val", decimals(snap.val_loss, 4)))
         if snap.best_val is not None:  # the chart's key shows it too
@@ -217,3 +218,11 @@ class StatusBar(Static):
                 for line in lines])
         strips = self._strips[1]
         return strips[y] if y < len(strips) else Strip.blank(width, self.rich_style)
+
+
+def advice_line(advice: Advice) -> str:
+    """gru_core's advice with the app's remedy where the app has a key for it (b restores the
+    best weights); a remedy with no key of its own (try lr 0.0025) is gru_core's wording."""
+    if advice.action == RESTORE_BEST:
+        return advice.line(f"{key_for(RESTORE_BEST)} restores the best weights")
+    return advice.line()

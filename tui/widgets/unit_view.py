@@ -30,6 +30,7 @@ from textual.widgets import Static
 
 from gru_core.printable import visible
 
+from ..keys import key_for
 from ..render.matrix_text import RGB, blend
 
 if TYPE_CHECKING:
@@ -235,7 +236,7 @@ class UnitView(Vertical):
             known = [p for p in reading.probs if p is not None]
             mean = f", mean {sum(known) / len(known):.2f}" if known else ""
             scale = f"confidence p(char): red 0 … green 1{mean}"
-            return [f"{where}{scale} (u)", scale, f"p(char){mean}: red 0 … green 1",
+            return [f"{where}{scale} ({key_for('colour_mode')})", scale, f"p(char){mean}: red 0 … green 1",
                     f"p(char){mean}"]
         if self.mode == "unit":
             H = reading.hidden_size
@@ -246,11 +247,13 @@ class UnitView(Vertical):
             span = f"range {bounds}" if values else "no values"
             rank = f" (#{self.rank + 1} by swing)" if self.rank is not None else ""
             unit = f"unit {self.unit + 1} of {H}"  # from 1, as the matrices' h1, h2 and the explanations
-            return [f"{where}{unit}{rank} {span}; blue −1 … red +1 ([ ] j)",
+            keys = f"{key_for('unit', ' ')} {key_for('top_unit')}"
+            return [f"{where}{unit}{rank} {span}; blue −1 … red +1 ({keys})",
                     f"{unit}{rank} {span}; blue −1 … red +1",
                     f"{unit}{rank} {span}", f"{unit} {span}", f"{unit} {bounds or span}"]
-        plain = "plain (u: colour by confidence or a unit)"
-        return [f"{where}{plain}", plain, "plain (u: colour)"]
+        colour = key_for("colour_mode")
+        plain = f"plain ({colour}: colour by confidence or a unit)"
+        return [f"{where}{plain}", plain, f"plain ({colour}: colour)"]
 
     @property
     def text_shown(self) -> str:
