@@ -46,7 +46,7 @@ def status_text(app: GRUApp) -> str:
 
 
 def session_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name in ("gru-train", "gru-publish") and t.is_alive()]
+    return [t for t in threading.enumerate() if t.name == "gru-train" and t.is_alive()]
 
 
 async def fuzz_in_app(pilot, run: Callable[[Callable], None]) -> None:
