@@ -131,3 +131,11 @@ def test_the_symbols_for_whitespace_and_controls():
     assert [char_cell(c) for c in " \n\t\x1b\x07\x7f"] == ["␣", "⏎", "⇥", "␛", "␇", "␡"]
     assert [char_cell(c) for c in "a\u202e\u200b"] == ["a", "\ufffd", "\ufffd"]
     assert char_quoted("\n") == "'⏎'"
+
+
+def test_a_checkpoint_name_stays_ascii_and_never_says_val_minus_zero():
+    from gru_core.checkpoint import checkpoint_name
+
+    # a perfectly learnt text's val loss comes out a hair below zero
+    assert checkpoint_name(900, -1e-9) == "gru-tui-step900-val0.00.ckpt"
+    assert checkpoint_name(900, 2.8049) == "gru-tui-step900-val2.80.ckpt"
