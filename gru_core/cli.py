@@ -17,7 +17,7 @@ from typing import TextIO
 from .advice import LOWER_LR, Advice, training_advice
 from .config import BACKWARDS, DEVICES, DTYPES, OPTIMIZERS, RESETS, TrainConfig
 from .errors import GRUError
-from .formatting import duration, fixed, setting, sig3
+from .formatting import duration, fixed, setting, significant
 from .printable import visible
 from .schedule import SCHEDULES
 from .threads import check_threads
@@ -411,7 +411,7 @@ class _Printer:
         val_text = f"  val {fixed(val)}" if val is not None else ""
         trainer = loop.trainer
         # the lr where it moves (a schedule, the guard); the article's own lines stay as it prints them
-        lr_text = "" if trainer.lr == trainer.config.lr else f"  lr {sig3(trainer.lr)}"
+        lr_text = "" if trainer.lr == trainer.config.lr else f"  lr {significant(trainer.lr)}"
         self.line(f"Epoch: {epoch}/{self.total_epochs}")
         self.line(f"Loss: {fixed(mean_loss)}{lr_text}{val_text}")
         if self.last_sample is not None:
@@ -429,7 +429,7 @@ class _Printer:
 def cli_advice(advice: Advice, end_at_best: bool) -> str:
     """gru_core's advice with the remedy in `gru-tui train`'s own words: its flags."""
     if advice.action == LOWER_LR:
-        return advice.line(f"try --lr {sig3(advice.figures['lr'])}")  # the run's lr is in the header
+        return advice.line(f"try --lr {significant(advice.figures['lr'])}")  # the run's lr is in the header
     # restore_best: the run ends on the best weights unless --save-last keeps the last ones
     return advice.line("it ends on the best weights" if end_at_best else "drop --save-last for the best")
 

@@ -3,18 +3,18 @@ the explanations, the CLI and the file names, so the same value reads the same e
 
 Numbers, each with one rule:
 
-    fixed(v, places=4)  losses and fixed-point figures: 4 decimals     2.3281   -0.3472
-    cell_number(v)      a matrix cell: fixed 4 decimals in 7 columns   -0.3472  -12.346
-    small_number(v)     a cell of a block whose values are all tiny    -2.0e-4
-    sig3(v)             rates, norms, ranges: 3 significant digits     0.00123  1.55e-5
-    setting(v)          a setting as given (lr, clip, temperature)     0.002    1e-5
-    precise(v)          an explanation's number: 4 decimals, and 4 significant digits
-                        where 4 decimals would show 0.0000             0.1234   1.234e-4
-    operand(v)          a number after an operator: (-0.6) in parentheses
-    term(v)             a signed term of a sum: "+ 0.1234", "- 0.1234"
-    signed(v, places)   a bound with its sign always shown: +0.12
-    count(n)            a length in a few cells: 35k, 5.2M
-    duration(seconds)   a time left: <1 s, 42 s, 7.5 min, 2.1 h
+    fixed(v, places=4)        losses, fixed-point figures: 4 decimals    2.3281   -0.3472
+    cell_number(v)            a matrix cell: 4 decimals in 7 columns     -0.3472  -12.346
+    small_number(v)           a cell of a block whose values are tiny    -2.0e-4
+    significant(v, digits=3)  rates, norms, ranges: 3 significant digits 0.00123  1.55e-5
+    setting(v)                a setting as given (lr, clip, temperature) 0.002    1e-5
+    precise(v)                an explanation's number: 4 decimals, and 4 significant digits
+                              where 4 decimals would show 0.0000         0.1234   1.234e-4
+    operand(v)                a number after an operator: (-0.6000) in parentheses
+    term(v)                   a signed term of a sum: "+ 0.1234", "- 0.1234"
+    signed(v, places=2)       a bound with its sign always shown: +0.12
+    count(n)                  a length in a few cells: 35k, 5.2M
+    duration(seconds)         a time left: <1 s, 42 s, 7.5 min, 2.1 h
 
 One minus sign, ASCII `-`: a number copied from the screen pastes into Python, and a file
 name stays ASCII (the explanations once printed `−` beside the grid's `-`). 0 is never
@@ -82,10 +82,11 @@ def small_number(v: float) -> str:
     return text if len(text) <= CELL_WIDTH else _exponent(f"{v:.0e}")
 
 
-def sig3(v: float) -> str:
-    """Three significant digits: a learning rate, a gradient's norm, a heatmap's range.
-    0.00123, 1.55e-5, 4.01; 0 for zero (never -0)."""
-    return _exponent(f"{v + 0.0:.3g}")
+def significant(v: float, digits: int = 3) -> str:
+    """`digits` significant digits, 3 unless more are needed to tell values apart: a learning
+    rate, a gradient's norm, a heatmap's range, an axis tick. 0.00123, 1.55e-5, 4.01; 0 for
+    zero (never -0)."""
+    return _exponent(f"{v + 0.0:.{digits}g}")
 
 
 def setting(v: float) -> str:

@@ -21,8 +21,8 @@ from gru_core.formatting import (
     operand,
     precise,
     setting,
-    sig3,
     signed,
+    significant,
     small_number,
     term,
 )
@@ -31,7 +31,7 @@ from tui.render.matrix_text import CELL, fmt
 
 finite = st.floats(allow_nan=False, allow_infinity=False)
 readable = st.floats(-1e300, 1e300)  # rounding near the largest float would read back as inf
-NUMBER_FORMS = (fixed, cell_number, small_number, sig3, setting, precise, operand, signed)
+NUMBER_FORMS = (fixed, cell_number, small_number, significant, setting, precise, operand, signed)
 
 
 def last_digit(text: str) -> float:
@@ -65,7 +65,7 @@ def test_zero_from_below_shows_as_zero():
     for v in (-0.0, -1e-9, -4e-5):
         assert fixed(v) == "0.0000" and fixed(v, 2) == "0.00"
         assert cell_number(v) == "0.0000"
-    assert small_number(-0.0) == sig3(-0.0) == setting(-0.0) == "0"
+    assert small_number(-0.0) == significant(-0.0) == setting(-0.0) == "0"
     assert precise(-0.0) == "0.0000" and term(-0.0) == "+ 0.0000" and signed(-0.0) == "+0.00"
 
 
@@ -77,8 +77,8 @@ def test_fixed_round_trips_within_its_rounding(v):
 
 @given(readable)
 def test_sig3_and_precise_round_trip_within_their_rounding(v):
-    assert reads_back(sig3(v), v) and reads_back(setting(v), v) and reads_back(precise(v), v)
-    assert math.isclose(float(sig3(v)), v, rel_tol=5e-3)  # 3 significant digits
+    assert reads_back(significant(v), v) and reads_back(setting(v), v) and reads_back(precise(v), v)
+    assert math.isclose(float(significant(v)), v, rel_tol=5e-3)  # 3 significant digits
     if v != 0 and abs(v) < 1e-3:
         assert math.isclose(float(precise(v)), v, rel_tol=5e-4)  # 4 significant digits
     else:
@@ -100,7 +100,9 @@ def test_the_forms_as_they_show():
     assert [cell_number(v) for v in (-0.34721, -12.34567, 1234.56, -1.23e7)] == [
         "-0.3472", "-12.346", "1234.56", "-1.23e7"]
     assert [small_number(v) for v in (-2e-4, 3e-12, -3e-12, 0.0)] == ["-2.0e-4", "3.0e-12", "-3e-12", "0"]
-    assert [sig3(v) for v in (0.00123456, 1.55e-5, 4.0123, 3e-4)] == ["0.00123", "1.55e-5", "4.01", "0.0003"]
+    assert [significant(v) for v in (0.00123456, 1.55e-5, 4.0123, 3e-4)] == [
+        "0.00123", "1.55e-5", "4.01", "0.0003"]
+    assert significant(1.375, 4) == "1.375"  # an axis tick that 3 digits would show as 1.38
     assert [setting(v) for v in (0.002, 5.0, 1e-5, 0.8)] == ["0.002", "5", "1e-5", "0.8"]
     assert [precise(v) for v in (0.12344, -1.2345e-4, 0.0)] == ["0.1234", "-1.234e-4", "0.0000"]
     assert operand(-0.6) == "(-0.6000)" and operand(0.6) == "0.6000"

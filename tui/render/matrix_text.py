@@ -15,7 +15,7 @@ from rich.color import Color
 from rich.style import Style
 from rich.text import Span, Text
 
-from gru_core.formatting import CELL_WIDTH, cell_number, char_cell, sig3, small_number
+from gru_core.formatting import CELL_WIDTH, cell_number, char_cell, significant, small_number
 
 LABEL_WIDTH = 17  # "h_tilde [4,128]  ", when the pane is wide enough; else labels get a line
 WIDE = 90
@@ -293,7 +293,7 @@ class MatrixWriter:
         else:
             lo = min(min(values) for _, values in rows if values)
             hi = max(max(values) for _, values in rows if values)
-        self.line("", "", Text(f"heatmap, from {sig3(lo)} to {sig3(hi)}", "dim"))
+        self.line("", "", Text(f"heatmap, from {significant(lo)} to {significant(hi)}", "dim"))
 
 
 def wrap_words(text: str, width: int) -> list[str]:

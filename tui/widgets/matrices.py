@@ -35,7 +35,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from gru_core.equations import Cell, equations
-from gru_core.formatting import char_cell, char_quoted, fixed, setting, sig3
+from gru_core.formatting import char_cell, char_quoted, fixed, setting, significant
 
 from ..keys import key_for
 from ..render.matrix_text import MAX_HEATMAP_ROWS, Extent, HeatColours, MatrixWriter, Run
@@ -232,7 +232,7 @@ class MatricesView(Vertical):
         order = f"(t1 at the left, t{T} at the right)"
         gap = " " if len(caption) + 1 + len(order) <= width else "\n"  # a narrow pane: two lines, none cut
         out = Text(f"{caption}{gap}{order}\n", "bold")
-        norm_ends = f" t1 {sig3(norms[0])}  t{T} {sig3(norms[-1])}"
+        norm_ends = f" t1 {significant(norms[0])}  t{T} {significant(norms[-1])}"
         span = max(8, width - 10 - len(norm_ends))  # the ends stay whole (`t64 4.9…` was cut)
         out.append("‖dL/dh_t‖ ")
         out.append(sparkline(norms, span, top=max(norms) or 1.0))
@@ -330,8 +330,8 @@ class MatricesView(Vertical):
         out.heading(f"gradients step {snap.trace_step + 1} applies: dL/dθ of this batch's loss, "
                     f"all {B} sequences")
         if detail.clip_scale != 1.0:
-            out.heading(f"(clipped: ‖dL/dθ‖ {sig3(detail.grad_norm)} scaled by {fixed(detail.clip_scale)} "
-                        f"to the clip {setting(detail.clip)})", style="dim")
+            out.heading(f"(clipped: ‖dL/dθ‖ {significant(detail.grad_norm)} scaled by "
+                        f"{fixed(detail.clip_scale)} to the clip {setting(detail.clip)})", style="dim")
         vocab = snap.vocab
         for name in GRAD_ORDER:
             g = grads.get(name)

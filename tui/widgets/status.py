@@ -12,7 +12,7 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from gru_core.advice import RESTORE_BEST, Advice
-from gru_core.formatting import duration, fixed, sig3
+from gru_core.formatting import duration, fixed, significant
 from gru_core.printable import visible
 
 from ..keys import key_for
@@ -166,7 +166,7 @@ class StatusBar(Static):
             items.append((3, "best", f"{fixed(snap.best_val)} @{snap.best_step}"))
         # a rate only while training runs: "chars/s 0" beside "finished" read as a slow run
         rate = f"{snap.chars_per_sec:,.0f}" if running else "—"
-        items += [(7 if running else 1, "chars/s", rate), (6, "lr", sig3(snap.lr)),
+        items += [(7 if running else 1, "chars/s", rate), (6, "lr", significant(snap.lr)),
                   (5, "preset", visible(snap.config.preset))]
         return items
 
