@@ -17,7 +17,7 @@ from typing import TextIO
 from .advice import LOWER_LR, Advice, training_advice
 from .config import BACKWARDS, DEVICES, DTYPES, OPTIMIZERS, RESETS, TrainConfig
 from .errors import GRUError
-from .formatting import duration, fixed, setting, significant
+from .formatting import duration, fixed, setting, significant, whole
 from .printable import visible
 from .schedule import SCHEDULES
 from .threads import check_threads
@@ -394,7 +394,7 @@ class _Printer:
         text = (f"[{bar:<20}] epoch {min(trainer.epoch + 1, cfg.epochs)}/{cfg.epochs} batch "
                 f"{trainer.batch_index or trainer.num_batches}/{trainer.num_batches} "
                 f"loss {fixed(record.loss)} "
-                f"{rate * trainer.chars_per_step:,.0f} chars/s {duration(left / rate)} left")
+                f"{whole(rate * trainer.chars_per_step)} chars/s {duration(left / rate)} left")
         width = shutil.get_terminal_size((100, 24)).columns - 1
         self.out.print("\r\x1b[2K" + text[:width], end="", flush=True)
         self._progress_shown = True
@@ -497,7 +497,7 @@ def _train(args: argparse.Namespace, out: _Output) -> int:
     chars = (trainer.step_count - steps0) * trainer.chars_per_step
     best = ("" if trainer.best_val is None
             else f", best val {fixed(trainer.best_val)} @ step {trainer.best_step}")
-    out.print(f"done: {trainer.step_count} steps, {chars / max(seconds, 1e-9):,.0f} characters/s{best}")
+    out.print(f"done: {trainer.step_count} steps, {whole(chars / max(seconds, 1e-9))} characters/s{best}")
     if args.save:
         from .checkpoint import save_checkpoint
         from .checkpoint_session import describe_weights

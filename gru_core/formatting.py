@@ -13,6 +13,7 @@ Numbers, each with one rule:
     operand(v)                a number after an operator: (-0.6000) in parentheses
     term(v)                   a signed term of a sum: "+ 0.1234", "- 0.1234"
     signed(v, places=2)       a bound with its sign always shown: +0.12
+    whole(v)                  a rate in whole units, thousands apart     12,345
     count(n)                  a length in a few cells: 35k, 5.2M
     duration(seconds)         a time left: <1 s, 42 s, 7.5 min, 2.1 h
 
@@ -119,6 +120,12 @@ def signed(v: float, places: int = 2) -> str:
     """A number with its sign always shown (a range's bounds): +0.12, -0.98, +0.00 for zero."""
     shown = fixed(v, places)
     return shown if shown[0] == "-" else "+" + shown
+
+
+def whole(v: float) -> str:
+    """A rate in whole units with thousands separators: 12,345 (characters a second)."""
+    shown = f"{v:,.0f}"
+    return "0" if shown == "-0" else shown
 
 
 def count(n: int) -> str:

@@ -25,13 +25,14 @@ from gru_core.formatting import (
     significant,
     small_number,
     term,
+    whole,
 )
 from gru_core.printable import visible
 from tui.render.matrix_text import CELL, fmt
 
 finite = st.floats(allow_nan=False, allow_infinity=False)
 readable = st.floats(-1e300, 1e300)  # rounding near the largest float would read back as inf
-NUMBER_FORMS = (fixed, cell_number, small_number, significant, setting, precise, operand, signed)
+NUMBER_FORMS = (fixed, cell_number, small_number, significant, setting, precise, operand, signed, whole)
 
 
 def last_digit(text: str) -> float:
@@ -47,7 +48,7 @@ def reads_back(text: str, v: float) -> bool:
 
 
 def is_negative_zero(text: str) -> bool:
-    number = text.strip("()")
+    number = text.strip("()").replace(",", "")
     return number.startswith("-") and float(number) == 0
 
 
@@ -108,6 +109,7 @@ def test_the_forms_as_they_show():
     assert operand(-0.6) == "(-0.6000)" and operand(0.6) == "0.6000"
     assert term(-0.1234) == "- 0.1234" and term(0.1234) == "+ 0.1234"
     assert signed(0.123) == "+0.12" and signed(-0.987) == "-0.99"
+    assert [whole(v) for v in (12345.4, 999.5, -0.2)] == ["12,345", "1,000", "0"]
     assert [count(n) for n in (900, 35_149, 5_242_880, 12_000_000)] == ["900", "35k", "5.2M", "12M"]
     assert [duration(s) for s in (0.2, 42, 450, 7560, math.inf)] == ["<1 s", "42 s", "7.5 min", "2.1 h", "?"]
 

@@ -12,7 +12,7 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from gru_core.advice import RESTORE_BEST, Advice
-from gru_core.formatting import duration, fixed, significant
+from gru_core.formatting import duration, fixed, significant, whole
 from gru_core.printable import visible
 
 from ..keys import key_for
@@ -165,7 +165,7 @@ class StatusBar(Static):
         if snap.best_val is not None:  # the chart's key shows it too
             items.append((3, "best", f"{fixed(snap.best_val)} @{snap.best_step}"))
         # a rate only while training runs: "chars/s 0" beside "finished" read as a slow run
-        rate = f"{snap.chars_per_sec:,.0f}" if running else "—"
+        rate = whole(snap.chars_per_sec) if running else "—"
         items += [(7 if running else 1, "chars/s", rate), (6, "lr", significant(snap.lr)),
                   (5, "preset", visible(snap.config.preset))]
         return items
