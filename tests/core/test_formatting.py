@@ -77,7 +77,7 @@ def test_fixed_round_trips_within_its_rounding(v):
 
 
 @given(readable)
-def test_sig3_and_precise_round_trip_within_their_rounding(v):
+def test_significant_and_precise_round_trip_within_their_rounding(v):
     assert reads_back(significant(v), v) and reads_back(setting(v), v) and reads_back(precise(v), v)
     assert math.isclose(float(significant(v)), v, rel_tol=5e-3)  # 3 significant digits
     if v != 0 and abs(v) < 1e-3:
