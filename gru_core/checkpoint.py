@@ -44,6 +44,7 @@ from .atomic import write_atomically
 from .checkpoint_checks import check_weights, config_from, load_optimizer, short
 from .checkpoint_file import first_line, read_checkpoint
 from .errors import GRUError
+from .formatting import fixed
 from .history import History
 from .model import weight_shapes
 from .trainer import Trainer
@@ -209,5 +210,5 @@ def checkpoint_name(step: int, val_loss: float | None, suffix: str = ".ckpt", pr
 
     Without a validation loss (none held out, or none measured yet): gru-tui-step900.ckpt.
     """
-    val = "" if val_loss is None or not math.isfinite(val_loss) else f"-val{val_loss:.2f}"
+    val = "" if val_loss is None or not math.isfinite(val_loss) else f"-val{fixed(val_loss, 2)}"
     return f"{prefix}-step{step}{val}{suffix}"

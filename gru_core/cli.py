@@ -7,7 +7,6 @@ Importing this module does not import torch: the app parses its flags with
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import shutil
 import sys
@@ -18,6 +17,7 @@ from typing import TextIO
 from .advice import LOWER_LR, Advice, training_advice
 from .config import BACKWARDS, DEVICES, DTYPES, OPTIMIZERS, RESETS, TrainConfig
 from .errors import GRUError
+from .formatting import duration, fixed, setting, significant, whole
 from .printable import visible
 from .schedule import SCHEDULES
 from .threads import check_threads
@@ -330,7 +330,7 @@ def train_main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> 
                 raise GRUError(f"{flag} must be a whole number of at least 1 ({what}); got {value}")
         if args.temperature is not None and not 0 <= args.temperature <= 100:
             raise GRUError(f"--temperature must be from 0 (the most likely character) to 100; "
-                           f"got {args.temperature:g}")
+                           f"got {setting(args.temperature)}")
         if args.threads is not None:
             check_threads(args.threads)
         check_load_flags(args, parser)
@@ -392,8 +392,9 @@ class _Printer:
         done = (trainer.epoch * trainer.num_batches + trainer.batch_index) / planned
         bar = "#" * int(20 * min(1.0, done))
         text = (f"[{bar:<20}] epoch {min(trainer.epoch + 1, cfg.epochs)}/{cfg.epochs} batch "
-                f"{trainer.batch_index or trainer.num_batches}/{trainer.num_batches} loss {record.loss:.3f} "
-                f"{rate * trainer.chars_per_step:,.0f} chars/s {_duration(left / rate)} left")
+                f"{trainer.batch_index or trainer.num_batches}/{trainer.num_batches} "
+                f"loss {fixed(record.loss)} "
+                f"{whole(rate * trainer.chars_per_step)} chars/s {duration(left / rate)} left")
         width = shutil.get_terminal_size((100, 24)).columns - 1
         self.out.print("\r\x1b[2K" + text[:width], end="", flush=True)
         self._progress_shown = True
@@ -407,12 +408,12 @@ class _Printer:
         history = loop.history
         val = history.val_losses[-1][1] if history.val_losses and history.val_losses[-1][0] == \
             loop.trainer.step_count else None
-        val_text = f"  val {val:.4f}" if val is not None else ""
+        val_text = f"  val {fixed(val)}" if val is not None else ""
         trainer = loop.trainer
         # the lr where it moves (a schedule, the guard); the article's own lines stay as it prints them
-        lr_text = "" if trainer.lr == trainer.config.lr else f"  lr {trainer.lr:.2g}"
+        lr_text = "" if trainer.lr == trainer.config.lr else f"  lr {significant(trainer.lr)}"
         self.line(f"Epoch: {epoch}/{self.total_epochs}")
-        self.line(f"Loss: {mean_loss:.4f}{lr_text}{val_text}")
+        self.line(f"Loss: {fixed(mean_loss)}{lr_text}{val_text}")
         if self.last_sample is not None:
             self.line(visible(self.last_sample, keep_newlines=True))
         advice = training_advice(history.losses, history.val_losses, trainer.uniform_loss, trainer.lr)
@@ -428,18 +429,9 @@ class _Printer:
 def cli_advice(advice: Advice, end_at_best: bool) -> str:
     """gru_core's advice with the remedy in `gru-tui train`'s own words: its flags."""
     if advice.action == LOWER_LR:
-        return advice.line(f"try --lr {advice.figures['lr']:.3g}")  # the run's lr is in the header
+        return advice.line(f"try --lr {significant(advice.figures['lr'])}")  # the run's lr is in the header
     # restore_best: the run ends on the best weights unless --save-last keeps the last ones
     return advice.line("it ends on the best weights" if end_at_best else "drop --save-last for the best")
-
-
-def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
 def _train(args: argparse.Namespace, out: _Output) -> int:
@@ -470,8 +462,8 @@ def _train(args: argparse.Namespace, out: _Output) -> int:
     out.print(
         f"training on {len(config.text):,} characters ({visible(config.source)}), vocabulary "
         f"{trainer.vocab.size}, hidden {config.hidden_size}, {trainer.num_batches} batches "
-        f"of {config.batch_size}x{config.seq_len}, {config.optimizer} lr {config.lr:g}{schedule}, "
-        f"{config.epochs} epochs, samples at temperature {temperature:g}"
+        f"of {config.batch_size}x{config.seq_len}, {config.optimizer} lr {setting(config.lr)}{schedule}, "
+        f"{config.epochs} epochs, samples at temperature {setting(temperature)}"
     )
     saving = bool(args.save or args.export_csv or args.export_json)
     t0, steps0 = time.perf_counter(), trainer.step_count
@@ -486,8 +478,8 @@ def _train(args: argparse.Namespace, out: _Output) -> int:
                 return BROKEN_PIPE
     except KeyboardInterrupt:
         printer.end_progress()
-        best = (f"best val {trainer.best_val:.4f} at step {trainer.best_step}" if trainer.best_val is not None
-                else "no validation (no best weights kept)")
+        best = (f"best val {fixed(trainer.best_val)} at step {trainer.best_step}"
+                if trainer.best_val is not None else "no validation (no best weights kept)")
         saved = "nothing saved (no --save)"
         if args.save:
             if loop.end_at_best:
@@ -503,8 +495,9 @@ def _train(args: argparse.Namespace, out: _Output) -> int:
     printer.end_progress()
     seconds = time.perf_counter() - t0
     chars = (trainer.step_count - steps0) * trainer.chars_per_step
-    best = "" if trainer.best_val is None else f", best val {trainer.best_val:.4f} @ step {trainer.best_step}"
-    out.print(f"done: {trainer.step_count} steps, {chars / max(seconds, 1e-9):,.0f} characters/s{best}")
+    best = ("" if trainer.best_val is None
+            else f", best val {fixed(trainer.best_val)} @ step {trainer.best_step}")
+    out.print(f"done: {trainer.step_count} steps, {whole(chars / max(seconds, 1e-9))} characters/s{best}")
     if args.save:
         from .checkpoint import save_checkpoint
         from .checkpoint_session import describe_weights

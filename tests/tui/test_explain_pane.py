@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 
 from gru_core import TrainConfig
+from gru_core.formatting import fixed, significant
 from gru_core.model import GRUModel
 from tests.core.test_explain import _reference
 from tui.app import GRUApp
@@ -114,8 +115,8 @@ async def test_gradient_through_time_chart_shows_autograd_norms(article_app):
         ref = _reference(model, tr.x, tr.y, tr.h_prev[0])  # autograd, from the weights and the batch
         norms, mean_z = ref["dh_norm"].tolist(), ref["z"].mean(dim=(1, 2)).tolist()
         chart = article_app.query_one(MatricesView).through_time
-        assert "‖dL/dh_t‖ " in chart and f"t1 {norms[0]:.2e}  t3 {norms[-1]:.2e}" in chart
-        assert "mean z " in chart and f"t1 {mean_z[0]:.2f}  t3 {mean_z[-1]:.2f}" in chart
+        assert "‖dL/dh_t‖ " in chart and f"t1 {significant(norms[0])}  t3 {significant(norms[-1])}" in chart
+        assert "mean z " in chart and f"t1 {fixed(mean_z[0], 2)}  t3 {fixed(mean_z[-1], 2)}" in chart
         assert torch.allclose(snap.detail.dh_norm.double(), ref["dh_norm"], atol=1e-5)
 
 

@@ -123,7 +123,7 @@ async def test_a_sample_with_a_validation_label_gets_the_panes_width_at_80x24():
 
         await wait_until(pilot, lambda: any(" val " in row for row in log_rows()), what="a labelled sample")
         rows = [row.rstrip() for row in log_rows() if row.strip()]
-        label = next(k for k, row in enumerate(rows) if re.match(r"step \d+ val \d\.\d{3}$", row))
+        label = next(k for k, row in enumerate(rows) if re.match(r"step \d+ val \d\.\d{4}$", row))
         body = rows[label + 1:]
         assert body and all(row.startswith("  ") for row in body), rows
         right_width = len(log_rows()[0])

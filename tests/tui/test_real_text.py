@@ -15,6 +15,7 @@ from textual.widgets import Input, Select, Static
 from gru_core import TrainConfig
 from gru_core.checkpoint import save_checkpoint
 from gru_core.corpora import zen_of_python
+from gru_core.formatting import signed
 from gru_core.history import History
 from tui.app import GRUApp
 from tui.keys import ROWS, keys_markdown
@@ -350,7 +351,7 @@ async def test_u_colours_by_confidence_then_by_a_unit_and_keys_pick_the_unit():
         values = reading.unit_values(0)
         known = [v for v in values if v is not None]
         assert view.mode == "unit" and len(known) == 50
-        assert f"unit 1 of 16 range [{min(known):+.2f}, {max(known):+.2f}]" in view.legend
+        assert f"unit 1 of 16 range [{signed(min(known))}, {signed(max(known))}]" in view.legend
         coloured = view.coloured()
         k = next(i for i, v in enumerate(values) if v is not None)
         assert k == 2  # h after reading the prime's last character: the state that picked char 4

@@ -15,10 +15,12 @@ from rich.color import Color
 from rich.style import Style
 from rich.text import Span, Text
 
+from gru_core.formatting import CELL_WIDTH, cell_number, char_cell, significant, small_number
+
 LABEL_WIDTH = 17  # "h_tilde [4,128]  ", when the pane is wide enough; else labels get a line
 WIDE = 90
 ROW_LABEL_WIDTH = 7  # "seq 1  "
-CELL = 8  # " -0.3472"
+CELL = CELL_WIDTH + 1  # " -0.3472": a blank, then the number
 MAX_HEATMAP_ROWS = 8
 
 Rows = Sequence[tuple[str, Sequence[float]]]
@@ -58,38 +60,9 @@ class Extent(NamedTuple):
     absmax: float
 
 
-def char_label(c: str) -> str:
-    """A vocabulary character as one visible cell."""
-    return {"\n": "⏎", " ": "␣", "\t": "⇥"}.get(c, c if c.isprintable() else "·")
-
-
 def fmt(v: float, small: bool = False) -> str:
-    """A value in CELL columns. One that rounds to zero prints 0.0000, never -0.0000 (term1's
-    0·log(y_hat) is -0.0 in floating point), as the status line prints a loss."""
-    if small:
-        return f"{small_number(v):>{CELL}}"
-    shown = f"{v:{CELL}.4f}"
-    return f"{0.0:{CELL}.4f}" if shown.endswith("-0.0000") else shown
-
-
-def g3(v: float) -> str:
-    """Three significant digits, and 0 for a value that shows as zero (`-0` read as a sign)."""
-    text = f"{v + 0.0:.3g}"
-    return "0" if float(text) == 0 else text
-
-
-def small_number(v: float) -> str:
-    """A value of a block whose values are all under 0.01, in CELL - 1 columns at most (one
-    blank always parts it from the next: `2.0e-04-2.0e-03` ran together): '-2.0e-4', '0'."""
-    v += 0.0  # -0.0 + 0.0 is 0.0
-    if v == 0:
-        return "0"
-    mantissa, exponent = f"{v:.1e}".split("e")
-    text = f"{mantissa}e{int(exponent)}"
-    if len(text) >= CELL:  # an exponent of two digits: one digit fewer in the mantissa
-        mantissa, exponent = f"{v:.0e}".split("e")
-        text = f"{mantissa}e{int(exponent)}"
-    return text
+    """A value in CELL columns, right-aligned: at least one blank parts it from the next."""
+    return f"{small_number(v) if small else cell_number(v):>{CELL}}"
 
 
 @lru_cache(maxsize=1024)
@@ -284,7 +257,7 @@ class MatrixWriter:
         paint = painter("sequential" if kind == "sequential" else "diverging", scale, self.colours)
         if self.fits(columns):
             if header is not None:
-                self.line(label, "", "".join(f"{char_label(h):>{CELL}}" for h in header))
+                self.line(label, "", "".join(" " * (CELL - 1) + char_cell(h) for h in header))
                 label = ""
             for i, (row_label, values) in enumerate(rows):
                 body = Text()
@@ -301,7 +274,7 @@ class MatrixWriter:
         for start in range(0, columns, width):
             stop = min(columns, start + width)
             if header is not None:
-                self.line(label, "", "".join(char_label(h) for h in header[start:stop]))
+                self.line(label, "", "".join(char_cell(h) for h in header[start:stop]))
                 label = ""
             elif columns > width:  # wrapped: say which units each part holds (seq 1 comes round again)
                 self.line(label, "", Text(f"units {start + 1}…{stop}", "dim"))
@@ -320,7 +293,7 @@ class MatrixWriter:
         else:
             lo = min(min(values) for _, values in rows if values)
             hi = max(max(values) for _, values in rows if values)
-        self.line("", "", Text(f"heatmap, from {g3(lo)} to {g3(hi)}", "dim"))
+        self.line("", "", Text(f"heatmap, from {significant(lo)} to {significant(hi)}", "dim"))
 
 
 def wrap_words(text: str, width: int) -> list[str]:

@@ -21,6 +21,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from gru_core.config import BACKWARDS, FITTED_KNOBS, OPTIMIZERS, RESETS, TrainConfig, parse_field
 from gru_core.errors import GRUError
+from gru_core.formatting import count, setting
 from gru_core.printable import NEWLINE, TAB, visible
 from gru_core.schedule import SCHEDULES
 
@@ -97,22 +98,12 @@ def fitted_line(note: str, width: int) -> str:
         return note if len(note) <= width else note[:max(0, width - 1)] + "…"
     n, vocab = int(found.group(1).replace(",", "")), found.group(2)
     tail = f"; yours: {yours}" if yours else ""
-    short = _count(n)
+    short = count(n)
     for line in (note, f"fitted to {n:,} chars, V {vocab}{tail}", f"fitted: {short} chars, V {vocab}{tail}",
                  f"fitted: {short} chars{tail}", f"fitted{tail}"):
         if len(line) <= width:
             return line
     return line[:max(0, width - 1)] + "…"
-
-
-def _count(n: int) -> str:
-    """35149 -> 35k, 5_242_880 -> 5.2M: a text's length in a few cells."""
-    for scale, unit in ((1_000_000, "M"), (1_000, "k")):
-        if n >= scale:
-            value = n / scale
-            shown = f"{value:.1f}".removesuffix(".0") if value < 10 else f"{value:.0f}"
-            return shown + unit
-    return str(n)
 
 
 class FittedLine(Static):
@@ -138,7 +129,7 @@ def source_choice(config: TrainConfig) -> str:
 
 def field_text(config: TrainConfig, name: str) -> str:
     value = getattr(config, name)
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return setting(value) if isinstance(value, float) else str(value)
 
 
 def text_field_value(config: TrainConfig) -> str:
@@ -409,7 +400,7 @@ class ConfigForm(VerticalScroll):
                 return
             lr = parse_field("lr", event.value)
             self.post_message(self.LearningRateSubmitted(lr))
-            self.message = f"learning rate {lr:g} applies from the next step"
+            self.message = f"learning rate {setting(lr)} applies from the next step"
         else:
             self.request_apply()
 

@@ -35,9 +35,10 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from gru_core.equations import Cell, equations
+from gru_core.formatting import char_cell, char_quoted, fixed, setting, significant
 
 from ..keys import key_for
-from ..render.matrix_text import MAX_HEATMAP_ROWS, Extent, HeatColours, MatrixWriter, Run, char_label
+from ..render.matrix_text import MAX_HEATMAP_ROWS, Extent, HeatColours, MatrixWriter, Run
 from ..render.throttle import RedrawThrottle
 from .matrix_lines import MatrixLines
 
@@ -231,14 +232,14 @@ class MatricesView(Vertical):
         order = f"(t1 at the left, t{T} at the right)"
         gap = " " if len(caption) + 1 + len(order) <= width else "\n"  # a narrow pane: two lines, none cut
         out = Text(f"{caption}{gap}{order}\n", "bold")
-        norm_ends = f" t1 {norms[0]:.2e}  t{T} {norms[-1]:.2e}"
+        norm_ends = f" t1 {significant(norms[0])}  t{T} {significant(norms[-1])}"
         span = max(8, width - 10 - len(norm_ends))  # the ends stay whole (`t64 4.9…` was cut)
         out.append("‖dL/dh_t‖ ")
         out.append(sparkline(norms, span, top=max(norms) or 1.0))
         out.append(norm_ends + "\n")
         out.append("mean z    ")
         out.append(sparkline(zs, span, top=1.0))
-        out.append(f" t1 {zs[0]:.2f}  t{T} {zs[-1]:.2f}")
+        out.append(f" t1 {fixed(zs[0], 2)}  t{T} {fixed(zs[-1], 2)}")
         return out
 
     # ------------------------------------------------------------- the lines
@@ -262,7 +263,7 @@ class MatricesView(Vertical):
         out.heading((f"batch {snap.trace_batch + 1}/{snap.num_batches} (before step {snap.trace_step + 1})",
                      f"t = {t + 1} of {T}"))
         out.heading(f"B = {snap.config.batch_size} ({B} shown)   H = {H}   V = {V}", style="dim")
-        labels = [char_label(c) for c in vocab]  # one character each
+        labels = [char_cell(c) for c in vocab]  # one character each
         # a long T shows a window of each string around t (… where cut), so that step t's
         # marked character is always in view
         k = min(T, max(3, (out.cells - len("x   y ")) // 2))
@@ -307,7 +308,7 @@ class MatricesView(Vertical):
         term3 = tr.term3.tolist()
         out.block(f"term3 [{T}]", [("all t", term3)], highlight=[t], note=eq["term3"],
                   cell=lambda i, j: Cell("term3", t, 0, j))
-        loss = f"{float(tr.loss):.4f}"
+        loss = fixed(float(tr.loss))
         out.line("loss", "", Text(f"{loss}   = mean over t of term3", "bold"),
                  cells=Run(0, len(loss), 1, 0, 0, lambda i, j: Cell("loss")))
         out.newline()
@@ -329,8 +330,8 @@ class MatricesView(Vertical):
         out.heading(f"gradients step {snap.trace_step + 1} applies: dL/dθ of this batch's loss, "
                     f"all {B} sequences")
         if detail.clip_scale != 1.0:
-            out.heading(f"(clipped: ‖dL/dθ‖ {detail.grad_norm:.4g} scaled by {detail.clip_scale:.4f} "
-                        f"to the clip {detail.clip:g})", style="dim")
+            out.heading(f"(clipped: ‖dL/dθ‖ {significant(detail.grad_norm)} scaled by "
+                        f"{fixed(detail.clip_scale)} to the clip {setting(detail.clip)})", style="dim")
         vocab = snap.vocab
         for name in GRAD_ORDER:
             g = grads.get(name)
@@ -350,7 +351,7 @@ class MatricesView(Vertical):
                 header = vocab if name == "by" else None
                 out.block(label, [("", values)], header=header, small=small, cell=cell)
             elif name.startswith("W") and name != "Wy":  # [V, H]: a row per input character
-                out.block(label, [(f"'{char_label(c)}'", row) for c, row in zip(vocab, values)], small=small,
+                out.block(label, [(char_quoted(c), row) for c, row in zip(vocab, values)], small=small,
                           extent=extent, cell=cell)
             elif name == "Wy":  # [H, V]
                 out.block(label, [(f"h{k + 1}", row) for k, row in enumerate(values)], header=vocab,

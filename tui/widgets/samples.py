@@ -24,6 +24,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Static
 
+from gru_core.formatting import fixed, setting
 from gru_core.printable import visible
 
 from ..keys import key_for
@@ -73,7 +74,7 @@ def epoch_samples_text(samples, width: int | None = None) -> Text:
     for k, s in enumerate(samples):
         label = f"epoch {s.epoch:>4}  "
         if getattr(s, "val", None) is not None:  # taken within an epoch too: say when, and how good
-            label = f"step {s.step} val {s.val:.3f}  "
+            label = f"step {s.step} val {fixed(s.val)}  "
         indent = " " * len(label)
         if width is not None and len(label) > width // 3:
             # a long label ("step 1320 val 2.328") beside the text left a narrow pane a
@@ -199,7 +200,7 @@ class SamplesPane(Vertical):
     def _show_settings(self) -> None:
         settings = self.query("#sample-settings").results(Static)
         top_k = "off" if self.top_k is None else str(self.top_k)
-        temperature = "argmax" if self.temperature == 0 else f"{self.temperature:g}"
+        temperature = "argmax" if self.temperature == 0 else setting(self.temperature)
         view = "held-out text" if self.view == "validation" else "sample"
         items = (f"temp {temperature} ({key_for('temperature', '')})",
                  f"len {self.sample_len} ({key_for('sample_length', '')})",

@@ -12,6 +12,7 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from gru_core.advice import RESTORE_BEST, Advice
+from gru_core.formatting import duration, fixed, significant, whole
 from gru_core.printable import visible
 
 from ..keys import key_for
@@ -37,20 +38,8 @@ def shown_state(snap: Snapshot) -> str:
     return snap.state
 
 
-def _duration(seconds: float) -> str:
-    """An estimate people read at a glance: 42 s, 7.5 min, 2.1 h."""
-    if seconds < 0.5:  # "0 s left" read as no time at all while the epoch still runs
-        return "<1 s"
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
-
-
-def decimals(value: float, places: int) -> str:
-    """A loss with `places` decimals; a loss that rounds to zero is "0.000…", never "-0.000…"
-    (a cross-entropy of a perfectly learnt text comes out a hair below zero in floating point)."""
-    shown = f"{value:.{places}f}"
-    return shown[1:] if shown.startswith("-") and float(shown) == 0 else shown
+# loss_chart.py imports this name: after merging, switch it to gru_core.formatting.fixed
+decimals = fixed
 
 
 STATUS_TOOLTIP = (
@@ -158,26 +147,26 @@ class StatusBar(Static):
         epoch's time left). At 120 columns a running run with validation keeps what README
         promises: the batch within the epoch, its time left and chars/s (they were the first
         to go, behind the preset and the bits)."""
-        bits = "" if snap.loss is None else f" ({decimals(snap.bits_per_char, 3)} bits/char)"
+        bits = "" if snap.loss is None else f" ({fixed(snap.bits_per_char, 3)} bits/char)"
         running = snap.state == "running"
         # paused, the matrices' header names the batch too, and no rate is measured
         items = [(9, "epoch", f"{snap.epoch}/{snap.target_epochs}"), (8, "step", f"{snap.step}"),
                  (7 if running else 4, "batch", f"{snap.batch + 1}/{snap.num_batches}")]
         if running and snap.num_batches > 1 and snap.steps_per_sec > 0:
             left = (snap.num_batches - snap.batch) / snap.steps_per_sec
-            items.append((6, None, f" ({_duration(left)} left)"))  # of this epoch
-        loss = "—" if snap.loss is None else f"{decimals(snap.loss, 4)} nats"
+            items.append((6, None, f" ({duration(left)} left)"))  # of this epoch
+        loss = "—" if snap.loss is None else f"{fixed(snap.loss)} nats"
         items += [(9, "loss", loss), (2, None, bits)]
         if shown_state(snap) == "finished" and snap.more_epochs:
             more = "/".join(key_for(action) for action in ("toggle", "step", "epoch"))
             items.insert(0, (7, "", f"{more}: {snap.more_epochs} more epochs"))
         if snap.val_loss is not None:
-            items.append((6, "val", decimals(snap.val_loss, 4)))
+            items.append((6, "val", fixed(snap.val_loss)))
         if snap.best_val is not None:  # the chart's key shows it too
-            items.append((3, "best", f"{decimals(snap.best_val, 4)} @{snap.best_step}"))
+            items.append((3, "best", f"{fixed(snap.best_val)} @{snap.best_step}"))
         # a rate only while training runs: "chars/s 0" beside "finished" read as a slow run
-        rate = f"{snap.chars_per_sec:,.0f}" if running else "—"
-        items += [(7 if running else 1, "chars/s", rate), (6, "lr", f"{snap.lr:.3g}"),
+        rate = whole(snap.chars_per_sec) if running else "—"
+        items += [(7 if running else 1, "chars/s", rate), (6, "lr", significant(snap.lr)),
                   (5, "preset", visible(snap.config.preset))]
         return items
 

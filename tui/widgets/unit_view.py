@@ -28,6 +28,7 @@ from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from gru_core.formatting import fixed, signed
 from gru_core.printable import visible
 
 from ..keys import key_for
@@ -234,7 +235,7 @@ class UnitView(Vertical):
         where = f"{reading.label}: " if reading.label else ""
         if self.mode == "confidence":
             known = [p for p in reading.probs if p is not None]
-            mean = f", mean {sum(known) / len(known):.2f}" if known else ""
+            mean = f", mean {fixed(sum(known) / len(known), 2)}" if known else ""
             scale = f"confidence p(char): red 0 … green 1{mean}"
             return [f"{where}{scale} ({key_for('colour_mode')})", scale, f"p(char){mean}: red 0 … green 1",
                     f"p(char){mean}"]
@@ -243,13 +244,13 @@ class UnitView(Vertical):
             if not H:
                 return [f"{where}no hidden states to show", "no hidden states to show"]
             values = [v for v in reading.unit_values(self.unit) if v is not None]
-            bounds = f"[{min(values):+.2f}, {max(values):+.2f}]" if values else ""
+            bounds = f"[{signed(min(values))}, {signed(max(values))}]" if values else ""
             span = f"range {bounds}" if values else "no values"
             rank = f" (#{self.rank + 1} by swing)" if self.rank is not None else ""
             unit = f"unit {self.unit + 1} of {H}"  # from 1, as the matrices' h1, h2 and the explanations
             keys = f"{key_for('unit', ' ')} {key_for('top_unit')}"
-            return [f"{where}{unit}{rank} {span}; blue −1 … red +1 ({keys})",
-                    f"{unit}{rank} {span}; blue −1 … red +1",
+            return [f"{where}{unit}{rank} {span}; blue -1 … red +1 ({keys})",
+                    f"{unit}{rank} {span}; blue -1 … red +1",
                     f"{unit}{rank} {span}", f"{unit} {span}", f"{unit} {bounds or span}"]
         colour = key_for("colour_mode")
         plain = f"plain ({colour}: colour by confidence or a unit)"
