@@ -22,6 +22,14 @@ from torch import Tensor
 from . import cell as gru_cell
 from .batch_detail import BatchDetail
 from .equations import FORMS, Cell, equations  # noqa: F401 - re-exported: the text beside the numbers
+
+# the explanations' equations stay short with the two-letter names: n4 is a number, p4 one
+# after an operator, s4 a signed term, each as every pane shows it
+from .formatting import char_quoted as char_name
+from .formatting import fixed, setting, significant
+from .formatting import operand as p4
+from .formatting import precise as n4
+from .formatting import term as s4
 from .forward import Trace
 
 TOP_CONTRIBUTIONS = 6  # a gradient over more time steps than this lists its largest terms
@@ -36,33 +44,6 @@ class Explanation:
     title: str  # "z[seq 1, unit 2] at t = 3: 0.4321", the result in it
     lines: tuple[str, ...]  # the equation; the last line starting "  =" ends with the result
     value: float  # the result, computed from the weights and the batch
-
-
-def n4(v: float) -> str:
-    """A number as the pane prints it: 4 decimals, the grid's minus sign `-` (one sign on the
-    whole screen: the explanations printed `−` beside the grid's `-`), and 0, never -0, for
-    y = 0's 0·log(y_hat), which is -0.0 in floating point."""
-    v += 0.0  # -0.0 + 0.0 is 0.0
-    if v != 0 and abs(v) < 1e-3:
-        return f"{v:.3e}"
-    shown = f"{v:.4f}"
-    return shown[1:] if shown == "-0.0000" else shown
-
-
-def p4(v: float) -> str:
-    """A number after a `+`: in parentheses when negative (`+ -0.6000` read as a typo)."""
-    shown = n4(v)
-    return f"({shown})" if shown.startswith("-") else shown
-
-
-def s4(v: float) -> str:
-    """A signed term of a sum: '+ 0.1234' or '- 0.1234'."""
-    return f"{'-' if v < 0 else '+'} {n4(abs(v))}"
-
-
-def char_name(c: str) -> str:
-    """A vocabulary character quoted, as one visible cell ('⏎' for a newline)."""
-    return "'" + {"\n": "⏎", " ": "␣", "\t": "⇥"}.get(c, c if c.isprintable() else "·") + "'"
 
 
 class Explainer:
@@ -234,7 +215,7 @@ class Explainer:
         lines = (
             f"term1 = y[{self._char(c.col)}]·log(y_hat[{self._char(c.col)}])  (y = 1 at the target "
             f"{self._char(target)}, else 0)",
-            f"  = {y:.0f}·log({n4(math.exp(log_p))}) = {y:.0f}·({n4(log_p)}) = {n4(v)}",
+            f"  = {fixed(y, 0)}·log({n4(math.exp(log_p))}) = {fixed(y, 0)}·({n4(log_p)}) = {n4(v)}",
         )
         return Explanation(self._where(c, f"char {self._char(c.col)}"), lines, v)
 
@@ -352,7 +333,8 @@ class Explainer:
         value = total
         if d.clip_scale != 1.0:
             value = total * d.clip_scale
-            lines.append(f"  × {d.clip_scale:.4f} (the step clips ‖dL/dθ‖ {d.grad_norm:.4g} to {d.clip:g})"
+            lines.append(f"  × {fixed(d.clip_scale)} (the step clips ‖dL/dθ‖ {significant(d.grad_norm)} "
+                         f"to {setting(d.clip)})"
                          f" = {n4(value)}")
         note = {"da_z": "da_z = dh⊙(h_prev − h_tilde)⊙z⊙(1−z)", "da_h": "da_h = dh⊙(1−z)⊙(1−h_tilde²)",
                 "da_r": ("da_r = (da_h Uh^T)⊙h_prev⊙r⊙(1−r)" if d.reset == "before"

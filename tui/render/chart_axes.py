@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
+from gru_core.formatting import significant
+
 X_LADDER = (1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8)  # x axis ends, in epochs, times powers of 10
 
 
@@ -26,7 +28,7 @@ def distinct_labels(ticks: Sequence[float]) -> list[str]:
     """3 significant digits, more where two ticks would read the same (`1.38`, `1.38` were
     1.375 and 1.38), and 0 for a tick at zero."""
     for digits in range(3, 8):
-        labels = [f"{v + 0.0:.{digits}g}" for v in ticks]
+        labels = [significant(v, digits) for v in ticks]
         if len(set(labels)) == len(labels):
             return labels
     return labels

@@ -33,6 +33,8 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from gru_core.formatting import fixed, significant
+
 from ..keys import key_for
 from ..render.chart_axes import (
     Geometry,
@@ -48,7 +50,6 @@ from ..render.chart_axes import (
 )
 from ..render.chart_curves import Curve, topmost
 from ..render.throttle import RedrawThrottle
-from .status import decimals
 
 if TYPE_CHECKING:
     from gru_core.session import Snapshot
@@ -167,9 +168,9 @@ class LossChart(Widget):
         if snap is not None and snap.loss is not None:
             # as the status line prints them: a loss that rounds to zero is 0.0000, never -0.0000;
             # the rate the schedule (and the guard) set, where it fits
-            last = f"last {decimals(snap.loss, 4)} nats"
-            lr = f"lr {snap.lr:.3g}"
-            for form in (f"{last} = {decimals(snap.bits_per_char, 3)} bits/char  {lr}",
+            last = f"last {fixed(snap.loss)} nats"
+            lr = f"lr {significant(snap.lr)}"
+            for form in (f"{last} = {fixed(snap.bits_per_char, 3)} bits/char  {lr}",
                          f"{last}  {lr}", last):
                 subtitle = form
                 if len(form) <= self.size.width - 4:
@@ -399,8 +400,8 @@ class LossChart(Widget):
                  ("best", "best", snap.best_val is not None and len(snap.val_losses) > 0),
                  ("ln V", "baseline", True),
                  ("guard", "guard", any(kind == "diverged" for _, kind, _ in getattr(snap, "events", ())))]
-        numbers = {"ln V": f" {snap.uniform_loss:.3f}",
-                   "best": f" {snap.best_val:.4f}" if snap.best_val is not None else ""}
+        numbers = {"ln V": f" {fixed(snap.uniform_loss, 3)}",  # a reference line: 3 places keep the key short
+                   "best": f" {fixed(snap.best_val)}" if snap.best_val is not None else ""}
 
         def key(with_numbers: bool, leave_out: tuple[str, ...] = ()) -> Text:
             out = Text()

@@ -38,10 +38,6 @@ def shown_state(snap: Snapshot) -> str:
     return snap.state
 
 
-# loss_chart.py imports this name: after merging, switch it to gru_core.formatting.fixed
-decimals = fixed
-
-
 STATUS_TOOLTIP = (
     "epoch e/E: passes over the text so far / in all\n"
     "step: weight updates so far (one per batch)\n"
