@@ -26,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .formatting import fixed, setting, significant
+
 ADVICE_AFTER_STEPS = 100
 ADVICE_WINDOW = 20
 DIVERGE_LOOKBACK = 10  # windows: the advice reads at most the last 220 steps
@@ -56,10 +58,12 @@ def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values)
 
 
-def _lower_lr(kind: str, finding: str, figures: dict[str, float], lr: float, fmt: str) -> Advice:
+def _lower_lr(kind: str, finding: str, figures: dict[str, float], lr: float, digits: int | None) -> Advice:
+    """digits: significant digits of the rates (None: as a setting is written, in full)."""
     suggested = lr / 4
+    show = setting if digits is None else (lambda v: significant(v, digits))
     return Advice(kind, finding, {**figures, "lr": suggested, "lr_now": lr}, LOWER_LR,
-                  f"try lr {suggested:{fmt}} (now {lr:{fmt}})")
+                  f"try lr {show(suggested)} (now {show(lr)})")
 
 
 def training_advice(
@@ -73,18 +77,20 @@ def training_advice(
         earlier = [_mean(losses[end - w:end]) for end in range(n - w, oldest - 1, -w)]
         best = min(earlier) if earlier else recent
         if recent > best + DIVERGE_RISE or (recent > uniform_loss and best < uniform_loss - DIVERGE_RISE):
-            return _lower_lr("diverging", f"training loss {recent:.2f} rose from {best:.2f}",
-                             {"loss": recent, "best": best}, lr, ".2g")
+            return _lower_lr("diverging", f"training loss {fixed(recent, 2)} rose from {fixed(best, 2)}",
+                             {"loss": recent, "best": best}, lr, 2)
         if recent > uniform_loss:
-            return _lower_lr("not learning", f"training loss {recent:.2f} is above ln V = {uniform_loss:.2f}",
-                             {"loss": recent, "uniform": uniform_loss}, lr, "g")
+            return _lower_lr("not learning",
+                             f"training loss {fixed(recent, 2)} is above ln V = {fixed(uniform_loss, 2)}",
+                             {"loss": recent, "uniform": uniform_loss}, lr, None)
     if len(val_losses) > OVERFIT_CHECKS:
         values = [v for _, v in val_losses]
         best = min(values)
         since = values[::-1].index(best)
         if since >= OVERFIT_CHECKS and values[-1] > best + OVERFIT_MARGIN:
             # the best's step is on the status line beside it ("best 2.300 @305")
-            return Advice("overfitting", f"val up {since} checks from {best:.3f} to {values[-1]:.3f}",
+            return Advice("overfitting",
+                          f"val up {since} checks from {fixed(best, 3)} to {fixed(values[-1], 3)}",
                           {"checks": since, "best": best, "val": values[-1]}, RESTORE_BEST,
                           "restore the best weights")
     return None

@@ -17,6 +17,7 @@ from torch import Tensor
 from .checkpoint_file import first_line
 from .config import MAX_LR, TrainConfig
 from .errors import GRUError
+from .formatting import setting
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -136,8 +137,8 @@ def _check_param_group(group: dict, fresh: dict, bad: Callable[[str], GRUError])
                     (low <= x if low_ok else low < x) and x <= high
                 ):
                     above = "from" if low_ok else "above"
-                    raise bad(f"its optimizer's {key} is {value!r}; it must be a number {above} {low:g} "
-                              f"to {high:g}")
+                    raise bad(f"its optimizer's {key} is {value!r}; it must be a number {above} "
+                              f"{setting(low)} to {setting(high)}")
         elif value != want or type(value) is not type(want):
             raise bad(f"its optimizer's {key} is {value!r}; gru-tui uses {want!r}")
 

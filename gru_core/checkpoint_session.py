@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from .checkpoint import load_checkpoint, save_checkpoint
+from .formatting import fixed
 
 if TYPE_CHECKING:
     from .config import TrainConfig
@@ -48,13 +49,13 @@ def describe_weights(trainer: Trainer) -> SavedWeights:
         kept = "" if trainer.config.val_fraction else " (no validation: no best weights kept)"
         return SavedWeights(now + kept)
     if trainer.best_step == trainer.step_count:
-        return SavedWeights(f"{now}, the best so far (val {trainer.best_val:.4f})")
+        return SavedWeights(f"{now}, the best so far (val {fixed(trainer.best_val)})")
     weights = trainer.model.state_dict()
     if all(torch.equal(weights[k], v) for k, v in trainer.best_state.items()):  # restored
-        return SavedWeights(f"the best weights, val {trainer.best_val:.4f} from step {trainer.best_step} "
+        return SavedWeights(f"the best weights, val {fixed(trainer.best_val)} from step {trainer.best_step} "
                             f"(restored; the run is at step {trainer.step_count})")
-    return SavedWeights(f"{now}; the best (val {trainer.best_val:.4f} at step {trainer.best_step}) are not "
-                        f"in the file", best_left_out=True)
+    return SavedWeights(f"{now}; the best (val {fixed(trainer.best_val)} at step {trainer.best_step}) "
+                        f"are not in the file", best_left_out=True)
 
 
 def load_into_session(session: "TrainingSession", path: str) -> TrainConfig:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import GRUError
+from .formatting import setting
 from .schedule import SCHEDULES
 
 ARTICLE_TEXT = "MathMathMathMathMath"
@@ -59,8 +60,8 @@ def _float_in(name: str, value: Any, low: float, high: float, *, low_open: bool)
         raise GRUError(f"{name} must be a finite number; got {value!r}")
     too_low = value <= low if low_open else value < low
     if too_low or value > high:
-        lo = f"greater than {low:g}" if low_open else f"at least {low:g}"
-        raise GRUError(f"{name} must be {lo} and at most {high:g}; got {value!r}")
+        lo = f"greater than {setting(low)}" if low_open else f"at least {setting(low)}"
+        raise GRUError(f"{name} must be {lo} and at most {setting(high)}; got {value!r}")
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from typing import Any
 
 from .config import CHECKS_PER_EPOCH
 from .errors import Cancelled, GRUError
+from .formatting import fixed, significant
 from .history import History
 from .trainer import StepRecord, Trainer, TrainingDiverged
 
@@ -165,7 +166,7 @@ class TrainingLoop:
             outcome.events.append(self._event(
                 "patience",
                 f"stopped: {cfg.patience} validation checks without a new best (best val "
-                f"{trainer.best_val:.4f} at step {trainer.best_step})",
+                f"{fixed(trainer.best_val)} at step {trainer.best_step})",
                 patience=cfg.patience, best_val=trainer.best_val, best_step=trainer.best_step))
         elif epoch_end and trainer.epoch >= cfg.epochs:
             outcome.finished = "epochs"
@@ -213,8 +214,8 @@ class TrainingLoop:
         self.history.add_val(trainer.step_count, trainer.best_val)  # what the weights now score
         return self._event(
             "best_restored",
-            f"ended on the best weights: val {trainer.best_val:.4f} from step {step} "
-            f"(the last scored {last_val:.4f})",
+            f"ended on the best weights: val {fixed(trainer.best_val)} from step {step} "
+            f"(the last scored {fixed(last_val)})",
             best_val=trainer.best_val, best_step=step, last_val=last_val)
 
     # ------------------------------------------------------------------ the guard
@@ -230,9 +231,9 @@ class TrainingLoop:
         self._best_ema = min(self._best_ema, self._ema)
         uniform = self.trainer.uniform_loss
         if self._ema > self._best_ema + GUARD_RISE:
-            return f"loss {self._ema:.2f}, best {self._best_ema:.2f}"
+            return f"loss {fixed(self._ema, 2)}, best {fixed(self._best_ema, 2)}"
         if self._best_ema < uniform - GUARD_ARM_MARGIN and self._ema > uniform:
-            return f"loss {self._ema:.2f} > ln V {uniform:.2f}"
+            return f"loss {fixed(self._ema, 2)} > ln V {fixed(uniform, 2)}"
         return None
 
     def _healthy(self) -> bool:
@@ -250,14 +251,14 @@ class TrainingLoop:
         self._recoveries += 1
         if self._recoveries > GUARD_MAX_RECOVERIES:
             raise TrainingDiverged(
-                f"diverged {self._recoveries} times; {why} at step {step} even at lr {trainer.lr:.2g}: "
-                f"lower the learning rate or turn on clipping")
+                f"diverged {self._recoveries} times; {why} at step {step} even at lr "
+                f"{significant(trainer.lr, 2)}: lower the learning rate or turn on clipping")
         good = self._good
         trainer.restore_good(good, trainer.lr_scale * GUARD_LR_FACTOR)
         self._candidate, self._ema = good, self._good_ema
         return self._event(
             "diverged",
-            f"diverged at step {step} ({why}): back to step {good['step']}, lr {trainer.lr:.2g}",
+            f"diverged at step {step} ({why}): back to step {good['step']}, lr {significant(trainer.lr, 2)}",
             at_step=step, back_to=good["step"], lr=trainer.lr, why=why)
 
     def _event(self, kind: str, message: str, **figures: Any) -> Event:

@@ -47,6 +47,7 @@ import torch
 
 from .config import TrainConfig
 from .errors import GRUError
+from .formatting import fixed
 from .history import History
 from .loop import DEFAULT_TEMPERATURE
 from .sampling import Sample, check_sample_args, sample
@@ -158,7 +159,7 @@ class TrainingSession:
             except GRUError as exc:
                 note = str(exc)
             else:
-                note = (f"restored the best weights: val {trainer.best_val:.4f} from step {step} "
+                note = (f"restored the best weights: val {fixed(trainer.best_val)} from step {step} "
                         f"(training goes on from them)")
             self._s.add_note(note)
 

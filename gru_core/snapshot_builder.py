@@ -28,6 +28,7 @@ import torch
 from .advice import training_advice
 from .batch_detail import BatchDetail, batch_detail, model_weights
 from .errors import Cancelled, GRUError
+from .formatting import setting
 from .forward import Trace, forward_trace
 from .history import HistoryView, HistoryViews
 from .snapshot import Snapshot
@@ -48,8 +49,8 @@ def check_rate(max_rate: object) -> float:
     if isinstance(max_rate, bool) or not isinstance(max_rate, (int, float)) or not (
         MIN_RATE <= max_rate <= MAX_RATE
     ):
-        raise GRUError(f"max_rate must be from {MIN_RATE:g} to {MAX_RATE:g} snapshots a second, "
-                       f"e.g. 8; got {max_rate!r}")
+        raise GRUError(f"max_rate must be from {setting(MIN_RATE)} to {setting(MAX_RATE)} snapshots a "
+                       f"second, e.g. 8; got {max_rate!r}")
     return float(max_rate)
 
 

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from .config import MAX_TEXT_CHARS
 from .errors import GRUError
 from .file_checks import check_regular_file
+from .formatting import fixed
 
 _CRS_BEFORE_LF = re.compile("\r+\n")
 
@@ -124,5 +125,5 @@ def _line_of(data: bytes, offset: int) -> int:
 def _size(n: int) -> str:
     for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if n >= scale:
-            return f"{n / scale:.1f} {unit}"
+            return f"{fixed(n / scale, 1)} {unit}"
     return f"{n} bytes"

@@ -21,6 +21,7 @@ from .bptt import manual_step
 from .config import TrainConfig
 from .data import Vocab, make_batches
 from .errors import Cancelled, GRUError
+from .formatting import setting
 from .forward import Trace, forward_loss, forward_nll, forward_trace
 from .fused_update import FusedUpdate
 from .model import GRUModel
@@ -106,7 +107,7 @@ class Trainer:
         if config.val_fraction and self.val_X is None:
             self.val_note = (
                 f"validation off: the held-out part is {val_chars} characters "
-                f"({config.val_fraction:g} of {len(config.text)}), too few to score one "
+                f"({setting(config.val_fraction)} of {len(config.text)}), too few to score one "
                 f"prediction (2 are needed); give more text or raise val_fraction"
             )
         # The best validation loss so far, and a copy of the weights that scored it.
@@ -276,8 +277,8 @@ class Trainer:
             bad = loss_value if what == "loss" else norm_value
             raise TrainingDiverged(
                 f"{what} became {_name_nonfinite(bad)} at step {self.step_count + 1}; "
-                f"lower the learning rate (now {self.lr:g}) or turn on clipping "
-                f"(now {cfg.clip:g}); the weights of the last good step are kept"
+                f"lower the learning rate (now {setting(self.lr)}) or turn on clipping "
+                f"(now {setting(cfg.clip)}); the weights of the last good step are kept"
             )
         if cfg.clip > 0 and norm_value > cfg.clip:
             self.flat_grad.mul_(cfg.clip / (norm_value + 1e-6))
@@ -293,7 +294,7 @@ class Trainer:
         if not math.isfinite(weights_sum):
             raise TrainingDiverged(
                 f"weights became infinite at step {self.step_count + 1}; lower the learning "
-                f"rate (now {self.lr:g}); the weights of the last good step are kept"
+                f"rate (now {setting(self.lr)}); the weights of the last good step are kept"
             )
         self.h = h_T.detach()
         # Named views of the gradients are built when someone reads them (most steps, no one).

@@ -26,6 +26,7 @@ from textual.worker import Worker, WorkerState
 
 from gru_core.config import TrainConfig
 from gru_core.errors import GRUError
+from gru_core.formatting import setting
 from gru_core.printable import visible
 
 from . import confine, keys
@@ -427,7 +428,7 @@ class GRUApp(FileActions, SampleActions, App[None]):
         session.reset(config)
         self.post_message(ConfigApplied(
             f"applied: {config.preset}, H {config.hidden_size}, T {config.seq_len}, "
-            f"B {config.batch_size}, {config.optimizer} lr {config.lr:g}; model reset"
+            f"B {config.batch_size}, {config.optimizer} lr {setting(config.lr)}; model reset"
         ))
 
     # ================================================================ messages

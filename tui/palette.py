@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from gru_core.corpora import CORPORA
+from gru_core.formatting import fixed, setting, signed
 
 from .keys import row_of
 
@@ -31,7 +32,7 @@ def temperature_commands(app: GRUApp) -> Iterator[Command]:
     from .sample_actions import TEMPERATURES
 
     for t in TEMPERATURES:
-        shown = "0 (argmax)" if t == 0 else f"{t:g}"
+        shown = "0 (argmax)" if t == 0 else f"{setting(t)}"
         yield (f"Set temperature to {shown}", partial(app.set_temperature, t),
                "samples: lower is safer, higher more surprising")
 
@@ -48,7 +49,7 @@ def unit_commands(app: GRUApp) -> Iterator[Command]:
     lows, highs = reading.hidden.min(dim=0).values.tolist(), reading.hidden.max(dim=0).values.tolist()
     for unit in range(reading.hidden_size):
         yield (f"Colour by hidden unit {unit + 1}", partial(view.show_unit, unit),  # from 1, as h1, h2
-               f"range [{lows[unit]:+.2f}, {highs[unit]:+.2f}] over {reading.label or 'the text'}; "
+               f"range [{signed(lows[unit])}, {signed(highs[unit])}] over {reading.label or 'the text'}; "
                f"{row.does} ({row.shown})")
 
 
@@ -65,7 +66,7 @@ def restore_commands(app: GRUApp) -> Iterator[Command]:
     snap = app.shown
     if snap is not None and snap.best_val is not None:
         row = row_of("restore_best")
-        yield (f"Restore the best weights: val {snap.best_val:.4f} from step {snap.best_step}",
+        yield (f"Restore the best weights: val {fixed(snap.best_val)} from step {snap.best_step}",
                app.action_restore_best, f"{row.does} ({row.shown})")
 
 

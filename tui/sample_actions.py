@@ -26,6 +26,7 @@ from textual import work
 from textual.worker import get_current_worker
 
 from gru_core.errors import GRUError
+from gru_core.formatting import setting
 
 from .closing import while_open
 from .messages import PrimeSampled, SampleProgress, UnitsRead
@@ -131,7 +132,7 @@ class SampleActions:
 
         from .widgets.unit_view import reading_from_sample
 
-        label = "argmax" if temperature == 0 else f"T={temperature:g}"
+        label = "argmax" if temperature == 0 else f"T={setting(temperature)}"
         reading = reading_from_sample(result, label=f"sample {label}", suffix=f"({label})")
         if len(result.generated):
             reading = dataclasses.replace(reading, ranked=rank_units(result.hidden))
@@ -170,7 +171,7 @@ class SampleActions:
         if event.error:
             pane.show_sample(None, "")
             return
-        label = "argmax" if self.temperature == 0 else f"T={self.temperature:g}"
+        label = "argmax" if self.temperature == 0 else f"T={setting(self.temperature)}"
         pane.show_sample(event.reading, f"{event.text}  ({label})")
 
     @while_open

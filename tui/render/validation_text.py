@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from gru_core.formatting import fixed
+
 if TYPE_CHECKING:
     from gru_core.session import Snapshot
 
@@ -22,4 +24,4 @@ def validation_status(snap: Snapshot) -> str:
         # not "measured at epoch ends": nothing is measured yet, and a long epoch is measured within
         return f"validation: {held:,} characters held out; not measured yet (training measures it)"
     bits = val / math.log(2)
-    return f"validation: {held:,} characters held out; last {val:.4f} nats = {bits:.3f} bits/char"
+    return f"validation: {held:,} characters held out; last {fixed(val)} nats = {fixed(bits, 3)} bits/char"

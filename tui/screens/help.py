@@ -45,7 +45,7 @@ Small matrices show numbers; large ones a heatmap: red positive, blue negative
 
 After `{k_prime}`, a prime and Enter, the sample streams in, then `{k_colour}` colours it: by
 **confidence**, the probability the model gave each character (red 0 … green 1), or by
-one **hidden unit**, h[unit] after reading each character (blue −1 … red +1), with the
+one **hidden unit**, h[unit] after reading each character (blue -1 … red +1), with the
 unit's index and the range it spans. `{k_unit}` step through the units; `{k_top_unit}` jumps to the
 ones that swing most over the text (some track quotes, line ends or word boundaries, as
 in Karpathy, Johnson and Fei-Fei 2015). `{k_validation}` shows the same view over held-out text.
