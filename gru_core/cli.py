@@ -12,7 +12,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from .advice import LOWER_LR, Advice, training_advice
 from .config import BACKWARDS, DEVICES, DTYPES, OPTIMIZERS, RESETS, TrainConfig
@@ -84,23 +84,21 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 def int_arg(flag: str) -> Callable[[str], int]:
     """An argparse `type` for a flag that takes a whole number; a bad one names the flag."""
-    def parse(text: str) -> int:
-        try:
-            return int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} takes a whole number; got {text!r}") from None
-    parse.__name__ = "whole number"
-    return parse
+    return _number_arg(flag, int, "whole number")
 
 
 def float_arg(flag: str) -> Callable[[str], float]:
     """An argparse `type` for a flag that takes a number; a bad one names the flag."""
-    def parse(text: str) -> float:
+    return _number_arg(flag, float, "number")
+
+
+def _number_arg(flag: str, kind: Callable[[str], Any], name: str) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
         try:
-            return float(text)
+            return kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} takes a number; got {text!r}") from None
-    parse.__name__ = "number"
+            raise argparse.ArgumentTypeError(f"{flag} takes a {name}; got {text!r}") from None
+    parse.__name__ = name  # argparse names the type in its own messages
     return parse
 
 

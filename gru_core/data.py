@@ -111,11 +111,7 @@ def make_batches(
     if layout == "streams":
         stream_len = n // B
         num_batches = stream_len // T
-        if num_batches < 1:
-            raise GRUError(
-                f"text of {encoded.numel()} characters is too short for batch_size {B} x "
-                f"seq_len {T}; it needs at least {B * T + 1}"
-            )
+        _check_enough(encoded, num_batches, B, T)
         used = num_batches * T
 
         def cut(offset: int) -> torch.Tensor:
@@ -128,11 +124,7 @@ def make_batches(
     if layout == "article":
         num_samples = n // T
         num_batches = num_samples // B
-        if num_batches < 1:
-            raise GRUError(
-                f"text of {encoded.numel()} characters is too short for batch_size {B} x "
-                f"seq_len {T}; it needs at least {B * T + 1}"
-            )
+        _check_enough(encoded, num_batches, B, T)
         used = num_batches * B * T
 
         def cut(offset: int) -> torch.Tensor:
@@ -141,3 +133,9 @@ def make_batches(
 
         return cut(0), cut(1)
     raise GRUError(f"layout must be one of streams, article; got {layout!r}")
+
+
+def _check_enough(encoded: torch.Tensor, num_batches: int, B: int, T: int) -> None:
+    if num_batches < 1:
+        raise GRUError(f"text of {encoded.numel()} characters is too short for batch_size {B} x "
+                       f"seq_len {T}; it needs at least {B * T + 1}")

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
 
 from .cli import BROKEN_PIPE, FlagParser, float_arg, int_arg, silence
 from .errors import GRUError
@@ -45,42 +45,46 @@ def sample_main(argv: Sequence[str] | None = None, out: TextIO | None = None) ->
 
 def export_torch_main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """`gru-tui export-torch CKPT OUT.pt`."""
-    parser = FlagParser(prog="gru-tui export-torch",
-                        description="Write a reset-after model as torch.nn.GRU(V, H) + torch.nn.Linear(H, V) "
-                        "state dicts and its vocabulary; read it with torch.load(OUT, weights_only=True).")
-    parser.add_argument("model", metavar="CKPT", help="a checkpoint from gru-tui")
-    parser.add_argument("out", metavar="OUT.pt", help="the file to write")
+    def write(saved, path: str) -> str:
+        from .portable import export_torch
 
-    def run(args: argparse.Namespace) -> int:
-        from .portable import export_torch, load_model
+        export_torch(saved, path)
+        V, H = saved.vocab.size, saved.model.hidden_size
+        return f"torch.nn.GRU({V}, {H}) + nn.Linear({H}, {V})"
 
-        _check_export_target(args)
-        saved = load_model(args.model)
-        export_torch(saved, args.out)
-        print(f"wrote torch.nn.GRU({saved.vocab.size}, {saved.model.hidden_size}) + "
-              f"nn.Linear({saved.model.hidden_size}, {saved.vocab.size}) to {visible(args.out)}",
-              file=out or sys.stdout)
-        return 0
-
-    return _run(parser, argv, run)
+    return _export_main(
+        "export-torch", "OUT.pt", write, argv, out,
+        "Write a reset-after model as torch.nn.GRU(V, H) + torch.nn.Linear(H, V) state dicts and its "
+        "vocabulary; read it with torch.load(OUT, weights_only=True).")
 
 
 def export_safetensors_main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """`gru-tui export-safetensors CKPT OUT.safetensors`."""
-    parser = FlagParser(prog="gru-tui export-safetensors",
-                        description="Write the weights as safetensors (config and vocabulary as metadata): "
-                        "readable without pickle, the safe way to share a model.")
+    def write(saved, path: str) -> str:
+        from .portable import export_safetensors
+
+        export_safetensors(saved, path)
+        return ", ".join(saved.model.named_tensors())
+
+    return _export_main(
+        "export-safetensors", "OUT.safetensors", write, argv, out,
+        "Write the weights as safetensors (config and vocabulary as metadata): readable without "
+        "pickle, the safe way to share a model.")
+
+
+def _export_main(command: str, out_metavar: str, write: Callable[[Any, str], str],
+                 argv: Sequence[str] | None, out: TextIO | None, description: str) -> int:
+    """An export command: CKPT and the file to write; write(saved, path) says what it wrote."""
+    parser = FlagParser(prog=f"gru-tui {command}", description=description)
     parser.add_argument("model", metavar="CKPT", help="a checkpoint from gru-tui")
-    parser.add_argument("out", metavar="OUT.safetensors", help="the file to write")
+    parser.add_argument("out", metavar=out_metavar, help="the file to write")
 
     def run(args: argparse.Namespace) -> int:
-        from .portable import export_safetensors, load_model
+        from .portable import load_model
 
         _check_export_target(args)
-        saved = load_model(args.model)
-        export_safetensors(saved, args.out)
-        names = ", ".join(saved.model.named_tensors())
-        print(f"wrote {names} to {visible(args.out)}", file=out or sys.stdout)
+        wrote = write(load_model(args.model), args.out)
+        print(f"wrote {wrote} to {visible(args.out)}", file=out or sys.stdout)
         return 0
 
     return _run(parser, argv, run)
