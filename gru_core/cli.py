@@ -388,13 +388,17 @@ class _Printer:
         left = (cfg.epochs - trainer.epoch) * trainer.num_batches - trainer.batch_index
         planned = max(1, cfg.epochs * trainer.num_batches)
         done = (trainer.epoch * trainer.num_batches + trainer.batch_index) / planned
-        bar = "#" * int(20 * min(1.0, done))
-        text = (f"[{bar:<20}] epoch {min(trainer.epoch + 1, cfg.epochs)}/{cfg.epochs} batch "
-                f"{trainer.batch_index or trainer.num_batches}/{trainer.num_batches} "
-                f"loss {fixed(record.loss)} "
-                f"{whole(rate * trainer.chars_per_step)} chars/s {duration(left / rate)} left")
+        epoch = f"epoch {min(trainer.epoch + 1, cfg.epochs)}/{cfg.epochs}"
+        batch = f"batch {trainer.batch_index or trainer.num_batches}/{trainer.num_batches}"
+        loss, time_left = f"loss {fixed(record.loss)}", f"{duration(left / rate)} left"
+        tail = f"{loss} {whole(rate * trainer.chars_per_step)} chars/s {time_left}"
         width = shutil.get_terminal_size((100, 24)).columns - 1
-        self.out.print("\r\x1b[2K" + text[:width], end="", flush=True)
+        # A narrow terminal gets a shorter bar, then none, then no batch, then no rate: never a
+        # cut number.
+        forms = [f"[{'#' * int(n * min(1.0, done)):<{n}}] {epoch} {batch} {tail}" for n in (20, 10)]
+        forms += [f"{epoch} {batch} {tail}", f"{epoch} {tail}", f"{epoch} {loss} {time_left}"]
+        text = next((form for form in forms if len(form) <= width), forms[-1][:width])
+        self.out.print("\r\x1b[2K" + text, end="", flush=True)
         self._progress_shown = True
 
     def on_check(self, loop, val, sample) -> None:

@@ -35,14 +35,23 @@ def test_save_every_writes_checkpoints_named_by_step_and_their_own_val(tmp_path)
     assert f"saved checkpoint to {first}" in out.getvalue()
 
 
-def test_a_terminal_sees_a_progress_line_with_rate_and_time_left():
+@pytest.mark.parametrize("columns", [120, 80, 60, 40])
+def test_a_terminal_sees_a_progress_line_with_rate_and_time_left(columns, monkeypatch):
+    """However wide the terminal, the line ends in its time left: a narrower one gets a shorter
+    bar, then none, then no batch, then no rate (at 80 columns the line was cut to `<1 s l`)."""
+    monkeypatch.setenv("COLUMNS", str(columns))
     out = Terminal()
     assert train_main([*FLAGS, "--epochs", "1", "--sample-len", "0"], out) == 0
     text = out.getvalue()
-    progress = [chunk for chunk in text.split("\r\x1b[2K") if chunk.startswith("[")]
+    progress = [chunk for chunk in text.split("\r\x1b[2K") if chunk.startswith(("[", "epoch"))]
     assert progress, text[:500]
-    assert re.search(r"epoch 1/1 batch \d+/\d+ loss \d+\.\d{4} [\d,]+ chars/s "
-                     r"(<1 s|\d+ s|\d+\.\d (min|h)) left", progress[-1])  # the status bar's forms
+    for line in progress:
+        assert len(line) < columns and re.search(
+            r"epoch 1/1 (batch \d+/\d+ )?loss \d+\.\d{4} ([\d,]+ chars/s )?"
+            r"(<1 s|\d+ s|\d+\.\d (min|h)) left$",
+            line), line  # the status bar's forms, whole
+    if columns >= 100:
+        assert progress[-1].startswith("[####################] epoch 1/1 batch ")
     assert "done: " in text.splitlines()[-1]  # the progress line is cleared before the last lines
 
 
