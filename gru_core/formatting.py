@@ -170,3 +170,8 @@ def char_cell(c: str) -> str:
 def char_quoted(c: str) -> str:
     """A vocabulary character quoted, as one visible cell: '⏎', 'a', '␣'."""
     return f"'{char_cell(c)}'"
+
+
+def chars_quoted(text: str) -> str:
+    """A few vocabulary characters (a prime) quoted, each in one visible cell: 'Ma', '⏎'."""
+    return "'" + "".join(map(char_cell, text)) + "'"

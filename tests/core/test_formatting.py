@@ -15,6 +15,7 @@ from gru_core.formatting import (
     cell_number,
     char_cell,
     char_quoted,
+    chars_quoted,
     count,
     duration,
     fixed,
@@ -143,3 +144,8 @@ def test_a_checkpoint_name_stays_ascii_and_never_says_val_minus_zero():
     # a perfectly learnt text's val loss comes out a hair below zero
     assert checkpoint_name(900, -1e-9) == "gru-tui-step900-val0.00.ckpt"
     assert checkpoint_name(900, 2.8049) == "gru-tui-step900-val2.80.ckpt"
+
+
+def test_a_prime_is_quoted_one_visible_cell_a_character():
+    assert chars_quoted("Ma") == "'Ma'"
+    assert chars_quoted("\n") == "'⏎'" and chars_quoted("a b\x1b") == "'a␣b␛'"

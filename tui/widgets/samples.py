@@ -24,7 +24,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Static
 
-from gru_core.formatting import fixed, setting
+from gru_core.formatting import chars_quoted, fixed, setting
 from gru_core.printable import visible
 
 from ..keys import key_for
@@ -168,7 +168,7 @@ class SamplesPane(Vertical):
         samples = snap.samples[-SHOWN_SAMPLES:]
         if not samples:
             log.show(Text(f"samples appear at each check (epoch ends, and within long epochs; "
-                          f"prime {snap.config.prime!r})", "dim"))
+                          f"prime {chars_quoted(snap.config.prime)})", "dim"))
             return
         log.show(epoch_samples_text(samples, width))
 
