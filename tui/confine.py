@@ -20,6 +20,8 @@ import os
 from gru_core.errors import GRUError
 from gru_core.printable import visible
 
+from .keys import BROWSE_KEY
+
 _root: str | None = None
 _tab_folder: str | None = None
 
@@ -61,7 +63,7 @@ def readable(path: str) -> str:
     real = os.path.realpath(path)
     if not (_inside(real, _root) or _inside(real, _tab_folder)):
         raise GRUError(f"outside the served folder: {visible(path)!r}; open a file from "
-                       f"{visible(_root)} (ctrl+b lists them)")
+                       f"{visible(_root)} ({BROWSE_KEY} lists them)")
     return real
 
 

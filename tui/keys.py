@@ -125,6 +125,11 @@ def _row_and_key(action: str) -> tuple[KeyRow, Key]:
     raise KeyError(f"no key in tui/keys.py runs the action {action!r}")
 
 
+# The path dialog's own key (a dialog binds it, not the app), named here because a message
+# elsewhere cites it (tui/confine.py: a refused path says which key lists what may be opened).
+BROWSE_KEY = "ctrl+b"
+
+
 def key_for(action: str, joiner: str = " / ") -> str:
     """The key of an action as the screen shows it: "b", "ctrl+s", and for a pair on one row
     ("t / T") both, joined by `joiner` ("" gives the compact "tT" of a crowded line)."""

@@ -23,6 +23,9 @@ from gru_core.errors import GRUError
 from gru_core.printable import visible
 
 from .. import confine
+from ..keys import BROWSE_KEY
+
+DEFAULT_HINT = f"Enter: OK   {BROWSE_KEY}: browse   escape: cancel"
 
 
 class PathDialog(ModalScreen[str | None]):
@@ -58,9 +61,9 @@ class PathDialog(ModalScreen[str | None]):
     }
     """
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+b", "browse", "Browse")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding(BROWSE_KEY, "browse", "Browse")]
 
-    def __init__(self, title: str, default: str, hint: str = "Enter: OK   ctrl+b: browse   escape: cancel",
+    def __init__(self, title: str, default: str, hint: str = DEFAULT_HINT,
                  *, browse: str = "save", suffix: str = "",
                  check: Callable[[str], str] | None = None) -> None:
         """browse: "open" (the file must exist) or "save" picks the picker; suffix (".ckpt")
