@@ -8,7 +8,7 @@ import math
 import subprocess
 import sys
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tui.render.chart_axes import (
@@ -43,6 +43,7 @@ def test_the_chart_modules_do_not_import_textual_or_plotext():
 
 
 @given(LOSS, LOSS, st.booleans(), st.integers(3, 6))
+@example(a=0.001, b=0.0010000000000000002, log=False, count=4)  # one ulp apart: '0.001' twice, once
 def test_y_ticks_lie_inside_the_limits_rise_and_read_apart(a, b, log, count):
     low, high = min(a, b), max(a, b)
     ylim = y_limits(low, high, log)

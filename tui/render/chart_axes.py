@@ -139,7 +139,9 @@ def y_limits(low: float, high: float, log: bool) -> tuple[float, float]:
         if high / low < 1.5:  # too narrow a range for ticks to mean anything: widen
             low, high = low / 1.25, high * 1.25
         return math.floor(math.log10(low) * 20) / 20, math.ceil(math.log10(high) * 20) / 20
-    span = high - low or abs(high) or 1.0
+    span = high - low
+    if span <= 1e-4 * max(abs(low), abs(high)):  # flat to 0.01%: labels could not tell ticks apart
+        span = abs(high) or 1.0
     unit = nice_unit(span / 8)
     y0, y1 = math.floor(low / unit) * unit, math.ceil(high / unit) * unit
     return (y0, y1) if y1 > y0 else (y0, y0 + unit)
