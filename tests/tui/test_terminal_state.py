@@ -40,7 +40,7 @@ class Run:
         self.name = f"gru-term-{uuid.uuid4().hex[:8]}"
         env = {k: v for k, v in os.environ.items() if k not in NOT_PASSED}
         script = (f"cd {tmp_path}; stty -g > before; {GRU_TUI} {args}; echo $? > status; "
-                  f"stty -g > after; sleep 60")
+                  f"stty -g > after.part; mv after.part after; sleep 60")  # `after` appears whole, not empty
         subprocess.run([TMUX, "new-session", "-d", "-s", self.name, "-x", "120", "-y", "40",
                         "sh", "-c", script], check=True, env=env, timeout=20)
         self.pane = Pane(self.name)
