@@ -24,6 +24,7 @@ from gru_core.printable import visible
 
 from .. import confine
 from ..keys import BROWSE_KEY
+from .question import QuestionDialog
 
 DEFAULT_HINT = f"Enter: OK   {BROWSE_KEY}: browse   escape: cancel"
 
@@ -165,28 +166,11 @@ class PathDialog(ModalScreen[str | None]):
             self.dismiss(path)
 
 
-class ReplaceDialog(ModalScreen[bool]):
+class ReplaceDialog(QuestionDialog[bool]):
     """A file is already at the path: y replaces it, n or escape keeps it.
 
     Enter does not answer: a second Enter typed in the same burst as the path's must not
     replace a file the user never saw named.
-    """
-
-    DEFAULT_CSS = """
-    ReplaceDialog {
-        align: center middle;
-    }
-    ReplaceDialog #replace-box {
-        width: 70;
-        max-width: 95%;
-        height: auto;
-        border: round $warning;
-        background: $surface;
-        padding: 0 1;
-    }
-    ReplaceDialog #replace-hint {
-        color: $text-muted;
-    }
     """
 
     BINDINGS = [
@@ -200,20 +184,12 @@ class ReplaceDialog(ModalScreen[bool]):
         super().__init__()
         self.path = path
         self.paths = (path, *more)
-        self.answered = False
 
     def compose(self) -> ComposeResult:
         names = " and ".join(visible(p) for p in self.paths)
         exists, it = ("exists", "it") if len(self.paths) == 1 else ("exist", "them")
-        with Vertical(id="replace-box"):
-            yield Static(Text(f"{names} already {exists}: replace {it}?"), id="replace-question")
-            yield Static(Text(f"y: replace {it}   n or escape: keep {it} (nothing is saved)"),
-                         id="replace-hint")
-
-    def action_answer(self, replace: bool) -> None:
-        if not self.answered and self.app.screen is self:
-            self.answered = True
-            self.dismiss(replace)
+        yield from self.ask("replace", f"{names} already {exists}: replace {it}?",
+                            f"y: replace {it}   n or escape: keep {it} (nothing is saved)")
 
 
 def _once(picker: type) -> type:
