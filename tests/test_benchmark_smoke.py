@@ -47,11 +47,7 @@ def test_the_cheapest_sections_run_through_the_command_the_table_and_the_json(tm
                                     "--rounds", "1", timeout=120)
     assert_training_figures(result)
     rows = rows_by_name(result)
-    learned = rows["default preset learns MathMathMath"]
-    assert learned["value"] is not None and 0 < learned["value"] < 30, learned["note"]
-    sampling = rows["sample 100 chars at H=32"]
-    assert sampling["value"] > 0 and "target >= 30,000 chars/s" in sampling["note"]
-    assert rows["streamed 100-char sample at H=32"]["value"] > 0
+    assert_learning_and_sampling(rows)
     assert result["quick"] and result["seconds"] > 0
     assert {r["section"] for r in result["rows"]} == {"training throughput", "learning", "sampling"}
     assert "machine:" in stdout and "cores" in stdout and "(quick)" in stdout
@@ -66,6 +62,14 @@ def test_the_cheapest_sections_run_through_the_command_the_table_and_the_json(tm
 def test_every_training_figure_is_measured_side_by_side_with_nn_gru(quick_run):
     _, result = quick_run
     assert_training_figures(result)
+
+
+def assert_learning_and_sampling(rows: dict[str, dict]) -> None:
+    learned = rows["default preset learns MathMathMath"]
+    assert learned["value"] is not None and 0 < learned["value"] < 30, learned["note"]
+    sampling = rows["sample 100 chars at H=32"]
+    assert sampling["value"] > 0 and "target >= 30,000 chars/s" in sampling["note"]
+    assert rows["streamed 100-char sample at H=32"]["value"] > 0
 
 
 def assert_training_figures(result: dict) -> None:
@@ -92,11 +96,7 @@ def assert_training_figures(result: dict) -> None:
 def test_learning_sampling_memory_startup_and_app_rows_are_there(quick_run):
     stdout, result = quick_run
     rows = rows_by_name(result)
-    learned = rows["default preset learns MathMathMath"]
-    assert learned["value"] is not None and 0 < learned["value"] < 30, learned["note"]
-    sampling = rows["sample 100 chars at H=32"]
-    assert sampling["value"] > 0 and "target >= 30,000 chars/s" in sampling["note"]
-    assert rows["streamed 100-char sample at H=32"]["value"] > 0
+    assert_learning_and_sampling(rows)
     growth = rows["RSS growth 20 -> 100 steps"]
     assert growth["value"] is not None and math.isfinite(growth["value"]), growth["note"]
     assert rows["RSS after 100 steps, tiny (H=32, B=8, T=16)"]["value"] > 10  # MiB: torch is loaded
