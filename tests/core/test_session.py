@@ -505,7 +505,9 @@ def test_snapshots_are_published_at_most_max_rate_a_second_while_running(make, m
     # also carries the GIL's jitter, so: the typical gap is the interval, and over the whole
     # window no more came than the rate allows (one late start is the slack).
     assert gaps[len(gaps) // 2] >= 1 / rate - 0.005, gaps
-    assert times[-1] - times[0] >= (n - 2) / rate, (n, times[-1] - times[0])
+    # an epoch end (batch 0) publishes at once, whatever the rate: it is not counted
+    forced = sum(snap.batch == 0 for _, snap in running)
+    assert times[-1] - times[0] >= (n - 2 - forced) / rate, (n, forced, times[-1] - times[0])
     steps = [snap.step for _, snap in running]
     assert steps == sorted(steps) and steps[-1] - steps[0] > n  # coalesced: many steps, fewer snapshots
 

@@ -97,6 +97,9 @@ async def test_after_apply_the_line_says_which_settings_are_yours():
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_ready(pilot)
         await apply_form(pilot, hidden_size="64", lr="0.02")
+        # Apply's outcome scrolls into view below: the fitted line is at the form's top
+        await wait_until(pilot, lambda: app.shown.config.hidden_size == 64, 30, "the new run")
+        app.query_one("#cfg-fitted").scroll_visible(animate=False)
         await wait_until(pilot, lambda: "fitted; yours: H, lr" in config_rows(app),
                          what="the edited knobs on the fitted line")
         tip = str(app.query_one("#cfg-fitted").tooltip)
