@@ -61,6 +61,13 @@ def config_rows(app: GRUApp) -> list[str]:
     return [row[1:29].strip() for row in screen_text(app).splitlines()[2:]]
 
 
+def fitted_rows(app: GRUApp) -> list[str]:
+    """config_rows with the fitted line brought into view first: Apply's outcome scrolls into
+    view below it, sometimes after the new run is drawn (the next poll reads the scrolled rows)."""
+    app.query_one("#cfg-fitted").scroll_visible(animate=False, immediate=True)
+    return config_rows(app)
+
+
 async def apply_form(pilot, **typed: str) -> None:
     app = pilot.app
     for name, value in typed.items():
@@ -97,18 +104,14 @@ async def test_after_apply_the_line_says_which_settings_are_yours():
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_ready(pilot)
         await apply_form(pilot, hidden_size="64", lr="0.02")
-        # Apply's outcome scrolls into view below: the fitted line is at the form's top
-        await wait_until(pilot, lambda: app.shown.config.hidden_size == 64, 30, "the new run")
-        app.query_one("#cfg-fitted").scroll_visible(animate=False)
-        await wait_until(pilot, lambda: "fitted; yours: H, lr" in config_rows(app),
+        await wait_until(pilot, lambda: "fitted; yours: H, lr" in fitted_rows(app),
                          what="the edited knobs on the fitted line")
         tip = str(app.query_one("#cfg-fitted").tooltip)
         assert "H 64, T 32, B 16, adam 2e-2, val 10%; yours: H, lr" in tip
         await apply_form(pilot, hidden_size="128", lr="0.01")  # the fitted values again: fitted
         # Apply's outcome scrolls into view below: the fitted line is at the form's top
         await wait_until(pilot, lambda: app.shown.config.hidden_size == 128, 30, "the new run")
-        app.query_one("#cfg-fitted").scroll_visible(animate=False)
-        await wait_until(pilot, lambda: "fitted: 35k chars, V 76" in config_rows(app), 30, "fitted again")
+        await wait_until(pilot, lambda: "fitted: 35k chars, V 76" in fitted_rows(app), 30, "fitted again")
 
 
 async def test_a_new_file_on_fitted_settings_is_fitted_to_but_your_knobs_stay(tmp_path):
@@ -124,7 +127,7 @@ async def test_a_new_file_on_fitted_settings_is_fitted_to_but_your_knobs_stay(tm
         config = app.shown.config
         assert (config.hidden_size, config.seq_len, config.text) == (64, 16, source[:9000])
         assert "H 64, T 16, B 16, adam 1e-2" in config.fitted  # lr follows your H
-        await wait_until(pilot, lambda: "fitted; yours: H, T" in config_rows(app),
+        await wait_until(pilot, lambda: "fitted; yours: H, T" in fitted_rows(app),
                          what="the line fitted to the new file")
 
 
